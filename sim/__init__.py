@@ -1,0 +1,78 @@
+"""sim: a Monte Carlo escalation-scenario simulator built on simpy.
+
+The public API, loaded lazily so that ``import sim`` (and ``sim --help``) stays fast::
+
+    import sim
+    scenario = sim.load("taiwan-flashpoint-2025", overrides=["actors.china.attributes.resolve=0.8"])
+    record = sim.simulate(scenario, seed=1)          # one replication
+    results = sim.run(scenario, runs=2000, seed=1)   # an ensemble
+    results.summary["outcomes"]
+
+``load``, ``run`` and ``register_policy`` come from :mod:`sim.scenario`,
+:mod:`sim.experiments.ensemble` and :mod:`sim.engine.policy` on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from sim.engine.record import RunRecord
+
+__all__ = ["__version__", "load", "register_policy", "run", "simulate"]
+
+# Where each lazily loaded name lives.
+_LAZY = {
+    "load": ("sim.scenario", "load"),
+    "run": ("sim.experiments.ensemble", "run"),
+    "register_policy": ("sim.engine.policy", "register_policy"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use."""
+    if name == "__version__":
+        from importlib import metadata
+
+        try:
+            return metadata.version("sim")
+        except metadata.PackageNotFoundError:
+            return "unknown"
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value  # Later lookups skip this function.
+        return value
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+def simulate(scenario: Any, seed: int | np.random.SeedSequence = 0) -> RunRecord:
+    """Run one replication of a scenario and return its record.
+
+    Args:
+        scenario: a Scenario, a compiled RunSpec, or the name or path of a scenario.
+        seed: a root seed ``S`` -- the run is then replication 0 of ``sim.run(..., seed=S)``
+            and of ``sim trace NAME --seed S`` -- or a ``SeedSequence`` used as it is.
+    """
+    import numpy as np
+
+    from sim.engine import simulate as engine_simulate
+    from sim.experiments.seeding import replication_seed
+    from sim.scenario import compile_scenario, load
+
+    if isinstance(scenario, str | os.PathLike):
+        scenario = load(os.fspath(scenario))
+    if hasattr(scenario, "model_dump"):  # A pydantic Scenario, not yet compiled.
+        scenario = compile_scenario(scenario)
+    if not isinstance(seed, np.random.SeedSequence):
+        seed = replication_seed(seed, 0)
+    return engine_simulate(scenario, seed)

@@ -1,0 +1,209 @@
+"""Statistics over Monte Carlo replications: proportions, means, quantiles, survival.
+
+Pure functions over numpy arrays (scipy for survival); nothing here reads or writes files.
+Results are plain dicts of floats and lists, ready for JSON. Where a statistic is undefined
+(too few replications) the value is ``float('nan')``; the JSON writer maps NaN to ``null``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+#: Two-sided 95% standard-normal quantile, ``scipy.stats.norm.ppf(0.975)``.
+Z95 = 1.959963984540054
+
+DEFAULT_QS = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def wilson_intervals(counts: np.ndarray, n: int, z: float = Z95) -> np.ndarray:
+    """Return Wilson score intervals for ``counts`` successes out of ``n``, shape (k, 2).
+
+    With ``n == 0`` every interval is the uninformative ``(0, 1)``.
+    """
+    counts = np.asarray(counts, dtype=float).reshape(-1)
+    if n == 0:
+        return np.tile([0.0, 1.0], (counts.size, 1))
+    p = counts / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+    # Analytically the interval starts at 0 for no successes and ends at 1 for all; pin
+    # those ends so float round-off never reports 0.9999999999999999.
+    lo = np.where(counts == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    hi = np.where(counts == n, 1.0, np.clip(centre + half, 0.0, 1.0))
+    return np.column_stack([lo, hi])
+
+
+def wilson_interval(count: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Return the Wilson score interval for ``count`` successes out of ``n``."""
+    lo, hi = wilson_intervals(np.array([count]), n, z)[0]
+    return float(lo), float(hi)
+
+
+def proportion(count: int, n: int) -> dict[str, Any]:
+    """Summarise a proportion: point estimate, Wilson 95% CI and Monte Carlo SE.
+
+    ``se`` is ``sqrt(p (1 - p) / n)``, the standard error of ``p`` as an estimate of the
+    true probability; NaN when ``n == 0``.
+    """
+    if n == 0:
+        return {"count": int(count), "n": 0, "p": math.nan, "ci95": [0.0, 1.0], "se": math.nan}
+    p = count / n
+    lo, hi = wilson_interval(count, n)
+    se = math.sqrt(p * (1 - p) / n)
+    return {"count": int(count), "n": int(n), "p": p, "ci95": [lo, hi], "se": se}
+
+
+def mean_se(values: np.ndarray) -> dict[str, Any]:
+    """Summarise a sample mean with its standard error and normal-approximation 95% CI.
+
+    ``sd`` uses ``ddof=1``. With fewer than two values ``sd``, ``se`` and the CI are NaN
+    (and ``mean`` too when there are none).
+    """
+    x = np.asarray(values, dtype=float).reshape(-1)
+    n = int(x.size)
+    mean = float(x.mean()) if n else math.nan
+    sd = float(x.std(ddof=1)) if n >= 2 else math.nan
+    se = sd / math.sqrt(n) if n >= 2 else math.nan
+    ci = [mean - Z95 * se, mean + Z95 * se]
+    return {"mean": mean, "se": se, "ci95": ci, "sd": sd, "n": n}
+
+
+def quantile_key(q: float) -> str:
+    """Return the summary key for quantile ``q``: 0.05 -> "q05", 0.5 -> "q50", 0.025 -> "q2.5"."""
+    pct = q * 100
+    if math.isclose(pct, round(pct)):
+        return f"q{round(pct):02d}"
+    return f"q{pct:g}"
+
+
+def quantiles(values: np.ndarray, qs: Sequence[float] = DEFAULT_QS) -> dict[str, float]:
+    """Return sample quantiles keyed by :func:`quantile_key`; NaN for an empty sample."""
+    x = np.asarray(values, dtype=float).reshape(-1)
+    if x.size == 0:
+        return {quantile_key(q): math.nan for q in qs}
+    found = np.quantile(x, qs)
+    return {quantile_key(q): float(v) for q, v in zip(qs, found, strict=True)}
+
+
+def discrete_distribution(values: np.ndarray, support: range) -> list[dict[str, Any]]:
+    """Tabulate integer ``values`` over ``support``: count, share and Wilson CI per value.
+
+    Raises:
+        ValueError: if a value lies outside ``support`` (never dropped silently).
+    """
+    x = np.asarray(values).reshape(-1)
+    outside = ~np.isin(x, np.asarray(support))
+    if outside.any():
+        raise ValueError(f"values outside support {support}: {sorted(set(x[outside].tolist()))}")
+    counts = np.array([np.count_nonzero(x == v) for v in support])
+    n = int(x.size)
+    cis = wilson_intervals(counts, n)
+    return [
+        {
+            "value": int(v),
+            "count": int(c),
+            "p": c / n if n else math.nan,
+            "ci95": [float(lo), float(hi)],
+        }
+        for v, c, (lo, hi) in zip(support, counts, cis, strict=True)
+    ]
+
+
+def kaplan_meier(durations: np.ndarray, observed: np.ndarray) -> dict[str, Any]:
+    """Estimate a survival curve from right-censored durations (Kaplan-Meier).
+
+    ``observed[i]`` is True when the event happened at ``durations[i]`` and False when the
+    run was censored there (typically at the horizon). The curve is ``scipy.stats.ecdf`` on
+    ``CensoredData``; ``times`` are the distinct durations (events and censorings) and
+    ``survival``/``lower``/``upper`` the step values from each time on, the bands being
+    pointwise 95% log-log (Greenwood) intervals.
+
+    The median is the first time with S(t) <= 0.5, None if the curve never gets there.
+    Its CI follows Brookmeyer and Crowley: the times where the lower and the upper band
+    first reach 0.5, i.e. the range of t where S(t) = 0.5 is not rejected. ``median_ci95``
+    is None when even the lower band never reaches 0.5, and its upper end is None when
+    only the upper band never does.
+    """
+    t = np.asarray(durations, dtype=float).reshape(-1)
+    obs = np.asarray(observed, dtype=bool).reshape(-1)
+    if t.shape != obs.shape:
+        raise ValueError(f"durations {t.shape} and observed {obs.shape} differ in shape")
+    if t.size == 0:
+        return _km_result(0, 0, np.empty(0), np.empty(0), np.empty(0), np.empty(0))
+    times, surv, lower, upper = _km_curve(t, obs)
+    return _km_result(t.size, int(obs.sum()), times, surv, lower, upper)
+
+
+def _km_curve(
+    t: np.ndarray, obs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return KM times, survival and the filled 95% log-log bands for non-empty data."""
+    from scipy import stats  # Deferred: keeps `import sim` light.
+
+    sf = stats.ecdf(stats.CensoredData(uncensored=t[obs], right=t[~obs])).sf
+    with warnings.catch_warnings():
+        # scipy warns that log-log bands are undefined where S is 0 or 1; filled below.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ci = sf.confidence_interval(confidence_level=0.95, method="log-log")
+    surv = sf.probabilities
+    lower, upper = _fill_bands(surv, ci.low.probabilities, ci.high.probabilities)
+    return sf.quantiles, surv, lower, upper
+
+
+def _fill_bands(
+    surv: np.ndarray, lower: np.ndarray, upper: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fill the NaN band values scipy leaves where S(t) is exactly 1 or 0.
+
+    Before any event (S = 1) there is no uncertainty yet, so both bands are 1. Once the curve
+    hits 0 the lower band is 0 and the upper band keeps its last defined value, which is
+    conservative and keeps it non-increasing.
+    """
+    lower = np.where(np.isnan(lower), surv, lower)
+    upper = np.where(np.isnan(upper) & (surv == 1.0), 1.0, upper)
+    for i in np.flatnonzero(np.isnan(upper)):
+        upper[i] = upper[i - 1] if i > 0 else 1.0
+    return lower, upper
+
+
+def _km_result(
+    n: int, events: int, times: np.ndarray, surv: np.ndarray, lower: np.ndarray, upper: np.ndarray
+) -> dict[str, Any]:
+    """Assemble the JSON-ready Kaplan-Meier summary."""
+    lo, hi = _first_at_or_below(times, lower), _first_at_or_below(times, upper)
+    return {
+        "n": int(n),
+        "events": int(events),
+        "median": _first_at_or_below(times, surv),
+        "median_ci95": None if lo is None else [lo, hi],
+        "times": times.tolist(),
+        "survival": surv.tolist(),
+        "lower": lower.tolist(),
+        "upper": upper.tolist(),
+    }
+
+
+def _first_at_or_below(times: np.ndarray, curve: np.ndarray, level: float = 0.5) -> float | None:
+    """Return the first time ``curve`` is at or below ``level``, None if it never is."""
+    hits = np.flatnonzero(curve <= level)
+    return float(times[hits[0]]) if hits.size else None
+
+
+def km_survival_at(result: dict[str, Any], t: float) -> float:
+    """Return the Kaplan-Meier survival S(t) from a :func:`kaplan_meier` result.
+
+    S is 1 before the first recorded time; past the last one it stays at its last value.
+    NaN for a result without data.
+    """
+    if result["n"] == 0:
+        return math.nan
+    times = np.asarray(result["times"], dtype=float)
+    idx = int(np.searchsorted(times, t, side="right")) - 1
+    return 1.0 if idx < 0 else float(result["survival"][idx])

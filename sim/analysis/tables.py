@@ -1,0 +1,241 @@
+"""Plain-text tables for the terminal: an ensemble's summary and one run's chronicle.
+
+Everything here works on the JSON data of ``summary.json`` (or a run record and its spec)
+and returns a string; nothing is printed and no heavy library is imported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+#: Levers listed per actor in the summary table.
+LEVERS_SHOWN = 4
+
+
+# --- formatting helpers -----------------------------------------------------------------------
+
+
+def pct(p: float | None, digits: int = 1) -> str:
+    """Format a probability as a percentage; a dash when undefined."""
+    if p is None or math.isnan(p):
+        return "-"
+    return f"{100 * p:.{digits}f}%"
+
+
+def num(x: float | None, digits: int = 1) -> str:
+    """Format a number with a thousands separator; a dash when undefined."""
+    if x is None or math.isnan(x):
+        return "-"
+    return f"{x:,.{digits}f}"
+
+
+def interval(ci: Sequence[float | None] | None, fmt: Any = pct) -> str:
+    """Format a two-sided interval, e.g. ``[10.2%, 14.1%]``."""
+    if not ci:
+        return "-"
+    return f"[{fmt(ci[0])}, {fmt(ci[1])}]"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> str:
+    """Return an aligned text table; columns listed in ``right`` are right-aligned."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+# --- the summary ------------------------------------------------------------------------------
+
+
+def render_summary(summary: Mapping[str, Any]) -> str:
+    """Return the whole summary as plain-text sections, one blank line apart."""
+    sections = [
+        header(summary),
+        outcomes_table(summary),
+        peak_table(summary),
+        watch_rung_text(summary),
+        costs_table(summary),
+        levers_text(summary),
+    ]
+    return "\n\n".join(s for s in sections if s) + "\n"
+
+
+def header(summary: Mapping[str, Any]) -> str:
+    """Return the title block: scenario, runs, seed and dates."""
+    title = summary.get("title") or summary["scenario"]
+    early = summary.get("ended_early", 0)
+    return (
+        f"{title} ({summary['scenario']})\n"
+        f"{summary['runs']:,} runs, seed {summary['seed']}, "
+        f"{summary['start']} to {summary['end']} ({summary.get('horizon_days', '?')} days); "
+        f"{early:,} ended early"
+    )
+
+
+def outcomes_table(summary: Mapping[str, Any]) -> str:
+    """Return outcome probabilities with 95% Wilson intervals and Monte Carlo SEs."""
+    rows = [
+        [
+            o.get("label") or oid,
+            pct(o["p"]),
+            interval(o["ci95"]),
+            pct(o.get("se"), 2),
+            f"{o['count']:,}",
+        ]
+        for oid, o in summary["outcomes"].items()
+    ]
+    headers = ["Outcome", "p", "95% CI (Wilson)", "MC SE", "runs"]
+    return table(headers, rows, right=(1, 3, 4))
+
+
+def peak_table(summary: Mapping[str, Any]) -> str:
+    """Return the distribution of the peak rung, with rung names, mean and median."""
+    peak = summary["peak_rung"]
+    rows = [
+        [f"{d['value']} {d['name']}", pct(d["p"]), interval(d.get("ci95")), f"{d['count']:,}"]
+        for d in peak["distribution"]
+    ]
+    text = table(["Peak rung", "p", "95% CI", "runs"], rows, right=(1, 3))
+    median = peak.get("quantiles", {}).get("q50")
+    moments = f"mean peak rung {num(peak['mean'], 2)} (SE {num(peak['se'], 2)})"
+    return f"{text}\n{moments}, median {num(median, 0)}"
+
+
+def watch_rung_text(summary: Mapping[str, Any]) -> str:
+    """Return the days until the first military signalling (Kaplan-Meier median)."""
+    w = summary.get("days_to_watch_rung")
+    if not w:
+        return ""
+    title = f"Days until first {w['name']} (rung {w['rung']} or above)"
+    if w["median"] is None:
+        median = "not reached by half the runs within the horizon"
+    else:
+        median = f"median {num(w['median'], 0)} days"
+        ci = w.get("median_ci95")
+        if ci:
+            hi = "not reached" if ci[1] is None else num(ci[1], 0)
+            median += f" (95% CI {num(ci[0], 0)} to {hi})"
+    counts = (
+        f"reached in {w['events']:,} of {w['n']:,} runs "
+        f"({pct(w.get('p_by_end'))} by the horizon, Kaplan-Meier); "
+        f"{w['censored']:,} censored at their end day"
+    )
+    return f"{title}\n  {median}\n  {counts}"
+
+
+def costs_table(summary: Mapping[str, Any]) -> str:
+    """Return the mean cost per actor with its standard error and 95% CI."""
+    names = summary.get("actors", {})
+    rows = [
+        [names.get(a, a), num(c["mean"]), num(c["se"], 2), interval(c["ci95"], num)]
+        for a, c in summary["costs"].items()
+    ]
+    unit = summary.get("cost_unit", "cost units")
+    text = table(["Cost per actor", "mean", "SE", "95% CI"], rows, right=(1, 2))
+    return f"{text}\nin {unit}"
+
+
+def levers_text(summary: Mapping[str, Any], shown: int = LEVERS_SHOWN) -> str:
+    """Return each actor's most used levers: share of runs using them, mean uses per run."""
+    names = summary.get("actors", {})
+    rows = []
+    for actor, levers in summary.get("levers", {}).items():
+        for i, lv in enumerate(levers[:shown]):
+            who = names.get(actor, actor) if i == 0 else ""
+            rows.append(
+                [
+                    who,
+                    lv.get("name") or lv["lever"],
+                    pct(lv["share_runs"], 0),
+                    num(lv["mean_uses"], 2),
+                ]
+            )
+    if not rows:
+        return ""
+    return table(["Most used levers", "lever", "runs using", "uses/run"], rows, right=(2, 3))
+
+
+# --- one run ----------------------------------------------------------------------------------
+
+
+def move_line(
+    move: Any, start: dt.date, actors: Mapping[str, str], levers: Mapping[tuple[str, str], str]
+) -> str:
+    """Return one move in plain language.
+
+    For example ``2025-11-14 China -> Japan: travel advisory (rung 2, CAMEO 160)``.
+    """
+    date = start + dt.timedelta(days=int(move.day))
+    name = levers.get((move.actor, move.lever), move.lever.replace("_", " "))
+    line = (
+        f"{date.isoformat()} {actors.get(move.actor, move.actor)} -> "
+        f"{actors.get(move.target, move.target)}: {name} (rung {move.rung}, CAMEO {move.cameo})"
+    )
+    if move.source != "policy":
+        line += f" [{move.source.replace(':', ' ', 1)}]"
+    return line
+
+
+def event_line(day: float, event: str, what: str, start: dt.date, names: Mapping[str, str]) -> str:
+    """Return one exogenous event, e.g. ``2026-04-01 event: Beijing visit (cancelled)``."""
+    date = start + dt.timedelta(days=int(day))
+    return f"{date.isoformat()} event: {names.get(event, event)} ({what})"
+
+
+def render_trace(
+    record: Any,
+    spec: Any,
+    levers: Mapping[tuple[str, str], str],
+    heading: str = "",
+) -> str:
+    """Return a dated chronicle of one run's moves followed by its end state."""
+    actors = dict(getattr(spec, "actor_names", {}))
+    events = {e.id: e.name or e.id for e in getattr(spec, "events", ())}
+    # (day, 0) for events sorts an event before the moves it causes at the same instant.
+    entries = [(m.day, 1, move_line(m, spec.start, actors, levers)) for m in record.moves]
+    entries += [
+        (day, 0, event_line(day, event, what, spec.start, events))
+        for day, event, what in getattr(record, "event_log", ())
+    ]
+    entries.sort(key=lambda e: (e[0], e[1]))
+    lines = [heading] if heading else []
+    lines += [text for _, _, text in entries] or ["(no moves)"]
+    lines += ["", end_state(record, spec, actors)]
+    return "\n".join(lines) + "\n"
+
+
+def end_state(record: Any, spec: Any, actors: Mapping[str, str]) -> str:
+    """Return the end state of one run: outcome, peak and final rung, dyads and costs."""
+    rungs = spec.rung_names
+    day = spec.start + dt.timedelta(days=int(record.end_day))
+    peak_date = spec.start + dt.timedelta(days=int(record.peak_day))
+    labels = dict(getattr(spec, "outcome_labels", {}))
+    why = "ended early" if record.ended_early else "reached the horizon"
+    lines = [
+        f"End state on {day.isoformat()} (day {record.end_day:g}, {why}): "
+        f"{labels.get(record.outcome, record.outcome)}",
+        f"  peak rung {record.peak_rung} ({rungs[record.peak_rung]}) on {peak_date.isoformat()}; "
+        f"final rung {record.final_rung} ({rungs[record.final_rung]})",
+    ]
+    last = min(int(record.end_day), record.dyad_rungs.shape[1] - 1)
+    ids = spec.actor_ids
+    for (a, b), series in zip(record.dyads, record.dyad_rungs, strict=True):
+        a, b = (a, b) if isinstance(a, str) else (ids[a], ids[b])
+        r = int(series[last])
+        lines.append(f"  {actors.get(a, a)} - {actors.get(b, b)}: rung {r} ({rungs[r]})")
+    costs = ", ".join(f"{actors.get(a, a)} {num(c)}" for a, c in record.costs.items())
+    lines.append(f"  costs ({getattr(spec, 'cost_unit', 'cost units')}): {costs}")
+    lines.append(f"  {len(record.moves)} moves, {record.events_scheduled:,} simulation events")
+    return "\n".join(lines)

@@ -1,0 +1,142 @@
+"""Decision rules: the base class, what a rule sees, and the registry of rules by name.
+
+The engine lists the moves an actor can make now as :class:`Candidate` objects with their
+features already computed (severity, cost, risk, offence to third parties, grievance,
+relief). A policy only maps candidates to a choice, so each rule stays a small class.
+A user registers a rule from their own code with :func:`register_policy`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from sim.engine.spec import ActorSpec, LeverSpec
+
+
+@dataclass(slots=True)
+class Candidate:
+    """One move an actor could make now, with the features a rule weighs.
+
+    ``severity`` is the move's rung over the top rung; ``jump`` how far it climbs above
+    the dyad's current rung; ``cost`` the user's expected cost; ``risk`` the escalation
+    risk the user sees (higher on military rungs against a protected target); ``offense``
+    the stake-weighted offence it gives third parties; ``grievance`` the user's grievance
+    against the target; ``relief`` for de-escalating moves, the pain per day it may end
+    (own measures' running costs, and the target's measures on the user); ``tension`` the
+    dyad's tension now; ``stake`` the value the user puts on calm with the target;
+    ``need`` for support moves, how much a protege under pressure needs it.
+    """
+
+    lever: LeverSpec
+    target: int
+    direction: int  # ESCALATE, DEESCALATE or SUPPORT (sim.engine.spec)
+    rung: int
+    jump: int
+    severity: float
+    cost: float
+    risk: float
+    offense: float
+    grievance: float
+    relief: float
+    tension: float
+    stake: float
+    need: float
+
+
+@dataclass(slots=True)
+class Perceived:
+    """A move as an actor perceived it: who, against whom, how hostile to the perceiver."""
+
+    day: float
+    actor: int
+    target: int
+    lever: int
+    rung: int
+    hostility: float
+
+
+@dataclass(slots=True)
+class DecisionContext:
+    """What a policy sees when its actor decides."""
+
+    now: float
+    actor: ActorSpec
+    resolve: float  # effective: base, domestic pressure and allied backing
+    risk_tolerance: float
+    candidates: list[Candidate]
+    inbox: list[Perceived]  # perceived since the last decision
+    prompted: bool  # an exogenous event asks for a decision among these candidates only
+    dyad_rung: dict[int, int]  # by target actor index
+    grievance: dict[int, float]  # by target actor index
+    actor_ids: tuple[str, ...]  # ids by actor index
+
+
+class Policy:
+    """Base class of decision rules.
+
+    Subclasses set ``name``, ``metadata`` (at least ``stochastic`` and ``source``, the
+    literature the rule comes from), a pydantic ``Params`` model, and ``choose``.
+    """
+
+    name: ClassVar[str] = ""
+    metadata: ClassVar[dict[str, Any]] = {}
+
+    class Params(BaseModel):
+        """Parameters of the rule (none by default)."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __init__(self, params: BaseModel, actor: ActorSpec, start: dt.date) -> None:
+        self.params = params
+        self.actor = actor
+        self.start = start  # the calendar date of day 0
+
+    def choose(self, ctx: DecisionContext, rng: np.random.Generator) -> Candidate | None:
+        """Return the candidate to play, or None to wait."""
+        raise NotImplementedError
+
+    @classmethod
+    def check_params(
+        cls, params: BaseModel, lever_ids: set[str], actor_ids: set[str]
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems with references in validated params, as (location, message) pairs."""
+        return []
+
+    def wake_days(self) -> tuple[float, ...]:
+        """Days at which the actor must decide regardless of its review schedule."""
+        return ()
+
+
+_REGISTRY: dict[str, type[Policy]] = {}
+P = TypeVar("P", bound=type[Policy])
+
+
+def register_policy(cls: P) -> P:
+    """Register a policy class under its ``name`` (usable as a class decorator)."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} needs a non-empty 'name' to be registered")
+    if not cls.__doc__:
+        raise ValueError(f"{cls.__name__} needs a docstring saying where its rule comes from")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def policy_class(name: str) -> type[Policy]:
+    """The policy registered under ``name``; KeyError lists the registered names."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY)) or "(none)"
+        raise KeyError(f"unknown policy '{name}'; registered policies: {known}") from None
+
+
+def registered_policies() -> dict[str, type[Policy]]:
+    """A copy of the registry."""
+    return dict(_REGISTRY)

@@ -1,0 +1,55 @@
+"""What one simulated run leaves behind: its moves, its daily rungs and its end state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class MoveRecord:
+    """One move as it was announced: who did what to whom, when, and how it is coded."""
+
+    day: float
+    actor: str
+    target: str
+    lever: str
+    rung: int
+    cameo: str
+    goldstein: float
+    magnitude: float
+    direction: str  # 'escalate', 'deescalate' or 'support'
+    source: str  # "policy", or "event:<event id>" for moves injected by an exogenous event
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """The outcome of one replication.
+
+    ``dyad_rungs`` holds the rung of every dyad at the end of each calendar day, shape
+    ``(len(dyads), days + 1)``, int8; column 0 is the start date. ``first_day_at_rung[k]``
+    is the first day on which the overall rung (the maximum over dyads) reached ``k``, or
+    ``nan`` when it never did.
+    """
+
+    outcome: str
+    peak_rung: int
+    peak_day: float
+    final_rung: int
+    end_day: float
+    ended_early: bool
+    costs: dict[str, float]
+    moves: list[MoveRecord]
+    dyads: tuple[tuple[str, str], ...]
+    dyad_rungs: np.ndarray
+    first_day_at_rung: np.ndarray
+    events_scheduled: int = 0
+    event_log: list[tuple[float, str, str]] = field(
+        default_factory=list
+    )  # day, event, what happened
+
+    @property
+    def overall_rungs(self) -> np.ndarray:
+        """The daily maximum rung over all dyads."""
+        return self.dyad_rungs.max(axis=0)

@@ -1,0 +1,7 @@
+"""Built-in decision rules; importing this package registers them by name."""
+
+from sim.policies.logit import LogitPolicy
+from sim.policies.reciprocal import ReciprocalPolicy
+from sim.policies.scripted import ScriptedPolicy
+
+__all__ = ["LogitPolicy", "ReciprocalPolicy", "ScriptedPolicy"]

@@ -1,0 +1,92 @@
+"""Quantal-response choice over the available levers."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from sim.engine.policy import Candidate, DecisionContext, Policy, register_policy
+from sim.engine.spec import DEESCALATE, ESCALATE
+
+Weight = Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+
+
+@register_policy
+class LogitPolicy(Policy):
+    """Logit (quantal response) choice among waiting and every available move.
+
+    Each move gets a utility. The actor acts with the logit probability of its best
+    move against waiting (utility 0), then draws a move with probability proportional to
+    ``exp(rationality * utility)`` (McKelvey and Palfrey 1995, quantal response
+    equilibria; McFadden 1974, conditional logit). The two stages keep a long menu of
+    similar moves from inflating the chance of acting at all. Escalating moves are worth the
+    actor's resolve times its grievance against the target, more so the severer the
+    move, less their cost, their escalation risk (weighed by risk aversion), the offence
+    they give valued third parties, and any climb of more than one rung above the dyad's
+    rung (graduated escalation: Kahn 1965, *On Escalation*). De-escalating moves are
+    worth the calm they buy and the pain they may end, less the face lost while a
+    grievance stands. Support for a protege is worth its need, less the offence given.
+    Every move carries an action cost, the inertia of governments, larger for severer
+    moves (a statement is easier to agree on than a sanction): without a motive, waiting
+    wins.
+    """
+
+    name = "logit"
+    metadata: ClassVar[dict] = {
+        "stochastic": True,
+        "source": "McKelvey & Palfrey (1995) Games Econ. Behav. 10:6-38; Kahn (1965)",
+    }
+
+    class Params(BaseModel):
+        """Weights of the utility terms and the rationality of the choice."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        rationality: Weight = 3.0
+        action_cost: Weight = 0.8
+        grievance: Weight = 4.5
+        cost: Weight = 0.5
+        risk: Weight = 3.0
+        offense: Weight = 2.0
+        jump: Weight = 0.3
+        calm: Weight = 1.5
+        relief: Weight = 1.0
+        face: Weight = 2.0
+        support: Weight = 2.0
+
+    def utility(self, c: Candidate, ctx: DecisionContext) -> float:
+        """The utility of playing candidate ``c``."""
+        p = self.params
+        if c.direction == ESCALATE:
+            return (
+                p.grievance * ctx.resolve * c.grievance * (0.5 + c.severity)
+                - p.cost * c.cost
+                - p.risk * (1.0 - ctx.risk_tolerance) * c.risk
+                - p.offense * c.offense
+                - p.jump * max(0, c.jump - 1)
+                - p.action_cost * (0.5 + c.severity)
+            )
+        if c.direction == DEESCALATE:
+            return (
+                p.calm * c.stake * c.tension
+                + p.relief * c.relief
+                - p.face * ctx.resolve * c.grievance
+                - p.cost * c.cost
+                - p.action_cost * 0.5
+            )
+        return p.support * c.need - p.offense * c.offense - p.cost * c.cost - p.action_cost * 0.5
+
+    def choose(self, ctx: DecisionContext, rng: np.random.Generator) -> Candidate | None:
+        """Act with the logit probability of the best move against waiting, then draw a move."""
+        if not ctx.candidates:
+            return None
+        lam = self.params.rationality
+        utilities = [self.utility(c, ctx) for c in ctx.candidates]
+        best = max(utilities)
+        if rng.random() >= 1.0 / (1.0 + math.exp(-lam * best)):
+            return None
+        weights = np.exp(lam * (np.array(utilities) - best))
+        pick = int(np.searchsorted(np.cumsum(weights), rng.random() * weights.sum(), side="right"))
+        return ctx.candidates[min(pick, len(utilities) - 1)]

@@ -1,0 +1,296 @@
+"""Load a scenario: safe YAML, ``extends``, ``--set`` overrides, and errors with file:line.
+
+Loading happens in four steps: read each file safely (no Python tags, no duplicate keys,
+bounded size), merge the ``extends`` chain (mappings merge key by key, lists of items
+with an ``id`` merge by id, other lists are replaced), apply overrides, and validate the
+result with pydantic. Any failure becomes a :class:`ScenarioError` naming the file, the
+line, the dotted field path and what was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from sim.errors import SimError
+from sim.scenario.paths import format_path, parse_path, set_path
+from sim.scenario.references import ReferenceProblem
+
+MAX_BYTES = 2_000_000  # a scenario is prose and numbers; anything bigger is a mistake
+MAX_NODES = 200_000  # YAML nodes after alias expansion: stops alias bombs
+MAX_EXTENDS = 16
+
+
+class ScenarioError(SimError):
+    """A scenario that cannot be loaded; the message names file, line, field and expectation."""
+
+
+@dataclass
+class Source:
+    """One YAML file as read: its path, parsed data and node tree (for line numbers)."""
+
+    path: Path
+    data: dict[str, Any]
+    node: yaml.Node
+
+
+@dataclass
+class Loaded:
+    """A merged scenario document and where its parts came from."""
+
+    data: dict[str, Any]
+    sources: list[Source] = field(default_factory=list)  # the file first, then its bases
+    overrides: list[str] = field(default_factory=list)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}'", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _count_nodes(node: yaml.Node, budget: int) -> int:
+    """Count nodes with aliases expanded, stopping once past the budget."""
+    stack, count = [node], 0
+    while stack and count <= budget:
+        current = stack.pop()
+        count += 1
+        if isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                stack.extend((key, value))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+    return count
+
+
+def read_yaml(path: Path) -> Source:
+    """Read one YAML file safely into data and its node tree."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ScenarioError(f"{path}: cannot read the file ({err.strerror})") from None
+    if len(raw) > MAX_BYTES:
+        raise ScenarioError(f"{path}: {len(raw)} bytes; a scenario may have at most {MAX_BYTES}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ScenarioError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    try:
+        node = yaml.compose(text, Loader=_StrictLoader)
+        if node is not None and _count_nodes(node, MAX_NODES) > MAX_NODES:
+            raise ScenarioError(
+                f"{path}: more than {MAX_NODES} YAML nodes once aliases are "
+                "expanded (an alias bomb?)"
+            )
+        data = yaml.load(text, Loader=_StrictLoader) if node is not None else None
+    except yaml.YAMLError as err:
+        raise ScenarioError(_yaml_message(path, err)) from None
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        raise ScenarioError(f"{path}:1: expected a mapping of scenario fields, found {kind}")
+    return Source(path, data, node)
+
+
+def _yaml_message(path: Path, err: yaml.YAMLError) -> str:
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    line = f":{mark.line + 1}" if mark is not None else ""
+    problem = getattr(err, "problem", None) or str(err)
+    if "could not determine a constructor" in str(err):
+        problem = f"tag not allowed ({problem}); scenarios are plain YAML data"
+    return f"{path}{line}: invalid YAML: {problem}"
+
+
+# --- extends ----------------------------------------------------------------------------
+
+
+def merge(base: Any, over: Any) -> Any:
+    """Deep-merge ``over`` onto ``base``: mappings by key, lists of id'd items by id."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = merge(base[key], value) if key in base else copy.deepcopy(value)
+        return out
+    if _is_id_list(base) and _is_id_list(over):
+        out = [copy.deepcopy(item) for item in base]
+        where = {item["id"]: i for i, item in enumerate(out)}
+        for item in over:
+            if item["id"] in where:
+                out[where[item["id"]]] = merge(out[where[item["id"]]], item)
+            else:
+                out.append(copy.deepcopy(item))
+        return out
+    return copy.deepcopy(over)
+
+
+def _is_id_list(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(item, dict) and "id" in item for item in value)
+    )
+
+
+def load_document(path: Path, resolve_base) -> Loaded:  # noqa: ANN001
+    """Read ``path`` and merge its ``extends`` chain (bases resolved by ``resolve_base``)."""
+    chain = [read_yaml(path)]
+    while "extends" in chain[-1].data:
+        name = chain[-1].data["extends"]
+        if not isinstance(name, str):
+            raise ScenarioError(
+                f"{chain[-1].path}:{_line(chain[-1].node, ('extends',))}: "
+                "extends: expected the name of a scenario"
+            )
+        base_path = resolve_base(name, chain[-1].path)
+        if any(src.path == base_path for src in chain) or len(chain) > MAX_EXTENDS:
+            raise ScenarioError(
+                f"{chain[-1].path}: extends: a cycle or a chain longer than "
+                f"{MAX_EXTENDS} ({' -> '.join(s.path.name for s in chain)} -> {name})"
+            )
+        chain.append(read_yaml(base_path))
+    data: dict[str, Any] = {}
+    for src in reversed(chain):
+        data = merge(data, {k: v for k, v in src.data.items() if k != "extends"})
+    return Loaded(data, chain)
+
+
+# --- validation and error messages --------------------------------------------------------
+
+
+def validate(loaded: Loaded):  # noqa: ANN201 - returns Scenario (imported lazily)
+    """Validate a merged document into a Scenario, or raise a ScenarioError."""
+    from sim.scenario.schema import Scenario
+
+    try:
+        return Scenario.model_validate(loaded.data)
+    except ValidationError as err:
+        raise ScenarioError(_validation_message(loaded, err)) from None
+    except ReferenceProblem as err:
+        raise ScenarioError(_located(loaded, err.loc, err.message)) from None
+
+
+def _validation_message(loaded: Loaded, err: ValidationError) -> str:
+    problems = err.errors(include_url=False)
+    lines = [_located(loaded, tuple(p["loc"]), _expected(p)) for p in problems[:5]]
+    if len(problems) > 5:
+        lines.append(f"... and {len(problems) - 5} more problems")
+    return "\n".join(lines)
+
+
+def _expected(problem: dict) -> str:
+    message = problem["msg"]
+    if problem["type"] == "extra_forbidden":
+        message = "unknown field (not part of the scenario format; see `sim schema`)"
+    given = problem.get("input")
+    if problem["type"] != "missing" and not isinstance(given, dict | list) and given is not None:
+        message += f" (got {given!r})"
+    return message
+
+
+def _located(loaded: Loaded, loc: tuple, message: str) -> str:
+    """'file:line: dotted.path: message' for a location in the merged document."""
+    loc = tuple(part for part in loc if not (isinstance(part, str) and part in _UNION_TAGS))
+    dotted = format_path(loaded.data, loc)
+    for override in loaded.overrides:
+        if override.split("=", 1)[0].strip() == dotted:
+            return f"--set {override}: {dotted}: {message}"
+    for src in loaded.sources:
+        line = _line_in(src, loaded.data, loc)
+        if line is not None:
+            return f"{src.path}:{line}: {dotted}: {message}"
+    return f"{loaded.sources[0].path}: {dotted}: {message}"
+
+
+# pydantic puts the chosen member of a tagged union in the location; readers don't need it
+_UNION_TAGS = {
+    "alliance",
+    "dependence",
+    "scheduled",
+    "stochastic",
+    "move",
+    "prompt",
+    "tension",
+    "attribute",
+}
+
+
+def _line_in(src: Source, merged: Any, loc: tuple) -> int | None:
+    """The line of the deepest node of ``loc`` that this file defines, if any."""
+    node, data, best = src.node, merged, None
+    for part in loc:
+        child, data = _child(node, data, part)
+        if child is None:
+            break
+        node, best = child, child.start_mark.line + 1
+    return best
+
+
+def _child(node: yaml.Node, data: Any, part: str | int) -> tuple[yaml.Node | None, Any]:
+    if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+        for key, value in node.value:
+            if getattr(key, "value", None) == part:
+                sub = data.get(part) if isinstance(data, dict) else None
+                return value, sub
+        return None, None
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and isinstance(data, list):
+        item = data[part] if part < len(data) else None
+        ident = item.get("id") if isinstance(item, dict) else None
+        for k, sub in enumerate(node.value):
+            if ident is not None and _node_id(sub) == ident:
+                return sub, item
+            if ident is None and k == part:
+                return sub, item
+    return None, None
+
+
+def _node_id(node: yaml.Node) -> str | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if getattr(key, "value", None) == "id":
+                return getattr(value, "value", None)
+    return None
+
+
+def _line(node: yaml.Node, loc: tuple) -> int:
+    for part in loc:
+        child, _ = _child(node, {}, part)
+        if child is None:
+            break
+        node = child
+    return node.start_mark.line + 1
+
+
+# --- overrides --------------------------------------------------------------------------
+
+
+def apply_overrides(loaded: Loaded, overrides: list[str] | dict[str, Any]) -> None:
+    """Apply ``path=value`` overrides (values parsed as YAML) to the merged document."""
+    items = overrides.items() if isinstance(overrides, dict) else [_split(o) for o in overrides]
+    for path, value in items:
+        parts = parse_path(path)
+        set_path(loaded.data, parts, value, path)
+        loaded.overrides.append(f"{path}={value}")
+
+
+def _split(override: str) -> tuple[str, Any]:
+    if "=" not in override:
+        raise ScenarioError(f"--set {override}: expected dotted.path=value")
+    path, text = override.split("=", 1)
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        value = text
+    return path.strip(), value

@@ -1,0 +1,110 @@
+"""Where named scenarios live, and how a name or a path becomes a file.
+
+The search path is ``$SIM_SCENARIO_PATH`` (directories separated by the OS path
+separator), then ``./scenarios`` in the working directory, then the ``scenarios``
+directory shipped beside the package. A name may include one sub-folder
+(``oracles/gamblers-ruin``) but never leaves the search path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sim.errors import SimError
+
+SUFFIXES = (".yaml", ".yml")
+
+
+class UnknownScenario(SimError):
+    """A scenario name that is on no search path."""
+
+
+@dataclass(frozen=True)
+class ScenarioEntry:
+    """A named scenario on the search path."""
+
+    name: str
+    path: Path
+    title: str
+
+
+def search_path() -> list[Path]:
+    """The directories that hold named scenarios, in order of precedence."""
+    dirs = [Path(p) for p in os.environ.get("SIM_SCENARIO_PATH", "").split(os.pathsep) if p]
+    dirs += [Path.cwd() / "scenarios", Path(__file__).resolve().parents[2] / "scenarios"]
+    seen, out = set(), []
+    for d in dirs:
+        resolved = d.resolve()
+        if resolved.is_dir() and resolved not in seen:
+            seen.add(resolved)
+            out.append(resolved)
+    return out
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root)
+        return True
+    except ValueError:
+        return False
+
+
+def find(name: str, near: Path | None = None) -> Path | None:
+    """The file of a named scenario (``near``'s folder first, for ``extends``), or None."""
+    if not name or name.startswith(("/", "\\")) or ".." in Path(name).parts:
+        return None
+    roots = ([near.parent.resolve()] if near is not None else []) + search_path()
+    for root in roots:
+        for suffix in SUFFIXES:
+            candidate = root / f"{name}{suffix}"
+            if candidate.is_file() and _inside(candidate, root):
+                return candidate.resolve()
+    return None
+
+
+def resolve(name_or_path: str | Path) -> Path:
+    """A scenario file from a name on the search path or a path to a YAML file."""
+    path = Path(name_or_path)
+    if path.suffix in SUFFIXES:
+        if path.is_file():
+            return path
+        raise UnknownScenario(f"{path}: no such scenario file")
+    found = find(str(name_or_path))
+    if found is None:
+        names = ", ".join(e.name for e in list_scenarios()) or "(none found)"
+        raise UnknownScenario(f"unknown scenario '{name_or_path}'; named scenarios: {names}")
+    return found
+
+
+def resolve_base(name: str, child: Path) -> Path:
+    """The file an ``extends: name`` refers to, searched beside the child, then on the path."""
+    found = find(name, near=child)
+    if found is None:
+        names = ", ".join(e.name for e in list_scenarios())
+        raise UnknownScenario(
+            f"{child}: extends: unknown scenario '{name}'; named scenarios: {names}"
+        )
+    return found
+
+
+def _title(path: Path) -> str:
+    """The title line of a scenario file, read without parsing the whole file."""
+    try:
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[:40]:
+            if line.startswith("title:"):
+                return line.split(":", 1)[1].strip().strip("'\"")
+    except OSError:
+        pass
+    return ""
+
+
+def list_scenarios() -> list[ScenarioEntry]:
+    """The named scenarios at the top of each search directory, first name wins."""
+    entries: dict[str, ScenarioEntry] = {}
+    for root in search_path():
+        for path in sorted(root.iterdir()):
+            if path.suffix in SUFFIXES and path.stem not in entries:
+                entries[path.stem] = ScenarioEntry(path.stem, path, _title(path))
+    return sorted(entries.values(), key=lambda e: e.name)
