@@ -3,7 +3,7 @@
 The public API, loaded lazily so that ``import sim`` (and ``sim --help``) stays fast::
 
     import sim
-    scenario = sim.load("taiwan-flashpoint-2025", overrides=["actors.china.attributes.resolve=0.8"])
+    scenario = sim.load("taiwan-flashpoint-2025", overrides=["actors.CHN.attributes.resolve=0.8"])
     record = sim.simulate(scenario, seed=1)          # one replication
     results = sim.run(scenario, runs=2000, seed=1)   # an ensemble
     results.summary["outcomes"]

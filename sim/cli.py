@@ -75,7 +75,7 @@ def _add_overrides(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="PATH=VALUE",
-        help="override a scenario value, e.g. --set horizon_days=90 (repeatable)",
+        help="override a scenario value, e.g. --set actors.CHN.attributes.resolve=0.8 (repeatable)",
     )
 
 

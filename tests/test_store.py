@@ -256,6 +256,26 @@ def test_an_interrupted_run_keeps_what_it_finished(
     assert not [p for p in folder.iterdir() if p.name.endswith(".part")]
 
 
+class LossyExecutor:
+    """Silently drops the second chunk."""
+
+    def map(
+        self, fn: Callable[[Sequence[int]], Chunk], chunks: Iterable[Sequence[int]]
+    ) -> Iterator[Chunk]:
+        for i, chunk in enumerate(chunks):
+            if i != 1:
+                yield fn(chunk)
+
+
+def test_a_lost_chunk_is_never_passed_off_as_complete(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="10 of 40"):
+        go(tmp_path, runs=40, chunk_size=10, executor=LossyExecutor())
+    (folder,) = (tmp_path / "toy").iterdir()
+    manifest = store.read_manifest(folder)
+    # Only the contiguous prefix before the gap counts as completed.
+    assert manifest["status"] == "failed" and manifest["runs_completed"] == 10
+
+
 def test_bad_arguments_are_user_errors() -> None:
     from sim.errors import SimError
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 from sim.engine.policy import Candidate, DecisionContext, Perceived
-from sim.engine.spec import DEESCALATE, ESCALATE, SUPPORT, ActorSpec, LeverSpec
+from sim.engine.spec import DEESCALATE, ESCALATE, SUPPORT, ActorSpec, LeverSpec, RunSpec
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,6 +31,11 @@ class ActorProcess:
         self.spec = spec
         self.rng = rng
         self.policy = spec.policy_cls(spec.policy_params, spec, world.spec.start)
+        levers = [world.spec.levers[i] for i in spec.levers]
+        self.options = [
+            Option(world.spec, lv, t) for lv in levers if lv.choosable for t in lv.targets
+        ]
+        self.others = [b.index for b in world.spec.actors if b.index != spec.index]
         self.inbox: list[Perceived] = []
         self.prompt: tuple[tuple[int, ...], int] | None = None
         self.waiting = False  # in the wait for the next review
@@ -92,21 +97,18 @@ class ActorProcess:
 
     def context(self) -> DecisionContext:
         """What the policy sees now."""
-        world, a = self.world, self.spec.index
+        world, a, now = self.world, self.spec.index, self.world.env.now
         if self.prompt is not None:
             levers, target = self.prompt
-            pairs = [(world.spec.levers[i], target) for i in levers]
+            options = [Option(world.spec, world.spec.levers[i], target) for i in levers]
         else:
-            pairs = [
-                (world.spec.levers[i], t)
-                for i in self.spec.levers
-                for t in world.spec.levers[i].targets
-                if world.spec.levers[i].choosable
-            ]
-        candidates = [features(world, lv, t) for lv, t in pairs if world.available(lv, t)]
-        others = [b.index for b in world.spec.actors if b.index != a]
+            options = self.options
+        candidates = [
+            features(world, o, now) for o in options if world.available(o.lever, o.target)
+        ]
+        others = self.others
         return DecisionContext(
-            now=world.now,
+            now=now,
             actor=self.spec,
             resolve=world.effective_resolve(a),
             risk_tolerance=world.risk_tolerance[a],
@@ -114,56 +116,99 @@ class ActorProcess:
             inbox=self.inbox,
             prompted=self.prompt is not None,
             dyad_rung={b: world.rung_between(a, b) for b in others},
-            grievance={b: world.grievance[a][b].at(world.now) for b in others},
+            grievance={b: world.grievance[a][b].at(now) for b in others},
             actor_ids=world.spec.actor_ids,
         )
 
 
-def features(world: World, lever: LeverSpec, target: int) -> Candidate:
-    """Compute what a policy weighs about playing ``lever`` on ``target`` now."""
-    spec, a, now = world.spec, lever.actor, world.now
-    dyad_rung = world.rung_between(a, target)
-    severity = lever.rung / max(1, spec.top_rung)
-    stakes = spec.actors[a].stakes
-    offense = sum(stakes[k] * w for k, w in world.offended(lever, target))
-    if lever.direction == ESCALATE:
-        offense += stakes[target] * severity
+class Option:
+    """The parts of a candidate move that do not change during a run, computed once."""
+
+    __slots__ = (
+        "lever",
+        "target",
+        "dyad",
+        "severity",
+        "offense",
+        "patrons",
+        "deterrents",
+        "stake",
+        "commitment",
+        "rivals",
+    )
+
+    def __init__(self, spec: RunSpec, lever: LeverSpec, target: int) -> None:
+        a, stakes = lever.actor, spec.actors[lever.actor].stakes
+        escalate = lever.direction == ESCALATE
+        self.lever, self.target = lever, target
+        self.dyad = spec.dyad_of(a, target)
+        self.severity = lever.rung / max(1, spec.top_rung)
+        # offence to third parties the lever names, and to the target if hostile
+        scale = spec.hostility_scale
+        self.offense = sum(stakes[k] * w * scale for k, w in lever.offends if k not in (a, target))
+        self.offense += stakes[target] * self.severity if escalate else 0.0
+        # patrons of the target, offended in proportion to their public backing
+        hostility = scale * (abs(lever.goldstein) / 10.0) ** spec.hostility_exponent
+        self.patrons = tuple(
+            (al.index, stakes[al.patron] * al.offense_share * hostility)
+            for al in spec.alliances
+            if escalate and al.protege == target and al.patron not in (a, target)
+        )
+        military = escalate and lever.rung >= spec.military_rung
+        self.deterrents = tuple(
+            (al.index, al.deterrence * al.commitment)
+            for al in spec.alliances
+            if military and al.protege == target and al.patron != a
+        )
+        self.stake = stakes[target]
+        self.commitment = max(
+            (al.commitment for al in spec.alliances if al.patron == a and al.protege == target),
+            default=0.0,
+        )
+        self.rivals = tuple(
+            spec.dyad_of(target, k) for k in range(len(spec.actors)) if k not in (a, target)
+        )
+
+
+def features(world: World, option: Option, now: float) -> Candidate:
+    """Compute what a policy weighs about playing an option now."""
+    lever, target = option.lever, option.target
+    direction, backing = lever.direction, world.backing
+    risk = 0.0
+    if direction == ESCALATE:
+        risk = lever.risk
+        for alliance, weight in option.deterrents:
+            risk *= 1.0 + weight * (0.5 + 0.5 * backing[alliance])
+    offense = option.offense
+    for alliance, weight in option.patrons:
+        offense += weight * backing[alliance]
+    need = 0.0
+    if direction == SUPPORT and option.rivals:
+        need = option.commitment * max(world.tension[d].at(now) for d in option.rivals)
     return Candidate(
         lever=lever,
         target=target,
-        direction=lever.direction,
+        direction=direction,
         rung=lever.rung,
-        jump=lever.rung - dyad_rung if lever.direction == ESCALATE else 0,
-        severity=severity,
-        cost=expected_cost(world, lever),
-        risk=_risk(world, lever, target),
+        jump=lever.rung - world.dyad_rung[option.dyad] if direction == ESCALATE else 0,
+        severity=option.severity,
+        cost=expected_cost(world, lever, now),
+        risk=risk,
         offense=offense,
-        grievance=world.grievance[a][target].at(now),
-        relief=_relief(world, lever, target) if lever.direction == DEESCALATE else 0.0,
-        tension=world.tension_between(a, target),
-        stake=stakes[target],
-        need=_need(world, a, target) if lever.direction == SUPPORT else 0.0,
+        grievance=world.grievance[lever.actor][target].at(now),
+        relief=_relief(world, lever, target) if direction == DEESCALATE else 0.0,
+        tension=world.tension[option.dyad].at(now),
+        stake=option.stake,
+        need=need,
     )
 
 
-def expected_cost(world: World, lever: LeverSpec) -> float:
+def expected_cost(world: World, lever: LeverSpec, now: float) -> float:
     """Upfront cost plus the running cost over the planning horizon (or the duration)."""
-    days = min(lever.duration, PLANNING_DAYS, max(0.0, world.spec.days - world.now))
+    if lever.cost_per_day == 0.0:
+        return lever.cost_upfront
+    days = min(lever.duration, PLANNING_DAYS, max(0.0, world.spec.days - now))
     return lever.cost_upfront + lever.cost_per_day * days
-
-
-def _risk(world: World, lever: LeverSpec, target: int) -> float:
-    """Escalation risk: convex in the rung, raised on military rungs by the target's patrons."""
-    if lever.direction != ESCALATE:
-        return 0.0
-    spec = world.spec
-    risk = lever.risk
-    if lever.rung >= spec.military_rung:
-        for al in spec.alliances:
-            if al.protege == target and al.patron != lever.actor:
-                credibility = al.commitment * (0.5 + 0.5 * world.backing[al.index])
-                risk *= 1.0 + al.deterrence * credibility
-    return risk
 
 
 def _relief(world: World, lever: LeverSpec, target: int) -> float:
@@ -181,21 +226,3 @@ def _relief(world: World, lever: LeverSpec, target: int) -> float:
         if m.actor == target and m.target == lever.actor
     )
     return own + theirs
-
-
-def _need(world: World, patron: int, protege: int) -> float:
-    """How much a protege under pressure needs its patron: commitment times its worst tension."""
-    spec, now = world.spec, world.now
-    commitment = max(
-        (al.commitment for al in spec.alliances if al.patron == patron and al.protege == protege),
-        default=0.0,
-    )
-    worst = max(
-        (
-            world.tension[spec.dyad_of(protege, k)].at(now)
-            for k in range(len(spec.actors))
-            if k not in (patron, protege)
-        ),
-        default=0.0,
-    )
-    return commitment * worst

@@ -182,7 +182,7 @@ class World:
 
     def available(self, lever: LeverSpec, target: int) -> bool:
         """Whether ``lever`` can be played on ``target`` now (limits and preconditions)."""
-        i, now = lever.index, self.now
+        i, now = lever.index, self.env.now
         if lever.max_uses >= 0 and self.uses[i] >= lever.max_uses:
             return False
         if self.stock[i] < 1.0 or now < self.last_used[i] + lever.cooldown:
@@ -320,24 +320,35 @@ class World:
     # --- perception -------------------------------------------------------------------
 
     def offended(self, lever: LeverSpec, target: int) -> list[tuple[int, float]]:
-        """Third parties that resent the move, with the weight of their resentment."""
-        weights = dict(lever.offends)
+        """Third parties that resent the move, with the hostility they perceive.
+
+        A lever's ``offends`` weights are hostilities in their own right (a transit by
+        Taiwan's president angers Beijing whatever its Goldstein score between Washington
+        and Taipei); a patron feels a share of a hostile move on its protege, in
+        proportion to its public backing.
+        """
+        spec = self.spec
+        weights = {k: spec.hostility_scale * w for k, w in lever.offends}
         if lever.direction == ESCALATE:
-            for al in self.spec.alliances:
-                if al.protege == target and al.patron != lever.actor and self.backing[al.index] > 0:
-                    share = al.offense_share * self.backing[al.index]
+            own = self.hostility(lever)
+            for al in spec.alliances:
+                backing = self.backing[al.index]
+                if al.protege == target and al.patron != lever.actor and backing > 0:
+                    share = own * al.offense_share * backing
                     weights[al.patron] = weights.get(al.patron, 0.0) + share
         weights.pop(lever.actor, None)
         weights.pop(target, None)
         return [(k, w) for k, w in weights.items() if w > 0]
 
-    def _notify(self, lever: LeverSpec, target: int) -> None:
+    def hostility(self, lever: LeverSpec) -> float:
+        """How hostile a move feels to its target: scale * (-Goldstein / 10) ^ exponent."""
+        if lever.direction != ESCALATE:
+            return 0.0
         spec = self.spec
-        severity = spec.hostility_scale * (abs(lever.goldstein) / 10.0) ** spec.hostility_exponent
-        hostile = severity if lever.direction == ESCALATE else 0.0
-        audience = [(target, hostile)] + [
-            (k, severity * w) for k, w in self.offended(lever, target)
-        ]
+        return spec.hostility_scale * (abs(lever.goldstein) / 10.0) ** spec.hostility_exponent
+
+    def _notify(self, lever: LeverSpec, target: int) -> None:
+        audience = [(target, self.hostility(lever)), *self.offended(lever, target)]
         for perceiver, hostility in audience:
             delay = self.spec.perception_delay.sample(self.rng)
             self.after(delay, self._perceive_later(lever, target, perceiver, hostility))
@@ -355,7 +366,11 @@ class World:
         now, user = self.now, lever.actor
         grievance = self.grievance[perceiver][user]
         if hostility > 0:
-            grievance.saturate(now, hostility * (0.5 + self.domestic[perceiver]))
+            share = hostility * (0.5 + self.domestic[perceiver])
+            grievance.saturate(now, share)
+            if lever.direction == SUPPORT and perceiver != target:
+                # who resents a favour resents its beneficiary too (an arms sale, a transit)
+                self.grievance[perceiver][target].saturate(now, share)
         if perceiver == target and lever.grievance_relief > 0:
             grievance.scale(now, 1.0 - lever.grievance_relief)
         if perceiver == target and lever.political > 0:

@@ -441,6 +441,9 @@ def run_spec(
     )
     try:
         _drive(executor or SerialExecutor(), fn, chunks, collector, progress, runs)
+        if collector.completed != runs:
+            # An executor that lost a chunk must not pass for a complete run.
+            raise RuntimeError(f"the executor returned {collector.completed} of {runs} runs")
     except BaseException as exc:
         # Keep what completed: a long run that dies still leaves its first replications.
         interrupted = isinstance(exc, KeyboardInterrupt)

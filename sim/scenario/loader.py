@@ -124,9 +124,9 @@ def merge(base: Any, over: Any) -> Any:
         for key, value in over.items():
             out[key] = merge(base[key], value) if key in base else copy.deepcopy(value)
         return out
-    if _is_id_list(base) and _is_id_list(over):
+    if isinstance(base, list) and _is_id_list(over) and any(_has_id(i) for i in base):
         out = [copy.deepcopy(item) for item in base]
-        where = {item["id"]: i for i, item in enumerate(out)}
+        where = {item["id"]: i for i, item in enumerate(out) if _has_id(item)}
         for item in over:
             if item["id"] in where:
                 out[where[item["id"]]] = merge(out[where[item["id"]]], item)
@@ -136,12 +136,13 @@ def merge(base: Any, over: Any) -> Any:
     return copy.deepcopy(over)
 
 
+def _has_id(item: Any) -> bool:
+    return isinstance(item, dict) and "id" in item
+
+
 def _is_id_list(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and bool(value)
-        and all(isinstance(item, dict) and "id" in item for item in value)
-    )
+    """A non-empty list whose items all have ids: it merges into a base list by id."""
+    return isinstance(value, list) and bool(value) and all(_has_id(item) for item in value)
 
 
 def load_document(path: Path, resolve_base) -> Loaded:  # noqa: ANN001
