@@ -16,6 +16,19 @@ from sim.engine.spec import RunSpec
 from sim.engine.world import World
 
 
+class CountingEnvironment(simpy.Environment):
+    """A simpy environment that counts the events it schedules (for throughput figures)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events_scheduled = 0
+
+    def schedule(self, event: simpy.Event, priority: int = 1, delay: float = 0) -> None:
+        """Schedule an event, counting it."""
+        self.events_scheduled += 1
+        super().schedule(event, priority, delay)  # type: ignore[arg-type]
+
+
 def stream(seed: np.random.SeedSequence, purpose: str) -> np.random.Generator:
     """An independent generator for one purpose ("actor:CHN", "event:incident").
 
@@ -31,7 +44,7 @@ def stream(seed: np.random.SeedSequence, purpose: str) -> np.random.Generator:
 def simulate(spec: RunSpec, seed: np.random.SeedSequence | int) -> RunRecord:
     """Run one replication of ``spec`` and return its record."""
     seed = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    env = simpy.Environment()
+    env = CountingEnvironment()
     world = World(env, spec, stream(seed, "world"))
     actors = [ActorProcess(world, a, stream(seed, f"actor:{a.id}")) for a in spec.actors]
     world.perceivers.append(_deliver_to(world, actors))
@@ -67,7 +80,7 @@ def _record(world: World) -> RunRecord:
         dyads=spec.dyad_ids,
         dyad_rungs=daily_rungs(world.rung_log, spec.days, world.now),
         first_day_at_rung=np.array(world.first_at_rung, dtype=float),
-        events_scheduled=world.scheduled,
+        events_scheduled=world.env.events_scheduled,
         event_log=world.event_log,
     )
 

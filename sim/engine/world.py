@@ -129,7 +129,6 @@ class World:
         self.first_at_rung = [math.nan] * len(spec.rung_names)
         self.first_at_rung[0] = 0.0
         self.peak, self.peak_day = 0, 0.0
-        self.scheduled = 0  # simpy events this run scheduled (for throughput figures)
         self.stop = env.event()
         self.ended_early = False
         self.terminal_rung = min((o.peak_lo for o in spec.outcomes if o.ends_run), default=10**9)
@@ -384,4 +383,3 @@ class World:
         """Call ``callback`` after ``delay`` days of simulated time."""
         event = self.env.timeout(delay)
         event.callbacks.append(lambda _event: callback())
-        self.scheduled += 1
