@@ -83,7 +83,15 @@ class ActorProcess:
             if choice is not None:
                 yield env.timeout(choice.lever.decision.sample(self.rng))
                 if self.world.available(choice.lever, choice.target):
-                    self.world.play(choice.lever, choice.target, "policy")
+                    self.world.play(choice.lever, choice.target, "policy", choice.amount)
+            self._schedule_next()
+
+    def _schedule_next(self) -> None:
+        """Let the policy ask for its next decision time (a round, a planned quit)."""
+        now = self.world.env.now
+        day = self.policy.next_wake(now)
+        if day is not None and now <= day <= self.world.spec.days:
+            self.world.after(day - now, self.wake)
 
     def decide(self) -> Candidate | None:
         """Build the decision context and let the policy choose."""
@@ -118,6 +126,9 @@ class ActorProcess:
             dyad_rung={b: world.rung_between(a, b) for b in others},
             grievance={b: world.grievance[a][b].at(now) for b in others},
             actor_ids=world.spec.actor_ids,
+            actors=world.spec.actors,
+            levers=world.spec.levers,
+            stocks=tuple(tuple(x) for x in world.stocks),
         )
 
 

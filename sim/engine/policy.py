@@ -48,6 +48,7 @@ class Candidate:
     tension: float
     stake: float
     need: float
+    amount: float = 1.0  # a policy may scale the move (stock changes, recorded magnitude)
 
 
 @dataclass(slots=True)
@@ -76,6 +77,9 @@ class DecisionContext:
     dyad_rung: dict[int, int]  # by target actor index
     grievance: dict[int, float]  # by target actor index
     actor_ids: tuple[str, ...]  # ids by actor index
+    actors: tuple[ActorSpec, ...] = ()  # every actor, by index (stock names, levers)
+    levers: tuple[LeverSpec, ...] = ()  # every lever, by global index
+    stocks: tuple[tuple[float, ...], ...] = ()  # continuous stocks, by actor index
 
 
 class Policy:
@@ -112,6 +116,10 @@ class Policy:
     def wake_days(self) -> tuple[float, ...]:
         """Days at which the actor must decide regardless of its review schedule."""
         return ()
+
+    def next_wake(self, now: float) -> float | None:
+        """After a decision: a day at which to decide again, or None for the usual schedule."""
+        return None
 
 
 _REGISTRY: dict[str, type[Policy]] = {}

@@ -45,9 +45,9 @@ class RunRecord:
     dyad_rungs: np.ndarray
     first_day_at_rung: np.ndarray
     events_scheduled: int = 0
-    event_log: list[tuple[float, str, str]] = field(
-        default_factory=list
-    )  # day, event, what happened
+    # day, event id, what became of it ("held", "cancelled", "occurred", ...)
+    event_log: list[tuple[float, str, str]] = field(default_factory=list)
+    stocks: dict[str, dict[str, float]] = field(default_factory=dict)  # final continuous stocks
 
     @property
     def overall_rungs(self) -> np.ndarray:

@@ -82,6 +82,8 @@ def _record(world: World) -> RunRecord:
         first_day_at_rung=np.array(world.first_at_rung, dtype=float),
         events_scheduled=world.env.events_scheduled,
         event_log=world.event_log,
+        stocks={a.id: dict(zip(a.stock_names, world.stocks[a.index], strict=True))
+                for a in spec.actors if a.stock_names},
     )
 
 
@@ -92,7 +94,7 @@ def classify(world: World, final: int) -> str:
             peak, last = world.peak, final
         else:
             peak, last = world.dyad_peak[outcome.dyad], world.dyad_rung[outcome.dyad]
-        if outcome.matches(peak, last):
+        if outcome.matches(peak, last, world.played):
             return outcome.id
     raise AssertionError("the scenario's last outcome class catches every run")
 

@@ -74,6 +74,7 @@ class LeverSpec:
     req_rung: int  # -1: none
     req_tension: float  # -1: none
     lifts: tuple[int, ...]  # global lever indices
+    stock_deltas: tuple[tuple[int, float], ...]  # (user's stock index, change per unit amount)
     offends: tuple[tuple[int, float], ...]
     choosable: bool
 
@@ -95,6 +96,8 @@ class ActorSpec:
     response_delay: DelaySpec
     review_every: float
     levers: tuple[int, ...]
+    stock_names: tuple[str, ...] = ()
+    stock_initial: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +166,12 @@ class OutcomeSpec:
     final_lo: int
     final_hi: int
     ends_run: bool
+    moves: frozenset[int] = frozenset()  # global lever indices; empty: no condition on moves
 
-    def matches(self, peak: int, final: int) -> bool:
-        """Whether a run with this peak and final rung belongs to the class."""
-        return self.peak_lo <= peak <= self.peak_hi and self.final_lo <= final <= self.final_hi
+    def matches(self, peak: int, final: int, played: set[int] | frozenset[int]) -> bool:
+        """Whether a run with this peak and final rung, having played these levers, belongs."""
+        return (self.peak_lo <= peak <= self.peak_hi and self.final_lo <= final <= self.final_hi
+                and (not self.moves or not self.moves.isdisjoint(played)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,7 +131,9 @@ class World:
         self.peak, self.peak_day = 0, 0.0
         self.stop = env.event()
         self.ended_early = False
-        self.terminal_rung = min((o.peak_lo for o in spec.outcomes if o.ends_run), default=10**9)
+        self.enders = [o for o in spec.outcomes if o.ends_run]
+        self.played: set[int] = set()  # levers played at least once
+        self.stocks = [list(a.stock_initial) for a in spec.actors]
         self.perceivers: list[Callable[[int, int, int, float, float], None]] = []
         self.exposure_watchers: list[list[Callable[[], None]]] = [[] for _ in spec.dyads]
         self.event_log: list[tuple[float, str, str]] = []
@@ -196,11 +198,14 @@ class World:
             lever.req_tension < 0 or self.tension_between(lever.actor, target) >= lever.req_tension
         )
 
-    def play(self, lever: LeverSpec, target: int, source: str) -> None:
-        """Announce a move and apply its immediate effects."""
+    def play(self, lever: LeverSpec, target: int, source: str, amount: float = 1.0) -> None:
+        """Announce a move and apply its immediate effects (``amount`` scales stock changes)."""
         now, a = self.now, lever.actor
-        self._record(lever, target, source)
+        self._record(lever, target, source, amount)
         self._spend(lever)
+        self.played.add(lever.index)
+        for k, delta in lever.stock_deltas:
+            self.stocks[a][k] += delta * amount
         dyad = self.spec.dyad_of(a, target)
         if lever.direction == ESCALATE:
             self._satisfy(lever, target)
@@ -214,11 +219,23 @@ class World:
         for k, weight in self.offended(lever, target):
             self.tension[self.spec.dyad_of(a, k)].shift(now, abs(lever.tension) * weight)
         self._notify(lever, target)
-        if self.peak >= self.terminal_rung and not self.stop.triggered:
-            self.ended_early = True
-            self.stop.succeed()
+        self._check_end()
 
-    def _record(self, lever: LeverSpec, target: int, source: str) -> None:
+    def _check_end(self) -> None:
+        """End the run when the state matches an absorbing outcome class."""
+        if self.stop.triggered:
+            return
+        for outcome in self.enders:
+            if outcome.dyad < 0:
+                peak, current = self.peak, self.overall_rung()
+            else:
+                peak, current = self.dyad_peak[outcome.dyad], self.dyad_rung[outcome.dyad]
+            if outcome.matches(peak, current, self.played):
+                self.ended_early = True
+                self.stop.succeed()
+                return
+
+    def _record(self, lever: LeverSpec, target: int, source: str, amount: float) -> None:
         spec = self.spec
         self.moves.append(
             MoveRecord(
@@ -229,7 +246,7 @@ class World:
                 rung=lever.rung,
                 cameo=lever.cameo,
                 goldstein=lever.goldstein,
-                magnitude=lever.magnitude * self.potency[lever.index],
+                magnitude=lever.magnitude * self.potency[lever.index] * amount,
                 direction=DIRECTION_NAMES[lever.direction],
                 source=source,
             )
@@ -315,6 +332,8 @@ class World:
                 self.first_at_rung[k] = now
         if rung > self.peak:
             self.peak, self.peak_day = rung, now
+        if self.enders:
+            self._check_end()
 
     # --- perception -------------------------------------------------------------------
 

@@ -120,6 +120,7 @@ def _actor(s: Scenario, a: Actor, idx: _Index) -> ActorSpec:
         response_delay=delay_spec(a.response_delay),
         review_every=a.review_every_days,
         levers=tuple(idx.lever[(a.id, lv.id)] for lv in a.levers),
+        stock_names=tuple(a.stocks), stock_initial=tuple(a.stocks.values()),
     )
 
 
@@ -162,6 +163,7 @@ def _lever(s: Scenario, a: Actor, lv: Lever, idx: _Index) -> LeverSpec:
         if lv.requires.tension_at_least is not None
         else -1.0,
         lifts=tuple(idx.lever[(a.id, j)] for j in lv.lifts),
+        stock_deltas=tuple((list(a.stocks).index(k), d) for k, d in lv.effect.stock.items()),
         offends=tuple((idx.actor[k], w) for k, w in lv.offends.items()),
         choosable=lv.choosable,
     )
@@ -256,6 +258,7 @@ def _outcome(s: Scenario, o, idx: _Index) -> OutcomeSpec:  # noqa: ANN001
         final_lo=bound(w.final_at_least, 0),
         final_hi=bound(w.final_at_most, top),
         ends_run=o.ends_run,
+        moves=frozenset(idx.lever[tuple(ref.split(".", 1))] for ref in w.moves),
     )
 
 

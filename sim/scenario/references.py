@@ -97,6 +97,9 @@ def _check_lever(
         _known(lifted, own, (*loc, "lifts", k), f"lever of {user}")
     for key in lever.offends:
         _known(key, actor_ids, (*loc, "offends", key), "actor")
+    stocks = next(a.stocks for a in s.actors if a.id == user)
+    for name in lever.effect.stock:
+        _known(name, stocks, (*loc, "effect", "stock", name), f"stock of {user}")
     if lever.effect.backing is not None:
         _known(lever.effect.backing, alliances, (*loc, "effect", "backing"), "alliance")
     if lever.direction == "deescalate" and lever.goldstein < 0:
@@ -212,6 +215,12 @@ def _check_effects(s: Scenario, effects: list, loc: Loc) -> None:
                 _fail((*eloc, "target"), f"lever '{lever_id}' cannot target '{effect.target}'")
 
 
+def _check_move_ref(s: Scenario, ref: str, loc: Loc) -> None:
+    actor_id, lever_id = ref.split(".", 1)
+    _known(actor_id, [a.id for a in s.actors], loc, "actor")
+    _known(lever_id, [lv.id for lv in s.actor(actor_id).levers], loc, f"lever of {actor_id}")
+
+
 def _check_outcomes(s: Scenario) -> None:
     _rung_ok(s, s.military_rung, ("military_rung",))
     classes = s.outcomes.classes
@@ -222,11 +231,10 @@ def _check_outcomes(s: Scenario) -> None:
             _rung_ok(s, getattr(w, field), (*loc, field))
         if w.dyad is not None:
             _check_pair(w.dyad, [a.id for a in s.actors], (*loc, "dyad"))
-        if cls.ends_run and (w.peak_at_least is None or w.dyad is not None):
-            _fail(
-                (*loc, "peak_at_least"),
-                "a class that ends the run needs peak_at_least on the overall rung (no dyad)",
-            )
+        for k, ref in enumerate(w.moves):
+            _check_move_ref(s, ref, (*loc, "moves", k))
+        if cls.ends_run and w == type(w)():
+            _fail(loc, "a class that ends the run needs a condition, or every run ends at once")
     if classes[-1].when != type(classes[-1].when)():
         _fail(
             ("outcomes", "classes", len(classes) - 1, "when"),

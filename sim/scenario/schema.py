@@ -69,14 +69,22 @@ class Rung(Strict):
     description: str = ""
 
 
+MoveRef = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*\.[A-Za-z][A-Za-z0-9_\-]*$")]
+
+
 class OutcomeCondition(Strict):
-    """Bounds on the run's peak and final rung (overall, or of one dyad)."""
+    """Bounds on the run's peak and final rung (overall, or of one dyad), and moves made.
+
+    All given bounds must hold; with ``moves``, at least one of the listed moves
+    (``ACTOR.lever``) must have been made.
+    """
 
     peak_at_least: int | None = Field(default=None, ge=0)
     peak_at_most: int | None = Field(default=None, ge=0)
     final_at_least: int | None = Field(default=None, ge=0)
     final_at_most: int | None = Field(default=None, ge=0)
     dyad: tuple[Ident, Ident] | None = None
+    moves: list[MoveRef] = Field(default_factory=list, max_length=256)
 
 
 class OutcomeClass(Strict):
@@ -88,7 +96,8 @@ class OutcomeClass(Strict):
     when: OutcomeCondition = OutcomeCondition()
     ends_run: bool = Field(
         default=False,
-        description="End the run as soon as the overall rung reaches when.peak_at_least.",
+        description="End the run as soon as the condition holds (the current rung standing "
+        "for the final one): an absorbing state such as armed conflict.",
     )
 
 
@@ -125,6 +134,10 @@ class LeverEffect(Strict):
     tension: Annotated[float, Field(ge=-1.0, le=1.0)] | None = None
     grievance_relief: Probability = 0.0
     backing: Ident | None = None
+    stock: dict[Ident, Finite] = Field(
+        default_factory=dict,
+        description="Change to the user's continuous stocks per unit of the move's amount.",
+    )
 
 
 class LeverDelays(Strict):
@@ -132,8 +145,9 @@ class LeverDelays(Strict):
 
     decision: Delay = Delay()
     onset_days: Annotated[float, Field(ge=0.0, le=MAX_DAYS)] = 0.0
-    duration_days: Annotated[float, Field(gt=0.0, le=MAX_DAYS)] | None = Field(
-        default=14.0, description="Days in force; null keeps it until lifted."
+    duration_days: Annotated[float, Field(ge=0.0, le=MAX_DAYS)] | None = Field(
+        default=14.0,
+        description="Days in force; null keeps it until lifted; 0 leaves nothing in force.",
     )
 
 
@@ -232,6 +246,10 @@ class Actor(Strict):
     policy: PolicyRef = PolicyRef(name="logit")
     response_delay: Delay = Delay(dist="lognormal", median=2.0, sigma=0.6)
     review_every_days: Annotated[float, Field(gt=0.0, le=MAX_DAYS)] = 7.0
+    stocks: dict[Ident, Annotated[float, Field(ge=-1e12, le=1e12, allow_inf_nan=False)]] = Field(
+        default_factory=dict,
+        description="Continuous quantities the actor adjusts through its levers (arms, reserves).",
+    )
     levers: list[Lever] = Field(default_factory=list)
 
 
