@@ -131,7 +131,7 @@ def test_always_escalate_against_tit_for_tat_scores_204_and_199() -> None:
 @pytest.mark.parametrize("b_policy", ["tit_for_tat", "always_escalate"])
 def test_noisy_matches_agree_with_the_axelrod_library(b_policy: str) -> None:
     axl = pytest.importorskip("axelrod")
-    noise, runs = 0.05, 300
+    noise, runs = 0.05, 150
     spec = ipd_spec(b_policy, noise)
     ours = np.array([ipd_scores(simulate(spec, replication_seed(3, i)).moves) for i in range(runs)])
     opponent = axl.TitForTat if b_policy == "tit_for_tat" else axl.Defector
