@@ -87,6 +87,11 @@ class LogitPolicy(Policy):
         best = max(utilities)
         if rng.random() >= 1.0 / (1.0 + math.exp(-lam * best)):
             return None
-        weights = np.exp(lam * (np.array(utilities) - best))
-        pick = int(np.searchsorted(np.cumsum(weights), rng.random() * weights.sum(), side="right"))
-        return ctx.candidates[min(pick, len(utilities) - 1)]
+        # plain floats: for a dozen options numpy's call overhead outweighs its speed
+        weights = [math.exp(lam * (u - best)) for u in utilities]
+        threshold = rng.random() * sum(weights)
+        for candidate, weight in zip(ctx.candidates, weights, strict=True):
+            threshold -= weight
+            if threshold < 0.0:
+                return candidate
+        return ctx.candidates[-1]
