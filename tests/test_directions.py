@@ -29,13 +29,14 @@ def base() -> np.ndarray:
     return outcomes("taiwan-flashpoint-2025")
 
 
-def paired(a: np.ndarray, b: np.ndarray, outcome: str) -> tuple[float, float]:
+def paired(a: np.ndarray, b: np.ndarray, outcome: str | set[str]) -> tuple[float, float]:
     """Mean and standard error of the paired difference of indicators (b minus a)."""
-    d = (b == outcome).astype(float) - (a == outcome).astype(float)
+    wanted = [outcome] if isinstance(outcome, str) else sorted(outcome)
+    d = np.isin(b, wanted).astype(float) - np.isin(a, wanted).astype(float)
     return d.mean(), d.std(ddof=1) / math.sqrt(len(d))
 
 
-def assert_moves(a: np.ndarray, b: np.ndarray, outcome: str, sign: int) -> None:
+def assert_moves(a: np.ndarray, b: np.ndarray, outcome: str | set[str], sign: int) -> None:
     diff, se = paired(a, b, outcome)
     assert se > 0, f"no run differs in {outcome}"
     assert sign * diff > Z95 * se, f"{outcome}: paired difference {diff:+.3f} (SE {se:.3f})"
@@ -49,10 +50,10 @@ def test_chinas_resolve_raises_the_risk_of_a_military_crisis() -> None:
     assert_moves(low, high, "de_escalated", -1)
 
 
-def test_open_us_backing_of_japan_deters_a_military_crisis(base: np.ndarray) -> None:
+def test_open_us_backing_of_japan_deters_coercion_of_japan(base: np.ndarray) -> None:
     backed = outcomes("taiwan-flashpoint-2025-us-backs-japan")
-    assert_moves(base, backed, "military_crisis", -1)
-    assert_moves(base, backed, "de_escalated", +1)
+    assert_moves(base, backed, {"military_crisis", "coercive_standoff"}, -1)
+    assert_moves(base, backed, {"contained_rivalry", "de_escalated"}, +1)
 
 
 def test_a_lai_transit_hardens_the_standoff(base: np.ndarray) -> None:
