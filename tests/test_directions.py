@@ -14,19 +14,32 @@ import numpy as np
 import pytest
 
 import sim
+import sim.experiments.ensemble
 
 RUNS, SEED = 400, 5
 Z95 = 1.96
 
 
-def outcomes(name: str, overrides: dict | None = None) -> np.ndarray:
-    results = sim.run(sim.load(name, overrides), runs=RUNS, seed=SEED)
+def ensemble(name: str, overrides: dict | None = None) -> sim.experiments.ensemble.Results:
+    return sim.run(sim.load(name, overrides), runs=RUNS, seed=SEED)
+
+
+def outcomes_of(results) -> np.ndarray:  # noqa: ANN001
     return results.runs.sort_values("index")["outcome"].to_numpy()
 
 
+def outcomes(name: str, overrides: dict | None = None) -> np.ndarray:
+    return outcomes_of(ensemble(name, overrides))
+
+
 @pytest.fixture(scope="module")
-def base() -> np.ndarray:
-    return outcomes("taiwan-flashpoint-2025")
+def base_results():  # noqa: ANN201
+    return ensemble("taiwan-flashpoint-2025")
+
+
+@pytest.fixture(scope="module")
+def base(base_results) -> np.ndarray:  # noqa: ANN001
+    return outcomes_of(base_results)
 
 
 def paired(a: np.ndarray, b: np.ndarray, outcome: str | set[str]) -> tuple[float, float]:
@@ -56,10 +69,22 @@ def test_open_us_backing_of_japan_deters_coercion_of_japan(base: np.ndarray) -> 
     assert_moves(base, backed, {"contained_rivalry", "de_escalated"}, +1)
 
 
-def test_a_lai_transit_hardens_the_standoff(base: np.ndarray) -> None:
-    transit = outcomes("taiwan-flashpoint-2025-lai-transit")
-    assert_moves(base, transit, "coercive_standoff", +1)
-    assert_moves(base, transit, "contained_rivalry", -1)
+def chinese_signalling_at_taiwan(results) -> np.ndarray:  # noqa: ANN001
+    """Per replication: did China make a military move (rung 5 or more) against Taiwan?"""
+    moves = results.moves
+    hit = moves[(moves["actor"] == "CHN") & (moves["target"] == "TWN") & (moves["rung"] >= 5)]
+    return np.isin(np.arange(RUNS), hit["index"].unique())
+
+
+def test_a_lai_transit_draws_military_signalling_and_hardens_the_standoff(
+    base_results, base: np.ndarray,  # noqa: ANN001
+) -> None:
+    transit_results = ensemble("taiwan-flashpoint-2025-lai-transit")
+    before = chinese_signalling_at_taiwan(base_results)
+    after = chinese_signalling_at_taiwan(transit_results)
+    d = after.astype(float) - before.astype(float)
+    assert d.mean() > Z95 * d.std(ddof=1) / math.sqrt(RUNS)
+    assert_moves(base, outcomes_of(transit_results), {"coercive_standoff", "military_crisis"}, +1)
 
 
 def test_the_distribution_is_not_degenerate(base: np.ndarray) -> None:

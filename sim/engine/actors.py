@@ -56,9 +56,11 @@ class ActorProcess:
             self.process.interrupt()
 
     def hear(self, perceived: Perceived) -> None:
-        """Take in a perceived move; a hostile one is a reason to decide."""
+        """Take in a perceived move; a hostile one, or a concession to us, is a reason to decide."""
         self.inbox.append(perceived)
-        if perceived.hostility > 0:
+        conciliatory = (perceived.target == self.spec.index
+                        and self.world.spec.levers[perceived.lever].direction == DEESCALATE)
+        if perceived.hostility > 0 or conciliatory:
             self.wake()
 
     def ask(self, levers: tuple[int, ...], target: int) -> None:
