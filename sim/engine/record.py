@@ -51,5 +51,7 @@ class RunRecord:
 
     @property
     def overall_rungs(self) -> np.ndarray:
-        """The daily maximum rung over all dyads."""
+        """The daily maximum rung over all dyads (zeros for a world of one actor)."""
+        if self.dyad_rungs.shape[0] == 0:
+            return np.zeros(self.dyad_rungs.shape[1], dtype=np.int8)
         return self.dyad_rungs.max(axis=0)

@@ -90,13 +90,18 @@ def read_yaml(path: Path) -> Source:
     except UnicodeDecodeError as err:
         raise ScenarioError(f"{path}: not UTF-8 text (byte {err.start})") from None
     try:
-        node = yaml.compose(text, Loader=_StrictLoader)
-        if node is not None and _count_nodes(node, MAX_NODES) > MAX_NODES:
-            raise ScenarioError(
-                f"{path}: more than {MAX_NODES} YAML nodes once aliases are "
-                "expanded (an alias bomb?)"
-            )
-        data = yaml.load(text, Loader=_StrictLoader) if node is not None else None
+        loader = _StrictLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None and _count_nodes(node, MAX_NODES) > MAX_NODES:
+                raise ScenarioError(
+                    f"{path}: more than {MAX_NODES} YAML nodes once aliases are "
+                    "expanded (an alias bomb?)"
+                )
+            # build the data from the node tree already parsed (one parse, not two)
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as err:
         raise ScenarioError(_yaml_message(path, err)) from None
     if not isinstance(data, dict):
@@ -206,7 +211,8 @@ def _located(loaded: Loaded, loc: tuple, message: str) -> str:
     loc = tuple(part for part in loc if not (isinstance(part, str) and part in _UNION_TAGS))
     dotted = format_path(loaded.data, loc)
     for override in loaded.overrides:
-        if override.split("=", 1)[0].strip() == dotted:
+        path = override.split("=", 1)[0].strip()
+        if dotted == path or dotted.startswith(f"{path}."):
             return f"--set {override}: {dotted}: {message}"
     for src in loaded.sources:
         line = _line_in(src, loaded.data, loc)
@@ -249,10 +255,10 @@ def _child(node: yaml.Node, data: Any, part: str | int) -> tuple[yaml.Node | Non
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and isinstance(data, list):
         item = data[part] if part < len(data) else None
         ident = item.get("id") if isinstance(item, dict) else None
-        for k, sub in enumerate(node.value):
+        if part < len(node.value) and (ident is None or _node_id(node.value[part]) == ident):
+            return node.value[part], item  # the same position (a duplicate id lands here too)
+        for sub in node.value:  # merged by id from a base file: find the item by its id
             if ident is not None and _node_id(sub) == ident:
-                return sub, item
-            if ident is None and k == part:
                 return sub, item
     return None, None
 

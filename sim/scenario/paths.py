@@ -101,13 +101,17 @@ def set_path(data: dict, parts: list[str | int], value: Any, raw: str) -> None:
         here = ".".join(str(p) for p in parts[:i]) or "the scenario"
         model = _model_of(annotation, node)
         origin = typing.get_origin(_strip(annotation))
-        if model is not None:
+        if annotation is Any:  # free-form data (policy params): follow what is there
+            node = _descend_free(node, part, value, last, raw, here)
+        elif model is not None:
             if part not in model.model_fields:
                 raise PathError(
                     f"--set {raw}: '{part}' is not a field of {here}; closest: "
                     f"{_closest(str(part), list(model.model_fields))}"
                 )
             annotation = model.model_fields[part].annotation
+            if last and _strip(annotation) is str and isinstance(value, int | float):
+                value = str(value)  # --set title=1984 means the text, not a number
             node = _descend_mapping(node, part, value, last, annotation)
         elif origin is list:
             annotation = typing.get_args(_strip(annotation))[0]
@@ -117,6 +121,14 @@ def set_path(data: dict, parts: list[str | int], value: Any, raw: str) -> None:
             node = _descend_mapping(node, part, value, last, annotation)
         else:
             raise PathError(f"--set {raw}: {here} is a single value; it has no field '{part}'")
+
+
+def _descend_free(node: Any, part: str | int, value: Any, last: bool, raw: str, here: str) -> Any:
+    if isinstance(node, list):
+        return _descend_list(node, part, value, last, raw, here)
+    if isinstance(node, dict):
+        return _descend_mapping(node, part, value, last, Any)
+    raise PathError(f"--set {raw}: {here} is a single value; it has no field '{part}'")
 
 
 def _descend_mapping(node: dict, part: str | int, value: Any, last: bool, annotation: Any) -> Any:

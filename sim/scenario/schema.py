@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -229,12 +229,10 @@ class Attributes(Strict):
 
 
 class PolicyRef(Strict):
-    """A registered decision rule and its parameters."""
+    """A registered decision rule and its parameters (checked by the rule's own model)."""
 
     name: Ident
-    params: dict[str, Finite | str | bool | list[dict[str, str | float | int]]] = Field(
-        default_factory=dict
-    )
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
 class Actor(Strict):
