@@ -40,8 +40,10 @@ def main() -> None:
     args = parser.parse_args()
     measure(args.scenario, 5)  # warm-up: imports, caches
     rate, events, moves = measure(args.scenario, args.runs)
-    print(f"{args.scenario}: {rate:.1f} runs/s, {events:.0f} simpy events/run, {moves:.0f} moves/run "
-          f"({args.runs} runs, numpy {np.__version__})")
+    print(
+        f"{args.scenario}: {rate:.1f} runs/s, {events:.0f} simpy events/run, {moves:.0f} moves/run "
+        f"({args.runs} runs, numpy {np.__version__})"
+    )
 
 
 if __name__ == "__main__":

@@ -22,12 +22,13 @@ if TYPE_CHECKING:
 
     from sim.engine.record import RunRecord
 
-__all__ = ["__version__", "load", "register_policy", "run", "simulate"]
+__all__ = ["__version__", "load", "register_policy", "run", "simulate", "sweep"]
 
 # Where each lazily loaded name lives.
 _LAZY = {
     "load": ("sim.scenario", "load"),
     "run": ("sim.experiments.ensemble", "run"),
+    "sweep": ("sim.experiments.sweep", "sweep"),
     "register_policy": ("sim.engine.policy", "register_policy"),
 }
 
@@ -41,6 +42,10 @@ def __getattr__(name: str) -> Any:
             return metadata.version("sim")
         except metadata.PackageNotFoundError:
             return "unknown"
+    if name == "plots":  # the figures module, imported on first use (matplotlib stays lazy)
+        import importlib
+
+        return importlib.import_module("sim.plots")
     if name in _LAZY:
         import importlib
 

@@ -51,9 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     _add_run(sub)
     _add_trace(sub)
+    _add_compare(sub)
     _add_list(sub)
     _add_validate(sub)
     _add_schema(sub)
+    _add_plot(sub)
+    _add_report(sub)
+    _add_backtest(sub)
+    _add_sweep(sub)
     return parser
 
 
@@ -81,16 +86,95 @@ def _add_overrides(p: argparse.ArgumentParser) -> None:
 
 def _add_run(sub: Any) -> None:
     p = sub.add_parser("run", help="run a Monte Carlo ensemble and summarise it")
-    p.add_argument("scenario", metavar="NAME|PATH", help="a named scenario or a YAML file")
-    p.add_argument("--runs", type=int, default=1000, help="replications (default: 1000)")
-    p.add_argument("--seed", type=int, default=0, help="root seed (default: 0)")
+    p.add_argument(
+        "scenario", metavar="NAME|PATH", nargs="?", help="a named scenario or a YAML file"
+    )
+    p.add_argument("--runs", type=int, help="replications (default: 1000)")
+    p.add_argument("--seed", type=int, help="root seed (default: 0)")
     _add_overrides(p)
+    _add_scale_options(p)
     p.add_argument(
         "--out", default="results", metavar="DIR", help="results root (default: results)"
     )
     p.add_argument("--json", action="store_true", help="print summary.json instead of the tables")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no results path")
+    p.add_argument("--plot", action="store_true", help="also write the figures (see 'sim plot')")
+    p.add_argument(
+        "--score",
+        choices=("ladder", "goldstein", "rivera"),
+        help="also print per-run scores under this profile: ladder (peak and final rung), "
+        "goldstein (summed Goldstein score per directed dyad) or rivera (escalation score of "
+        "Rivera et al. 2024)",
+    )
     p.set_defaults(func=cmd_run)
+
+
+def _add_executor_options(p: argparse.ArgumentParser) -> None:
+    """Add --workers, --executor and --scheduler."""
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="local worker processes (default: every core; 1 runs in this process)",
+    )
+    p.add_argument(
+        "--executor",
+        choices=("processes", "dask"),
+        default="processes",
+        help="where replications run: local processes (default) or a Dask cluster",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="with --executor dask: a running scheduler (default: start a LocalCluster)",
+    )
+
+
+def _add_scale_options(p: argparse.ArgumentParser) -> None:
+    """Add the options of long runs: executors, a precision target and resuming."""
+    _add_executor_options(p)
+    p.add_argument(
+        "--precision",
+        type=float,
+        metavar="H",
+        help="run in batches until every outcome's 95%% interval is within +/-H (e.g. 0.01)",
+    )
+    p.add_argument(
+        "--max-runs",
+        type=int,
+        metavar="M",
+        help="with --precision: stop at M runs even if H is not reached (default: 100000)",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="finish an interrupted run in its results folder (takes no scenario)",
+    )
+
+
+def _add_compare(sub: Any) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="compare two scenarios on common random numbers (paired differences)",
+        description="Run BASE and VARIANT on the same per-run seeds and report paired "
+        "differences (variant minus base) with 95%% intervals and the variance reduction "
+        "against independent seeds. VARIANT defaults to BASE; --set overrides apply to the "
+        "variant only, so 'sim compare NAME --set PATH=VALUE' asks what that change does.",
+    )
+    p.add_argument("base", metavar="BASE", help="a named scenario or a YAML file")
+    p.add_argument(
+        "variant", metavar="VARIANT", nargs="?", help="another scenario (default: BASE again)"
+    )
+    p.add_argument("--runs", type=int, default=1000, help="replications per arm (default: 1000)")
+    p.add_argument("--seed", type=int, default=0, help="root seed of both arms (default: 0)")
+    _add_overrides(p)
+    _add_executor_options(p)
+    p.add_argument(
+        "--out", default="results", metavar="DIR", help="results root (default: results)"
+    )
+    p.add_argument("--json", action="store_true", help="print summary.json instead of the tables")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no results path")
+    p.set_defaults(func=cmd_compare)
 
 
 def _add_trace(sub: Any) -> None:
@@ -130,24 +214,108 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.experiments.ensemble import run
     from sim.experiments.store import json_text
 
-    progress = sys.stderr.isatty() and not args.quiet
-    results = run(
-        args.scenario,
-        runs=args.runs,
-        seed=args.seed,
-        out=args.out,
-        progress=progress,
-        overrides=args.overrides,
-        command=args.command_line,
-    )
+    results = _run_or_resume(args, run)
     if args.json:
-        print(json_text(results.summary))
+        summary = dict(results.summary)
+        if args.score:
+            from sim.analysis.scoring import summarize
+
+            summary["score"] = summarize(results, args.score)
+        print(json_text(summary))
         if not args.quiet:
             print(f"results: {results.path}", file=sys.stderr)
     else:
         print(render_summary(results.summary), end="")
+        if args.score:
+            from sim.analysis.scoring import render, summarize
+
+            print("\n" + render(summarize(results, args.score), results.spec.actor_names), end="")
         if not args.quiet:
             print(f"\nresults: {results.path}")
+    if args.plot:
+        _write_figures(results.path, "png", args.quiet)
+    return 0
+
+
+def _run_or_resume(args: argparse.Namespace, run: Any) -> Any:
+    """Run the ensemble ``sim run`` asks for, or resume one; report precision and failures."""
+    from sim.analysis.tables import failures_text, precision_text
+    from sim.errors import UsageError
+    from sim.experiments.ensemble import resume
+
+    progress = sys.stderr.isatty() and not args.quiet
+    executor = {
+        "workers": args.workers,
+        "executor": args.executor,
+        "scheduler": args.scheduler,
+        "command": args.command_line,
+    }
+    if args.resume:
+        given = [args.scenario, args.runs, args.seed, args.overrides, args.precision, args.max_runs]
+        if any(v not in (None, []) for v in given):
+            raise UsageError(
+                "--resume DIR takes its scenario, --runs, --seed, --set and --precision "
+                "from the folder: give none of them"
+            )
+        results = resume(args.resume, progress, **executor)
+    elif args.scenario is None:
+        raise UsageError("give a scenario (NAME or PATH), or --resume DIR")
+    else:
+        results = run(
+            args.scenario,
+            runs=args.runs,
+            seed=0 if args.seed is None else args.seed,
+            out=args.out,
+            progress=progress,
+            overrides=args.overrides,
+            precision=args.precision,
+            max_runs=args.max_runs,
+            workers=args.workers or _all_cores(),
+            executor=args.executor,
+            scheduler=args.scheduler,
+            command=args.command_line,
+        )
+    summary = results.summary
+    if summary.get("precision") and args.json and not args.quiet:
+        print(precision_text(summary["precision"]), file=sys.stderr)
+    if summary["failures"]["count"] and not args.quiet:
+        print(f"sim: warning: {failures_text(summary)}", file=sys.stderr)
+    return results
+
+
+def _all_cores() -> int:
+    """Return the number of cores this process may use (the default of --workers)."""
+    from sim.experiments.executors import default_workers
+
+    return default_workers()
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Run two arms on common random numbers and print their paired differences."""
+    from sim.experiments.compare import compare
+    from sim.experiments.store import json_text
+
+    result = compare(
+        args.base,
+        args.variant,
+        runs=args.runs,
+        seed=args.seed,
+        out=args.out,
+        progress=sys.stderr.isatty() and not args.quiet,
+        overrides=args.overrides,
+        workers=args.workers or _all_cores(),
+        executor=args.executor,
+        scheduler=args.scheduler,
+        command=args.command_line,
+    )
+    if args.json:
+        print(json_text(result.summary))
+        if not args.quiet:
+            print(f"results: {result.path}", file=sys.stderr)
+    else:
+        print(result.table(), end="")
+        if not args.quiet:
+            print(f"\nresults: {result.path}")
     return 0
 
 
@@ -213,6 +381,43 @@ def describe(scenario: Any) -> str:
     return "\n".join(lines)
 
 
+def _add_backtest(sub: Any) -> None:
+    p = sub.add_parser(
+        "backtest", help="hold a scenario's ensemble against a dated record of real moves"
+    )
+    p.add_argument("scenario", metavar="NAME|PATH", help="a named scenario or a YAML file")
+    p.add_argument(
+        "timeline",
+        metavar="TIMELINE.csv",
+        help="dated moves: date, actor, target, move, cameo_code, goldstein (see docs/backtest.md)",
+    )
+    p.add_argument("--runs", type=int, default=500, help="replications (default: 500)")
+    p.add_argument("--seed", type=int, default=0, help="root seed (default: 0)")
+    _add_overrides(p)
+    p.add_argument("--json", action="store_true", help="print the backtest as JSON")
+    p.set_defaults(func=cmd_backtest)
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Run an ensemble and print where the record falls in its predictive distribution."""
+    from sim.analysis.backtest import backtest
+    from sim.experiments.store import json_text
+
+    result = backtest(
+        args.scenario,
+        args.timeline,
+        runs=args.runs,
+        seed=args.seed,
+        overrides=args.overrides,
+        progress=sys.stderr.isatty() and not args.json,
+    )
+    if args.json:
+        print(json_text(result.to_json()))
+    else:
+        print(result.render(), end="")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     """Print the JSON Schema of the Scenario model."""
     import json
@@ -220,6 +425,142 @@ def cmd_schema(args: argparse.Namespace) -> int:
     from sim.scenario.schema import Scenario
 
     print(json.dumps(Scenario.model_json_schema(), indent=2))
+    return 0
+
+
+# --- figures and reports ------------------------------------------------------------------------
+
+
+def _add_plot(sub: Any) -> None:
+    p = sub.add_parser("plot", help="draw the figures of a results folder into its figures/")
+    p.add_argument("results", metavar="RESULTS_DIR", help="a results folder, e.g. results/NAME/ID")
+    p.add_argument(
+        "--format", default="png", choices=("png", "svg", "pdf"), help="file format (default: png)"
+    )
+    p.add_argument("--out", metavar="DIR", help="write here instead of RESULTS_DIR/figures")
+    p.add_argument("--quiet", action="store_true", help="do not list the files written")
+    p.set_defaults(func=cmd_plot)
+
+
+def _add_report(sub: Any) -> None:
+    p = sub.add_parser("report", help="write a self-contained HTML report of a results folder")
+    p.add_argument("results", metavar="RESULTS_DIR", help="a results folder, e.g. results/NAME/ID")
+    p.add_argument("--out", metavar="FILE", help="write here instead of RESULTS_DIR/report.html")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """Write every figure of a results folder."""
+    _write_figures(args.results, args.format, args.quiet, args.out)
+    return 0
+
+
+def _write_figures(folder: Any, fmt: str, quiet: bool, out: str | None = None) -> None:
+    """Draw a results folder's figures; list them on stderr unless ``quiet``."""
+    from sim.plots.registry import write_figures
+
+    for path in write_figures(folder, fmt, out):
+        if not quiet:
+            print(f"figure: {path}", file=sys.stderr)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the HTML report of a results folder and print its path."""
+    from sim.report import write_report
+
+    print(write_report(args.results, args.out))
+    return 0
+
+
+# --- sweeps --------------------------------------------------------------------------------------
+
+
+def _add_sweep(sub: Any) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="run a parameter sweep (grid, Latin hypercube or Sobol) and rank what matters",
+        description="Run an ensemble at every point of a design over scenario parameters. "
+        "See docs/sweeps.md.",
+    )
+    p.add_argument(
+        "target",
+        nargs="?",
+        metavar="NAME|FILE",
+        help="a scenario to sweep with --param, or a sweep file (e.g. sweeps/NAME)",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="PATH=SPEC",
+        help="a swept parameter: PATH=LOW:HIGH:STEPS (grid), PATH=[a,b,c] (grid), "
+        "PATH=LOW:HIGH (uniform) or PATH=triangular(low,mode,high) etc. (repeatable)",
+    )
+    _add_overrides(p)
+    p.add_argument("--design", choices=("grid", "lhs", "sobol"), help="default: grid")
+    p.add_argument(
+        "--points", type=int, help="LHS: number of points; Sobol: base sample N (a power of 2)"
+    )
+    p.add_argument("--runs", type=int, help="replications per point (default: 500)")
+    p.add_argument("--seed", type=int, help="root seed (default: 0)")
+    p.add_argument(
+        "--independent-seeds",
+        action="store_true",
+        help="draw new random numbers at every point (default: common random numbers)",
+    )
+    p.add_argument(
+        "--outcome",
+        dest="outcomes",
+        action="append",
+        metavar="NAME",
+        help="an outcome of interest: an outcome class id, peak>=K, peak_rung_mean or "
+        "cost_ACTOR_mean (repeatable; default: every outcome class)",
+    )
+    p.add_argument(
+        "--out", default="results", metavar="DIR", help="results root (default: results)"
+    )
+    p.add_argument("--resume", metavar="DIR", help="finish an interrupted sweep in DIR")
+    p.add_argument(
+        "--workers", type=int, help="worker processes (default: every core; 1: this process)"
+    )
+    p.add_argument("--executor", choices=("processes", "dask"), help="default: processes")
+    p.add_argument("--scheduler", metavar="ADDR", help="a Dask scheduler (with --executor dask)")
+    p.add_argument("--json", action="store_true", help="print the tables as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no results path")
+    p.set_defaults(func=cmd_sweep)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Check a sweep (fast), run its missing points, print its points and Sobol ranking."""
+    from pathlib import Path
+
+    from sim.experiments.sweep_spec import cli_fields, quick_path_check, resolve_spec
+
+    resume = Path(args.resume) if args.resume else None
+    spec, _ = resolve_spec(args.target, cli_fields(args), resume)
+    quick_path_check(spec)  # A mistyped path fails here, before anything heavy loads.
+    if not args.quiet:
+        print(f"sweep: {spec.describe()}", file=sys.stderr)
+    from sim.experiments.sweep import sweep
+
+    results = sweep(
+        spec,
+        out=args.out,
+        resume=resume,
+        executor=args.executor,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=sys.stderr.isatty() and not args.quiet,
+        command=args.command_line,
+    )
+    if args.json:
+        from sim.experiments.store import json_text
+
+        print(json_text(results.to_json()))
+    else:
+        print(results.table(), end="")
+    if not args.quiet:
+        print(f"\nresults: {results.path}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

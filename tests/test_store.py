@@ -289,3 +289,68 @@ def test_no_partial_files_remain(tmp_path: Path) -> None:
     res = go(tmp_path, runs=3)
     assert not [p for p in res.path.iterdir() if p.name.startswith(".")]
     assert os.access(res.path / "manifest.json", os.R_OK)
+
+
+# --- streaming writers --------------------------------------------------------------------
+
+
+def test_row_groups_are_cut_at_fixed_counts_whatever_the_input_pieces(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([("index", pa.int64()), ("x", pa.float64()), ("s", pa.string())])
+    rows = [{"index": i, "x": i / 7, "s": f"r{i % 5}"} for i in range(103)]
+    outputs = []
+    for cuts in ([103], [1, 2, 50, 50], [10] * 10 + [3], [40, 0, 63]):
+        writer = store.TableWriter(tmp_path / f"t{len(outputs)}.parquet", schema, row_group=16)
+        start = 0
+        for size in cuts:
+            writer.write(pa.Table.from_pylist(rows[start : start + size], schema=schema))
+            start += size
+        writer.close()
+        outputs.append(writer.path)
+    meta = pq.read_metadata(outputs[0])
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [16] * 6 + [7]
+    assert pq.read_table(outputs[0]).to_pylist() == rows
+    assert len({p.read_bytes() for p in outputs}) == 1
+
+
+def test_trajectories_stream_to_the_file_np_save_would_write(tmp_path: Path) -> None:
+    import io
+
+    rng = np.random.default_rng(3)
+    blocks = [rng.integers(0, 5, size=(n, 3, 11)).astype(np.int8) for n in (4, 0, 7, 1)]
+    writer = store.TrajectoryWriter(tmp_path / "t.npy", 3, 11)
+    for block in blocks:
+        writer.write(block)
+    writer.close()
+    whole = np.concatenate(blocks)
+    expected = io.BytesIO()
+    np.save(expected, whole)
+    assert (tmp_path / "t.npy").read_bytes() == expected.getvalue()
+    assert np.array_equal(np.load(tmp_path / "t.npy", mmap_mode="r"), whole)
+    with pytest.raises(ValueError, match="shape"):
+        store.TrajectoryWriter(tmp_path / "u.npy", 3, 11).write(np.zeros((1, 2, 11), np.int8))
+
+
+def test_runs_columns_give_the_summary_the_whole_table_gives(tmp_path: Path) -> None:
+    res = go(tmp_path, runs=60)
+    columns = store.RunsColumns(res.path / store.RUNS)
+    frame = store.read_runs(res.path)
+    assert len(columns) == 60 and "outcome" in columns and "nothing" not in columns
+    assert columns["outcome"].dtype == "category"
+    assert columns["cost_cn"].equals(frame["cost_cn"])
+    from sim.analysis.summary import Tally, build_summary
+
+    tally = Tally(DAYS, len(RUNGS))
+    a = build_summary(toy_spec(), columns, tally, seed=1)
+    b = build_summary(toy_spec(), frame, tally, seed=1)
+    assert store.json_text(a) == store.json_text(b)
+
+
+def test_memory_and_folder_results_are_the_same_tables(tmp_path: Path) -> None:
+    memory, folder = go(None, runs=30), go(tmp_path, runs=30)
+    pd.testing.assert_frame_equal(memory.runs, folder.runs)
+    pd.testing.assert_frame_equal(memory.moves, folder.moves)
+    pd.testing.assert_frame_equal(memory.failures, folder.failures)
+    assert memory.summary == folder.summary

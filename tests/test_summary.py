@@ -14,6 +14,7 @@ from sim.analysis.summary import (
     Tally,
     build_summary,
     daily_quantiles,
+    lever_summary,
     outcome_summary,
     peak_rung_summary,
     reach_times,
@@ -226,3 +227,73 @@ def test_tables_render_every_section() -> None:
     ):  # fmt: skip
         assert expected in text
     assert stats.quantile_key(0.5) == "q50"
+
+
+# --- standard errors wherever a number is shown -------------------------------------------
+
+
+def test_greenwood_se_matches_scipys_linear_band() -> None:
+    from scipy import stats as sps
+
+    from sim.analysis.summary import greenwood_se
+
+    rng = np.random.default_rng(5)
+    t = rng.exponential(30.0, 400)
+    censor = rng.uniform(0, 80, 400)
+    durations, observed = np.minimum(t, censor), t <= censor
+    sf = sps.ecdf(sps.CensoredData(uncensored=durations[observed], right=durations[~observed])).sf
+    band = sf.confidence_interval(method="linear")
+    at = 25.0  # S(25) is near 0.45, so the linear band is not clipped at 0 or 1.
+    se_scipy = (band.high.evaluate(at) - band.low.evaluate(at)) / (2 * stats.Z95)
+    assert greenwood_se(durations, observed, at) == pytest.approx(se_scipy, rel=1e-9)
+    # Without censoring before t, Greenwood's SE is the binomial SE of the share surviving.
+    full = rng.uniform(0, 10, 300)
+    p = (full > 5).mean()
+    assert greenwood_se(full, np.ones(300, bool), 5.0) == pytest.approx(
+        math.sqrt(p * (1 - p) / 300)
+    )
+
+
+def test_every_share_and_mean_in_the_summary_has_a_standard_error() -> None:
+    spec = make_spec()
+    runs = make_runs([[1.0, NAN, 3.0, NAN], [NAN] * 4, [0.5, 2.0, NAN, NAN], [2.0, NAN, NAN, NAN]])
+    tally = Tally(spec.days, len(RUNGS))
+    rng = np.random.default_rng(1)
+    uses = []
+    for _ in range(4):
+        moves = moves_for(rng, int(rng.integers(0, 6)))
+        tally.add_run(moves, np.zeros(11, dtype=np.int8))
+        uses.append(sum(1 for m in moves if (m.actor, m.lever) == ("cn", moves[0].lever))
+                    if moves else 0)  # fmt: skip
+    s = build_summary(spec, runs, tally, seed=5)
+    for row in s["peak_rung"]["distribution"]:
+        assert row["se"] == pytest.approx(math.sqrt(row["p"] * (1 - row["p"]) / 4))
+    for w in s["time_to_rung"].values():
+        assert "p_by_end_se" in w and w["p_by_end_se"] >= 0
+    for levers in s["levers"].values():
+        for lv in levers:
+            p = lv["share_runs"]
+            assert lv["share_runs_se"] == pytest.approx(math.sqrt(p * (1 - p) / 4))
+            assert lv["mean_uses_se"] >= 0
+    assert s["failures"] == {"count": 0, "replications": 4, "share": 0.0, "examples": []}
+
+
+def test_mean_uses_se_is_the_se_of_the_per_run_counts() -> None:
+    tally = Tally(3, 2)
+    counts = [0, 2, 5, 1, 1]
+    for c in counts:
+        moves = [MoveRecord(0.0, "cn", "jp", "ban", 1, "163", -8.0, 1.0, "escalate", "policy")] * c
+        tally.add_run(moves, np.zeros(4, dtype=np.int8))
+    (row,) = lever_summary(make_spec(), tally, 5, {})["cn"]
+    assert row["mean_uses"] == pytest.approx(np.mean(counts))
+    assert row["mean_uses_se"] == pytest.approx(np.std(counts, ddof=1) / math.sqrt(5))
+    frame = pd.DataFrame(
+        [
+            {"index": i, "actor": "cn", "lever": "ban"}
+            for i, c in enumerate(counts)
+            for _ in range(c)
+        ]
+    )
+    rebuilt = Tally(3, 2)
+    rebuilt.add_moves(frame)
+    assert rebuilt.lever_sq == tally.lever_sq and rebuilt.lever_uses == tally.lever_uses

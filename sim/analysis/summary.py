@@ -2,7 +2,8 @@
 
 The summary is built from three small things rather than from every run record:
 
-- the runs table (one row per replication, see :mod:`sim.experiments.ensemble`);
+- the runs table (one row per finished replication, see :mod:`sim.experiments.ensemble`),
+  or its columns read one at a time from ``runs.parquet``;
 - a :class:`Tally` of the moves and the daily rungs, additive over chunks of replications,
   so an ensemble keeps counters instead of records and workers can tally their own chunks;
 - the compiled run spec, for names, labels and the order of outcomes and rungs.
@@ -74,16 +75,19 @@ class Tally:
 
     ``daily`` counts, for each day and rung, the replications whose overall rung (the
     maximum over dyads) was that rung at the end of that day. ``lever_runs`` counts the
-    replications in which an ``(actor, lever)`` was used at least once and ``lever_uses``
-    its uses. Tallies of disjoint sets of replications add up with :meth:`merge`.
+    replications in which an ``(actor, lever)`` was used at least once, ``lever_uses`` its
+    uses and ``lever_sq`` the sum over replications of the squared uses (for the standard
+    error of the mean uses). Tallies of disjoint sets of replications add up with
+    :meth:`merge`; all counts are integers, so the order of merging never matters.
     """
 
-    __slots__ = ("daily", "lever_runs", "lever_uses", "n")
+    __slots__ = ("daily", "lever_runs", "lever_sq", "lever_uses", "n")
 
     def __init__(self, days: int, n_rungs: int) -> None:
         self.daily = np.zeros((days + 1, n_rungs), dtype=np.int64)
         self.lever_runs: Counter[tuple[str, str]] = Counter()
         self.lever_uses: Counter[tuple[str, str]] = Counter()
+        self.lever_sq: Counter[tuple[str, str]] = Counter()
         self.n = 0
 
     def add_run(self, moves: Iterable[MoveRecord], overall_rungs: np.ndarray) -> None:
@@ -91,6 +95,7 @@ class Tally:
         uses = Counter((m.actor, m.lever) for m in moves)
         self.lever_uses.update(uses)
         self.lever_runs.update(uses.keys())
+        self.lever_sq.update({key: count * count for key, count in uses.items()})
         self.add_overall_rungs(np.asarray(overall_rungs)[np.newaxis, :])
         self.n += 1
 
@@ -103,26 +108,47 @@ class Tally:
         days = np.broadcast_to(np.arange(overall.shape[1]), overall.shape)
         np.add.at(self.daily, (days, overall), 1)
 
+    def add_trajectories(self, trajectories: np.ndarray) -> None:
+        """Count replications from their trajectories ``(runs, dyads, days + 1)``."""
+        self.add_overall_rungs(trajectories.max(axis=1).astype(np.int64))
+        self.n += trajectories.shape[0]
+
+    def add_moves(self, moves: pd.DataFrame) -> None:
+        """Count the moves of whole replications (columns ``index``, ``actor``, ``lever``).
+
+        Every replication must be in one call with all its moves; the replications
+        themselves are counted by :meth:`add_trajectories`.
+        """
+        if not len(moves):
+            return
+        per_run = moves.groupby(["actor", "lever", "index"], observed=True).size()
+        pairs = per_run.groupby(level=["actor", "lever"], observed=True)
+        for key, uses in pairs.sum().items():
+            self.lever_uses[_pair(key)] += int(uses)
+        for key, used in pairs.size().items():
+            self.lever_runs[_pair(key)] += int(used)
+        for key, sq in (
+            (per_run.astype(np.int64) ** 2)
+            .groupby(level=["actor", "lever"], observed=True)
+            .sum()
+            .items()
+        ):
+            self.lever_sq[_pair(key)] += int(sq)
+
     def merge(self, other: Tally) -> None:
         """Add another tally (of other replications) into this one."""
         self.daily += other.daily
         self.lever_runs.update(other.lever_runs)
         self.lever_uses.update(other.lever_uses)
+        self.lever_sq.update(other.lever_sq)
         self.n += other.n
 
     @classmethod
     def from_tables(cls, moves: pd.DataFrame, trajectories: np.ndarray, n_rungs: int) -> Tally:
         """Rebuild a tally from a moves table and trajectories ``(runs, dyads, days + 1)``."""
         tally = cls(trajectories.shape[2] - 1, n_rungs)
-        tally.add_overall_rungs(trajectories.max(axis=1).astype(np.int64))
-        tally.n = trajectories.shape[0]
-        if len(moves):
-            per_run = moves.groupby(["actor", "lever", "index"]).size()
-            pairs = per_run.groupby(level=["actor", "lever"])
-            for key, uses in pairs.sum().items():
-                tally.lever_uses[_pair(key)] += int(uses)
-            for key, used in pairs.size().items():
-                tally.lever_runs[_pair(key)] += int(used)
+        tally.add_trajectories(trajectories)
+        tally.add_moves(moves)
         return tally
 
 
@@ -135,23 +161,51 @@ def _pair(key: Any) -> tuple[str, str]:
 # --- the summary ------------------------------------------------------------------------------
 
 
+class RunsLike(Protocol):
+    """A runs table: a DataFrame, or anything that hands out its columns by name.
+
+    :class:`sim.experiments.store.RunsColumns` reads the columns of a large ``runs.parquet``
+    one at a time, so a summary never needs the whole table in memory.
+    """
+
+    def __len__(self) -> int: ...
+
+    def __contains__(self, name: object) -> bool: ...
+
+    def __getitem__(self, name: str) -> Any: ...
+
+
+def column(runs: RunsLike, name: str, dtype: Any = None) -> np.ndarray:
+    """Return one column of a runs table as a numpy array."""
+    return np.asarray(runs[name], dtype=dtype)
+
+
 def build_summary(
     spec: SpecLike,
-    runs: pd.DataFrame,
+    runs: RunsLike,
     tally: Tally,
     *,
     seed: int,
     title: str = "",
     scenario_hash: str | None = None,
     lever_names: Mapping[tuple[str, str], str] | None = None,
+    failures: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Return the summary of an ensemble as JSON data (the content of ``summary.json``)."""
+    """Return the summary of an ensemble as JSON data (the content of ``summary.json``).
+
+    ``runs`` holds the replications that finished; ``failures`` (see :func:`failure_summary`)
+    says how many raised. Every probability and mean comes with its Monte Carlo standard
+    error and a 95% interval.
+    """
     n = len(runs)
+    failed = failures or failure_summary(0, n, [])
     return {
         "scenario": spec.name,
         "title": title,
         "scenario_hash": scenario_hash,
         "runs": n,
+        "replications": failed["replications"],
+        "failures": failed,
         "seed": seed,
         "start": spec.start.isoformat(),
         "end": (spec.start + dt.timedelta(days=spec.days)).isoformat(),
@@ -160,49 +214,77 @@ def build_summary(
         "actors": dict(getattr(spec, "actor_names", {a: a for a in spec.actor_ids})),
         "cost_unit": getattr(spec, "cost_unit", "cost units"),
         "watch_rung": spec.watch_rung,
-        "outcomes": outcome_summary(spec, runs["outcome"].to_numpy()),
-        "peak_rung": peak_rung_summary(spec, runs["peak_rung"].to_numpy()),
+        "outcomes": outcome_summary(spec, runs["outcome"]),
+        "peak_rung": peak_rung_summary(spec, column(runs, "peak_rung")),
         "time_to_rung": time_to_rung_summary(spec, runs),
         "days_to_watch_rung": time_to_rung(spec, runs, spec.watch_rung),
         "costs": cost_summary(spec, runs),
         "levers": lever_summary(spec, tally, n, lever_names or {}),
         "daily_rung_quantiles": daily_quantiles(tally.daily),
-        "ended_early": int(runs["ended_early"].sum()),
+        "ended_early": int(column(runs, "ended_early").sum()) if n else 0,
         "simpy_events_per_run": _mean_or_none(runs, "simpy_events"),
     }
 
 
-def _mean_or_none(runs: pd.DataFrame, column: str) -> float | None:
+def failure_summary(
+    count: int, replications: int, examples: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Return how many of ``replications`` raised, with a few ``examples`` (index, seed key, error).
+
+    The outcome shares are over the replications that finished: if failures depend on
+    what happens in a run, they are biased, which is why the count is always reported.
+    """
+    return {
+        "count": int(count),
+        "replications": int(replications),
+        "share": count / replications if replications else math.nan,
+        "examples": [
+            {"index": int(e["index"]), "seed_key": str(e["seed_key"]), "error": str(e["error"])}
+            for e in examples
+        ],
+    }
+
+
+def _mean_or_none(runs: RunsLike, name: str) -> float | None:
     """Return the mean of a column, None when the table lacks it or is empty."""
-    if column not in runs or not len(runs):
+    if name not in runs or not len(runs):
         return None
-    return float(runs[column].mean())
+    return float(column(runs, name, float).mean())
 
 
-def outcome_summary(spec: SpecLike, outcomes: np.ndarray) -> dict[str, dict[str, Any]]:
+def outcome_summary(spec: SpecLike, outcomes: Any) -> dict[str, dict[str, Any]]:
     """Return count, share, Wilson CI and SE of every outcome class, in spec order.
 
     Raises:
         ValueError: if a run's outcome is not one of the spec's classes (never dropped).
     """
-    n = len(outcomes)
-    known = set(spec.outcome_ids)
-    unknown = sorted({str(o) for o in outcomes} - known)
+    counts = outcome_counts(outcomes)
+    n = sum(counts.values())
+    unknown = sorted(set(counts) - set(spec.outcome_ids))
     if unknown:
         raise ValueError(f"outcomes not declared by the scenario: {unknown}")
-    counts = Counter(str(o) for o in outcomes)
     return {
         oid: {"label": spec.outcome_labels.get(oid, oid), **stats.proportion(counts[oid], n)}
         for oid in spec.outcome_ids
     }
 
 
+def outcome_counts(outcomes: Any) -> Counter[str]:
+    """Return the number of runs of each outcome (cheap on a categorical column)."""
+    import pandas as pd
+
+    series = pd.Series(outcomes) if not isinstance(outcomes, pd.Series) else outcomes
+    found = series.value_counts(sort=False)
+    return Counter({str(k): int(v) for k, v in found.items() if v})
+
+
 def peak_rung_summary(spec: SpecLike, peaks: np.ndarray) -> dict[str, Any]:
-    """Return the distribution of the peak rung (with rung names), its mean and quantiles."""
+    """Return the distribution of the peak rung (with rung names and SEs), mean and quantiles."""
     support = range(len(spec.rung_names))
     distribution = stats.discrete_distribution(np.asarray(peaks, dtype=int), support)
     for row in distribution:
         row["name"] = spec.rung_names[row["value"]]
+        row["se"] = stats.proportion(row["count"], len(peaks))["se"]
     moments = stats.mean_se(peaks)
     return {
         "distribution": distribution,
@@ -212,30 +294,30 @@ def peak_rung_summary(spec: SpecLike, peaks: np.ndarray) -> dict[str, Any]:
     }
 
 
-def reach_times(spec: SpecLike, runs: pd.DataFrame, rung: int) -> tuple[np.ndarray, np.ndarray]:
+def reach_times(spec: SpecLike, runs: RunsLike, rung: int) -> tuple[np.ndarray, np.ndarray]:
     """Return (durations, observed) for reaching ``rung`` or higher, censored at the end day.
 
     A run that jumps past ``rung`` reaches it when it reaches the higher rung, so the time
     is the earliest first crossing of any rung at or above it.
     """
-    end = runs["end_day"].to_numpy(dtype=float)
+    n = len(runs)
+    end = column(runs, "end_day", float)
     if rung <= 0:
-        return np.zeros(len(runs)), np.ones(len(runs), dtype=bool)
-    cols = [reach_column(k) for k in range(rung, len(spec.rung_names))]
-    firsts = runs[cols].to_numpy(dtype=float)
-    observed = ~np.isnan(firsts).all(axis=1)
-    durations = np.full(len(runs), np.nan)
-    if observed.any():
-        durations[observed] = np.nanmin(firsts[observed], axis=1)
-    return np.where(observed, durations, end), observed
+        return np.zeros(n), np.ones(n, dtype=bool)
+    firsts = np.full(n, np.nan)
+    for k in range(rung, len(spec.rung_names)):
+        # fmin skips NaN ("never"); one column at a time keeps memory to two arrays.
+        firsts = np.fmin(firsts, column(runs, reach_column(k), float))
+    observed = ~np.isnan(firsts)
+    return np.where(observed, firsts, end), observed
 
 
-def time_to_rung(spec: SpecLike, runs: pd.DataFrame, rung: int) -> dict[str, Any]:
+def time_to_rung(spec: SpecLike, runs: RunsLike, rung: int) -> dict[str, Any]:
     """Return the Kaplan-Meier summary of the days until the overall rung first reaches ``rung``.
 
     Runs that never get there are censored at their end day. The full curve is left out
     (it can be rebuilt from ``runs.parquet``); the share reaching the rung by the horizon
-    is ``1 - S(horizon)``.
+    is ``1 - S(horizon)``, with its Greenwood standard error.
     """
     durations, observed = reach_times(spec, runs, rung)
     km = stats.kaplan_meier(durations, observed)
@@ -249,19 +331,41 @@ def time_to_rung(spec: SpecLike, runs: pd.DataFrame, rung: int) -> dict[str, Any
         "median": km["median"],
         "median_ci95": km["median_ci95"],
         "p_by_end": reached,
+        "p_by_end_se": greenwood_se(durations, observed, float(spec.days)),
     }
 
 
-def time_to_rung_summary(spec: SpecLike, runs: pd.DataFrame) -> dict[str, dict[str, Any]]:
+def greenwood_se(durations: np.ndarray, observed: np.ndarray, t: float) -> float:
+    """Return Greenwood's standard error of the Kaplan-Meier survival S(t).
+
+    ``Var S(t) = S(t)^2 * sum over event times u <= t of d_u / (r_u (r_u - d_u))``, with
+    ``d_u`` events at ``u`` and ``r_u`` runs still at risk; scipy computes the same
+    variance for its confidence bands but does not expose it. NaN without data; 0 where
+    S(t) is 0 or 1 with no uncertainty left.
+    """
+    t_all = np.asarray(durations, dtype=float)
+    obs = np.asarray(observed, dtype=bool)
+    if t_all.size == 0:
+        return math.nan
+    times, events = np.unique(t_all[obs & (t_all <= t)], return_counts=True)
+    at_risk = (t_all.size - np.searchsorted(np.sort(t_all), times, side="left")).astype(float)
+    surv = float(np.prod(1.0 - events / at_risk)) if times.size else 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = events / (at_risk * (at_risk - events))
+    total = float(np.sum(terms[np.isfinite(terms)]))
+    return surv * math.sqrt(total)
+
+
+def time_to_rung_summary(spec: SpecLike, runs: RunsLike) -> dict[str, dict[str, Any]]:
     """Return :func:`time_to_rung` for every rung above the bottom one, keyed by rung index."""
     return {str(k): time_to_rung(spec, runs, k) for k in range(1, len(spec.rung_names))}
 
 
-def cost_summary(spec: SpecLike, runs: pd.DataFrame) -> dict[str, dict[str, Any]]:
+def cost_summary(spec: SpecLike, runs: RunsLike) -> dict[str, dict[str, Any]]:
     """Return the mean cost per actor with its standard error and 95% CI."""
     out = {}
     for actor in spec.actor_ids:
-        m = stats.mean_se(runs[cost_column(actor)].to_numpy(dtype=float))
+        m = stats.mean_se(column(runs, cost_column(actor), float))
         out[actor] = {k: m[k] for k in ("mean", "se", "ci95", "sd")}
     return out
 
@@ -273,23 +377,35 @@ def lever_summary(
     names: Mapping[tuple[str, str], str],
     top: int = TOP_LEVERS,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Return, per actor, its most used levers by share of runs using them, then mean uses."""
+    """Return, per actor, its most used levers: share of runs using them and mean uses, with SEs."""
     out: dict[str, list[dict[str, Any]]] = {actor: [] for actor in spec.actor_ids}
     for (actor, lever), runs_used in tally.lever_runs.items():
         uses = tally.lever_uses[(actor, lever)]
+        share = stats.proportion(runs_used, n)
         out.setdefault(actor, []).append(
             {
                 "lever": lever,
                 "name": names.get((actor, lever), lever),
                 "runs_used": int(runs_used),
-                "share_runs": runs_used / n if n else math.nan,
+                "share_runs": share["p"],
+                "share_runs_se": share["se"],
                 "mean_uses": uses / n if n else math.nan,
+                "mean_uses_se": _se_from_sums(uses, tally.lever_sq[(actor, lever)], n),
             }
         )
     for actor, rows in out.items():
         rows.sort(key=lambda r: (-r["runs_used"], -r["mean_uses"], r["lever"]))
         out[actor] = rows[:top]
     return out
+
+
+def _se_from_sums(total: float, squares: float, n: int) -> float:
+    """Return the standard error of a mean from the sum and the sum of squares of n values."""
+    if n < 2:
+        return math.nan
+    mean = total / n
+    var = max(squares - n * mean * mean, 0.0) / (n - 1)  # Round-off can dip below 0.
+    return math.sqrt(var / n)
 
 
 def daily_quantiles(daily: np.ndarray, qs: Sequence[float] = QS) -> dict[str, list[Any]]:

@@ -66,6 +66,7 @@ def render_summary(summary: Mapping[str, Any]) -> str:
         outcomes_table(summary),
         peak_table(summary),
         watch_rung_text(summary),
+        time_to_rung_table(summary),
         costs_table(summary),
         levers_text(summary),
     ]
@@ -76,12 +77,52 @@ def header(summary: Mapping[str, Any]) -> str:
     """Return the title block: scenario, runs, seed and dates."""
     title = summary.get("title") or summary["scenario"]
     early = summary.get("ended_early", 0)
-    return (
-        f"{title} ({summary['scenario']})\n"
+    lines = [
+        f"{title} ({summary['scenario']})",
         f"{summary['runs']:,} runs, seed {summary['seed']}, "
         f"{summary['start']} to {summary['end']} ({summary.get('horizon_days', '?')} days); "
-        f"{early:,} ended early"
-    )
+        f"{early:,} ended early",
+    ]
+    failed = summary.get("failures") or {}
+    if failed.get("count"):
+        lines.append(failures_text(summary))
+    if summary.get("precision"):
+        lines.append(precision_text(summary["precision"]))
+    return "\n".join(lines)
+
+
+def failures_text(summary: Mapping[str, Any]) -> str:
+    """Return how many replications raised, with the first ones and how to replay them."""
+    failed = summary["failures"]
+    lines = [
+        f"{failed['count']:,} of {failed['replications']:,} replications failed "
+        f"({pct(failed.get('share'), 2)}) and are left out of every figure below; "
+        "failures.parquet lists them all"
+    ]
+    for e in failed.get("examples", []):
+        lines.append(
+            f"  replication {e['index']} [{e['seed_key']}]: {e['error']}  "
+            f"(replay: sim trace {summary['scenario']} --seed {summary['seed']} --run {e['index']})"
+        )
+    return "\n".join(lines)
+
+
+def precision_text(precision: Mapping[str, Any]) -> str:
+    """Return what the precision target achieved, and how many runs it took."""
+    widest = pct(precision.get("max_half_width"), 2)
+    target = pct(precision["target"], 2)
+    runs = f"{precision['replications']:,}"
+    if precision.get("met"):
+        return (
+            f"precision: every outcome's 95% interval is within +/-{target} "
+            f"(widest +/-{widest}) after {runs} runs"
+        )
+    if precision.get("capped"):
+        return (
+            f"precision NOT reached: stopped at the cap of {precision['max_runs']:,} runs "
+            f"with the widest 95% interval at +/-{widest} (target +/-{target})"
+        )
+    return f"precision: not reached yet after {runs} runs (widest +/-{widest}, target +/-{target})"
 
 
 def outcomes_table(summary: Mapping[str, Any]) -> str:
@@ -104,10 +145,16 @@ def peak_table(summary: Mapping[str, Any]) -> str:
     """Return the distribution of the peak rung, with rung names, mean and median."""
     peak = summary["peak_rung"]
     rows = [
-        [f"{d['value']} {d['name']}", pct(d["p"]), interval(d.get("ci95")), f"{d['count']:,}"]
+        [
+            f"{d['value']} {d['name']}",
+            pct(d["p"]),
+            interval(d.get("ci95")),
+            pct(d.get("se"), 2),
+            f"{d['count']:,}",
+        ]
         for d in peak["distribution"]
     ]
-    text = table(["Peak rung", "p", "95% CI", "runs"], rows, right=(1, 3))
+    text = table(["Peak rung", "p", "95% CI", "MC SE", "runs"], rows, right=(1, 3, 4))
     median = peak.get("quantiles", {}).get("q50")
     moments = f"mean peak rung {num(peak['mean'], 2)} (SE {num(peak['se'], 2)})"
     return f"{text}\n{moments}, median {num(median, 0)}"
@@ -129,10 +176,34 @@ def watch_rung_text(summary: Mapping[str, Any]) -> str:
             median += f" (95% CI {num(ci[0], 0)} to {hi})"
     counts = (
         f"reached in {w['events']:,} of {w['n']:,} runs "
-        f"({pct(w.get('p_by_end'))} by the horizon, Kaplan-Meier); "
+        f"({pct(w.get('p_by_end'))} by the horizon, SE {pct(w.get('p_by_end_se'), 2)}, "
+        "Kaplan-Meier); "
         f"{w['censored']:,} censored at their end day"
     )
     return f"{title}\n  {median}\n  {counts}"
+
+
+def time_to_rung_table(summary: Mapping[str, Any]) -> str:
+    """Return, for every rung, the Kaplan-Meier share reaching it by the horizon and when."""
+    rows = []
+    for k, w in summary.get("time_to_rung", {}).items():
+        if not w["events"]:
+            continue
+        ci = w.get("median_ci95")
+        span = "-" if not ci else f"{num(ci[0], 0)} to {'-' if ci[1] is None else num(ci[1], 0)}"
+        rows.append(
+            [
+                f"{k} {w['name']}",
+                pct(w.get("p_by_end")),
+                pct(w.get("p_by_end_se"), 2),
+                num(w["median"], 0),
+                span,
+            ]
+        )
+    if not rows:
+        return ""
+    headers = ["Time to rung (Kaplan-Meier)", "by horizon", "SE", "median day", "95% CI"]
+    return table(headers, rows, right=(1, 2, 3))
 
 
 def costs_table(summary: Mapping[str, Any]) -> str:
@@ -159,12 +230,86 @@ def levers_text(summary: Mapping[str, Any], shown: int = LEVERS_SHOWN) -> str:
                     who,
                     lv.get("name") or lv["lever"],
                     pct(lv["share_runs"], 0),
+                    pct(lv.get("share_runs_se"), 1),
                     num(lv["mean_uses"], 2),
+                    num(lv.get("mean_uses_se"), 2),
                 ]
             )
     if not rows:
         return ""
-    return table(["Most used levers", "lever", "runs using", "uses/run"], rows, right=(2, 3))
+    headers = ["Most used levers", "lever", "runs using", "SE", "uses/run", "SE"]
+    return table(headers, rows, right=(2, 3, 4, 5))
+
+
+# --- a comparison -----------------------------------------------------------------------------
+
+
+def signed(x: float | None, fmt: Any) -> str:
+    """Format a difference with its sign."""
+    if x is None or math.isnan(x):
+        return "-"
+    return ("+" if x >= 0 else "") + fmt(x)
+
+
+def times(x: float | None) -> str:
+    """Format a variance-reduction factor, e.g. ``3.2x``; a dash when undefined."""
+    if x is None or math.isnan(x):
+        return "-"
+    return f"{x:,.1f}x"
+
+
+def render_comparison(summary: Mapping[str, Any]) -> str:
+    """Return a paired comparison (see :mod:`sim.experiments.compare`) as plain-text tables."""
+    base, variant = summary["base"], summary["variant"]
+    changed = "; ".join(variant.get("overrides", []))
+    name = variant["scenario"] + (f" with {changed}" if changed else "")
+    failed = summary.get("failures", {})
+    head = [
+        f"Paired comparison on common random numbers: {summary['runs']:,} runs per arm, "
+        f"seed {summary['seed']}",
+        f"  base:    {base['scenario']} - {base['title']}",
+        f"  variant: {name}",
+        "differences are variant minus base; SE indep. is what independent seeds would give, "
+        "VR the variance reduction (SE indep. / SE paired, squared)",
+    ]
+    if failed.get("base") or failed.get("variant"):
+        head.append(
+            f"failed replications (left out of both arms): base {failed.get('base', 0)}, "
+            f"variant {failed.get('variant', 0)}"
+        )
+    pts = lambda x: num(100 * x, 1) + " pts"  # noqa: E731 - a one-line formatter
+    sections = [
+        "\n".join(head),
+        _paired_table("Outcome", summary["outcomes"].items(), pct, pts),
+        _paired_table("Mean peak rung", [("peak rung", summary["peak_rung"])], num, num),
+        _paired_table("Mean cost", summary["costs"].items(), num, num)
+        + f"\nin {summary.get('cost_unit', 'cost units')}",
+        f"variance reduction over the outcome probabilities: "
+        f"{times(summary['variance_reduction']['outcomes'])}",
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def _paired_table(title: str, items: Any, level: Any, diff: Any) -> str:
+    """Return one table of paired differences: levels, difference, CI, SEs and VR."""
+    rows = []
+    for key, d in items:
+        label = d.get("label") or d.get("name") or key
+        ci = d.get("ci95") or [None, None]
+        rows.append(
+            [
+                label,
+                level(d["base"]),
+                level(d["variant"]),
+                signed(d["difference"], diff),
+                f"[{signed(ci[0], diff)}, {signed(ci[1], diff)}]",
+                diff(d["se"]),
+                diff(d["se_independent"]),
+                times(d["variance_reduction"]),
+            ]
+        )
+    headers = [title, "base", "variant", "difference", "95% CI", "SE paired", "SE indep.", "VR"]
+    return table(headers, rows, right=(1, 2, 3, 5, 6, 7))
 
 
 # --- one run ----------------------------------------------------------------------------------

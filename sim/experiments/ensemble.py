@@ -1,26 +1,34 @@
 """Ensembles: many replications of one scenario, aggregated as they arrive.
 
-The work is split into chunks of replication indices. An executor maps
-:func:`simulate_chunk` over the chunks and yields each chunk's compact result: its rows of
-the runs table, its moves as an Arrow table, its trajectories and a :class:`Tally`. Run
+The work is split into chunks of replication indices. An executor (serial, local processes
+or Dask, see :mod:`sim.experiments.executors`) maps a :class:`ChunkRunner` over the chunks
+and yields each chunk's compact result: its rows of the runs table and its moves as Arrow
+tables, its trajectories as int8, its failed replications and a :class:`Tally`. Run
 records never leave the chunk that made them. A :class:`Collector` takes chunks in index
 order (buffering any that arrive early), so the tables come out the same whatever the
-executor or the number of workers, and streams them to the results folder when there is
-one.
+executor or the number of workers, and streams them to the results folder.
 
 Replication ``i`` always runs on :func:`~sim.experiments.seeding.replication_seed`
-``(seed, i)``, so :meth:`Results.trace` and ``sim trace --run i`` replay it exactly.
+``(seed, i)``, so :meth:`Results.trace` and ``sim trace --run i`` replay it exactly, a
+replication that raises can be replayed to the same error, and an ensemble that stops (on
+Ctrl-C, a dead worker, or a precision target) can be extended or resumed and still equal a
+plain run of the same length.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import os
+import socket
+import time
+import traceback
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,37 +38,34 @@ from sim.analysis.summary import (
     Tally,
     build_summary,
     cost_column,
+    failure_summary,
     moves_column,
+    outcome_counts,
     reach_column,
 )
 from sim.errors import UsageError
 from sim.experiments import store
+from sim.experiments.executors import (
+    Executor,
+    SerialExecutor,
+    WorkerLost,
+    make_executor,
+)
+from sim.experiments.precision import DEFAULT_MAX_RUNS, Precision, Schedule
 from sim.experiments.seeding import check_seed, replication_seed, seed_key
 
-#: Replications per chunk for the serial executor: small enough for a lively progress bar,
-#: large enough that per-chunk overhead does not show.
+#: Replications per chunk: small enough for a lively progress bar and little lost work on
+#: Ctrl-C, large enough that per-chunk overhead (a message to a worker) does not show.
 DEFAULT_CHUNK = 25
 
-
-# --- one chunk of replications ----------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Chunk:
-    """The compact result of a contiguous block of replications ``first .. first + n - 1``."""
-
-    first: int
-    rows: list[dict[str, Any]]
-    moves: pa.Table
-    trajectories: np.ndarray  # (n, dyads, days + 1) int8
-    tally: Tally
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
+#: How many failed replications the summary lists (all of them are in failures.parquet).
+FAILURE_EXAMPLES = 5
 
 #: The signature of the engine: ``simulate(spec, seed_sequence) -> RunRecord``.
 Engine = Callable[[Any, np.random.SeedSequence], Any]
+
+#: Called after each chunk is aggregated with (replications done, replications planned).
+Callback = Callable[[int, int], None]
 
 
 def default_engine() -> Engine:
@@ -70,161 +75,7 @@ def default_engine() -> Engine:
     return simulate
 
 
-def simulate_chunk(
-    spec: Any, root: int, indices: Sequence[int], engine: Engine | None = None
-) -> Chunk:
-    """Run the replications ``indices`` (contiguous, ascending) and return their compact result."""
-    simulate = engine or default_engine()
-    tally = Tally(spec.days, len(spec.rung_names))
-    rows, move_tables, trajectories = [], [], []
-    for index in indices:
-        record = simulate(spec, replication_seed(root, index))
-        rows.append(run_row(spec, root, index, record))
-        move_tables.append(moves_table(spec, index, record.moves))
-        trajectories.append(record.dyad_rungs)
-        tally.add_record(record)
-    shape = (0, len(spec.dyads), spec.days + 1)
-    traj = np.stack(trajectories).astype(np.int8) if trajectories else np.empty(shape, np.int8)
-    moves = pa.concat_tables(move_tables) if move_tables else store.MOVES_SCHEMA.empty_table()
-    return Chunk(indices[0] if indices else 0, rows, moves, traj, tally)
-
-
-def run_row(spec: Any, root: int, index: int, record: Any) -> dict[str, Any]:
-    """Return the runs-table row of one replication."""
-    row: dict[str, Any] = {
-        "index": index,
-        "seed_key": seed_key(root, index),
-        "outcome": record.outcome,
-        "peak_rung": int(record.peak_rung),
-        "peak_day": float(record.peak_day),
-        "final_rung": int(record.final_rung),
-        "end_day": float(record.end_day),
-        "ended_early": bool(record.ended_early),
-    }
-    for actor in spec.actor_ids:
-        row[cost_column(actor)] = float(record.costs.get(actor, 0.0))
-    counts = _count_by_actor(record.moves)
-    for actor in spec.actor_ids:
-        row[moves_column(actor)] = counts.get(actor, 0)
-    row["n_moves"] = len(record.moves)
-    row["simpy_events"] = int(record.events_scheduled)
-    for rung in range(1, len(spec.rung_names)):
-        row[reach_column(rung)] = float(record.first_day_at_rung[rung])
-    return row
-
-
-def _count_by_actor(moves: Iterable[Any]) -> dict[str, int]:
-    """Return the number of moves of each actor."""
-    counts: dict[str, int] = {}
-    for m in moves:
-        counts[m.actor] = counts.get(m.actor, 0) + 1
-    return counts
-
-
-def moves_table(spec: Any, index: int, moves: Sequence[Any]) -> pa.Table:
-    """Return one replication's moves as an Arrow table in :data:`store.MOVES_SCHEMA`."""
-    days = np.array([m.day for m in moves], dtype=float)
-    start = np.datetime64(spec.start, "D")
-    columns: dict[str, Any] = {
-        "index": np.full(len(moves), index, dtype=np.int32),
-        "date": start + np.floor(days).astype("timedelta64[D]"),
-    }
-    for name in store.MOVES_SCHEMA.names[2:]:
-        columns[name] = [getattr(m, name) for m in moves]
-    return pa.table(columns, schema=store.MOVES_SCHEMA)
-
-
-# --- executors --------------------------------------------------------------------------------
-
-
-class Executor(Protocol):
-    """Maps a chunk function over chunks of replication indices, yielding chunk results.
-
-    Results may come back in any order; the collector restores index order.
-    """
-
-    def map(
-        self, fn: Callable[[Sequence[int]], Chunk], chunks: Iterable[Sequence[int]]
-    ) -> Iterator[Chunk]:
-        """Yield ``fn(chunk)`` for every chunk."""
-        ...
-
-
-class SerialExecutor:
-    """Runs chunks one after another in this process."""
-
-    def map(
-        self, fn: Callable[[Sequence[int]], Chunk], chunks: Iterable[Sequence[int]]
-    ) -> Iterator[Chunk]:
-        """Yield ``fn(chunk)`` for every chunk, in order."""
-        for chunk in chunks:
-            yield fn(chunk)
-
-
-def chunk_indices(runs: int, size: int, start: int = 0) -> list[range]:
-    """Split replications ``start .. start + runs - 1`` into contiguous ranges of ``size``."""
-    return [range(i, min(i + size, start + runs)) for i in range(start, start + runs, size)]
-
-
-# --- collecting -------------------------------------------------------------------------------
-
-
-class Collector:
-    """Aggregates chunks in replication-index order, in memory or streamed to a results folder."""
-
-    def __init__(self, spec: Any, runs: int, writer: store.ResultsWriter | None) -> None:
-        self.spec = spec
-        self.writer = writer
-        self.rows: list[dict[str, Any]] = []
-        self.tally = Tally(spec.days, len(spec.rung_names))
-        self._moves: list[pa.Table] = []
-        self._pending: dict[int, Chunk] = {}
-        shape = (runs, len(spec.dyads), spec.days + 1)
-        self._traj = writer.trajectories.array if writer else np.zeros(shape, np.int8)
-
-    @property
-    def completed(self) -> int:
-        """The number of replications aggregated so far (always a prefix 0 .. n - 1)."""
-        return len(self.rows)
-
-    def add(self, chunk: Chunk) -> int:
-        """Take a chunk; aggregate it and any chunks it unblocks. Return replications added."""
-        self._pending[chunk.first] = chunk
-        added = 0
-        while self.completed in self._pending:
-            ready = self._pending.pop(self.completed)
-            self._aggregate(ready)
-            added += len(ready)
-        return added
-
-    def _aggregate(self, chunk: Chunk) -> None:
-        """Fold one in-order chunk into the tables and the tally."""
-        expected = self._traj.shape[1:]
-        if chunk.trajectories.shape[1:] != expected:
-            raise ValueError(
-                f"trajectories of shape {chunk.trajectories.shape[1:]}, expected {expected}"
-            )
-        self._traj[chunk.first : chunk.first + len(chunk)] = chunk.trajectories
-        if self.writer:
-            self.writer.moves.write(chunk.moves)
-        else:
-            self._moves.append(chunk.moves)
-        self.rows.extend(chunk.rows)
-        self.tally.merge(chunk.tally)
-
-    def runs_frame(self) -> pd.DataFrame:
-        """Return the runs table of the completed replications."""
-        frame = pd.DataFrame(self.rows, columns=runs_columns(self.spec))
-        return frame.astype(runs_dtypes(self.spec))
-
-    def moves_frame(self) -> pd.DataFrame:
-        """Return the in-memory moves table (only without a results folder)."""
-        table = pa.concat_tables(self._moves) if self._moves else store.MOVES_SCHEMA.empty_table()
-        return table.to_pandas()
-
-    def trajectories(self) -> np.ndarray:
-        """Return the in-memory trajectories of the completed replications."""
-        return self._traj[: self.completed]
+# --- the runs table ---------------------------------------------------------------------------
 
 
 def runs_columns(spec: Any) -> list[str]:
@@ -261,14 +112,267 @@ def runs_dtypes(spec: Any) -> dict[str, str]:
     return dtypes
 
 
+def runs_schema(spec: Any) -> pa.Schema:
+    """Return the Arrow schema of the runs table (with pandas metadata, so dtypes round-trip)."""
+    dtypes = runs_dtypes(spec)
+    return _schema(tuple((c, dtypes[c]) for c in runs_columns(spec)))
+
+
+@functools.lru_cache(maxsize=16)
+def _schema(columns: tuple[tuple[str, str], ...]) -> pa.Schema:
+    """Return the Arrow schema of an empty DataFrame with these (name, dtype) columns."""
+    empty = pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in columns})
+    return pa.Schema.from_pandas(empty, preserve_index=False)
+
+
+def run_row(spec: Any, root: int, index: int, record: Any) -> dict[str, Any]:
+    """Return the runs-table row of one replication."""
+    row: dict[str, Any] = {
+        "index": index,
+        "seed_key": seed_key(root, index),
+        "outcome": record.outcome,
+        "peak_rung": int(record.peak_rung),
+        "peak_day": float(record.peak_day),
+        "final_rung": int(record.final_rung),
+        "end_day": float(record.end_day),
+        "ended_early": bool(record.ended_early),
+    }
+    for actor in spec.actor_ids:
+        row[cost_column(actor)] = float(record.costs.get(actor, 0.0))
+    counts = Counter(m.actor for m in record.moves)
+    for actor in spec.actor_ids:
+        row[moves_column(actor)] = counts.get(actor, 0)
+    row["n_moves"] = len(record.moves)
+    row["simpy_events"] = int(record.events_scheduled)
+    for rung in range(1, len(spec.rung_names)):
+        row[reach_column(rung)] = float(record.first_day_at_rung[rung])
+    return row
+
+
+def moves_table(spec: Any, index: int, moves: Sequence[Any]) -> pa.Table:
+    """Return one replication's moves as an Arrow table in :data:`store.MOVES_SCHEMA`."""
+    days = np.array([m.day for m in moves], dtype=float)
+    start = np.datetime64(spec.start, "D")
+    columns: dict[str, Any] = {
+        "index": np.full(len(moves), index, dtype=np.int32),
+        "date": start + np.floor(days).astype("timedelta64[D]"),
+    }
+    for name in store.MOVES_SCHEMA.names[2:]:
+        columns[name] = [getattr(m, name) for m in moves]
+    return pa.table(columns, schema=store.MOVES_SCHEMA)
+
+
+def failure_row(root: int, index: int, exc: BaseException) -> dict[str, Any]:
+    """Return the failures-table row of a replication that raised ``exc``."""
+    return {
+        "index": index,
+        "seed_key": seed_key(root, index),
+        "error": f"{type(exc).__name__}: {exc}",
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+
+
+# --- one chunk of replications ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Chunk:
+    """The compact result of the replications ``first .. first + count - 1``.
+
+    ``runs``, ``moves`` and ``trajectories`` hold the replications that finished, in index
+    order; ``failures`` those that raised.
+    """
+
+    first: int
+    count: int
+    runs: pa.Table
+    moves: pa.Table
+    trajectories: np.ndarray  # (finished, dyads, days + 1) int8
+    tally: Tally
+    failures: pa.Table
+
+    def __len__(self) -> int:
+        return self.count
+
+
+def simulate_chunk(
+    spec: Any, root: int, indices: Sequence[int], engine: Engine | None = None
+) -> Chunk:
+    """Run the replications ``indices`` (contiguous, ascending) and return their compact result.
+
+    A replication that raises an ``Exception`` is recorded as a failure and the chunk goes
+    on; Ctrl-C and other ``BaseException`` stop it.
+    """
+    simulate = engine or default_engine()
+    tally = Tally(spec.days, len(spec.rung_names))
+    rows, move_tables, trajectories, failures = [], [], [], []
+    for index in indices:
+        try:
+            record = simulate(spec, replication_seed(root, index))
+        except Exception as exc:  # A bad replication must not sink the ensemble.
+            failures.append(failure_row(root, index, exc))
+            continue
+        rows.append(run_row(spec, root, index, record))
+        move_tables.append(moves_table(spec, index, record.moves))
+        trajectories.append(record.dyad_rungs)
+        tally.add_record(record)
+    shape = (0, len(spec.dyads), spec.days + 1)
+    traj = np.stack(trajectories).astype(np.int8) if trajectories else np.empty(shape, np.int8)
+    return Chunk(
+        first=indices[0] if len(indices) else 0,
+        count=len(indices),
+        runs=pa.Table.from_pylist(rows, schema=runs_schema(spec)),
+        moves=pa.concat_tables(move_tables) if move_tables else store.MOVES_SCHEMA.empty_table(),
+        trajectories=traj,
+        tally=tally,
+        failures=pa.Table.from_pylist(failures, schema=store.FAILURES_SCHEMA),
+    )
+
+
+@dataclass(frozen=True)
+class ScenarioSource:
+    """A scenario in plain form for a worker: its JSON, content hash and policy modules."""
+
+    json: str
+    content_hash: str
+    modules: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, scenario: Any, spec: Any) -> ScenarioSource | None:
+        """Return the source of a validated Scenario, None for anything else."""
+        if not hasattr(scenario, "model_dump_json") or not hasattr(scenario, "content_hash"):
+            return None
+        modules = {a.policy_cls.__module__ for a in getattr(spec, "actors", ())}
+        # A policy defined in a script's __main__ is re-registered when spawn re-imports it.
+        modules.discard("__main__")
+        return cls(scenario.model_dump_json(), scenario.content_hash(), tuple(sorted(modules)))
+
+
+@functools.lru_cache(maxsize=8)
+def compiled(source: ScenarioSource) -> Any:
+    """Return the run spec of a scenario source: validated and compiled once per process."""
+    import importlib
+    import json
+
+    import sim.policies  # noqa: F401 - registers the built-in policies
+    from sim.engine.policy import registered_policies
+    from sim.scenario import compile_scenario
+    from sim.scenario.schema import Scenario
+
+    for module in source.modules:
+        importlib.import_module(module)  # Registers the scenario's own policies.
+    wanted = {a["policy"]["name"] for a in json.loads(source.json)["actors"]}
+    missing = sorted(wanted - set(registered_policies()))
+    if missing:
+        raise UsageError(
+            f"policy {', '.join(missing)} is not registered in a worker process: define "
+            "custom policies in an importable module (workers import it), or run with "
+            "workers=1 (--workers 1)"
+        )
+    scenario = Scenario.model_validate_json(source.json)
+    if scenario.content_hash() != source.content_hash:
+        raise RuntimeError("the scenario changed on its way to a worker (content hash differs)")
+    return compile_scenario(scenario)
+
+
+class ChunkRunner:
+    """Runs chunks of replications of one scenario: the function executors map.
+
+    In this process it holds the compiled spec. Pickled, to reach a worker process or a
+    Dask worker, it travels as the scenario's JSON (:class:`ScenarioSource`), which the
+    worker validates and compiles once (on the first chunk, so an error is reported as
+    that chunk's error rather than killing the worker) and caches.
+    """
+
+    def __init__(
+        self,
+        spec: Any,
+        seed: int,
+        engine: Engine | None = None,
+        source: ScenarioSource | None = None,
+    ) -> None:
+        self._spec = spec
+        self.seed = seed
+        self.engine = engine
+        self.source = source
+
+    @property
+    def spec(self) -> Any:
+        """The compiled run spec."""
+        if self._spec is None:
+            assert self.source is not None
+            self._spec = compiled(self.source)
+        return self._spec
+
+    def __call__(self, indices: Sequence[int]) -> Chunk:
+        """Run the replications ``indices`` and return their chunk."""
+        return simulate_chunk(self.spec, self.seed, indices, self.engine)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self.source is None:  # A spec that is not a Scenario's (tests, custom engines).
+            return (ChunkRunner, (self._spec, self.seed, self.engine))
+        return (ChunkRunner, (None, self.seed, self.engine, self.source))
+
+
+def chunk_indices(runs: int, size: int, start: int = 0) -> list[range]:
+    """Split replications ``start .. start + runs - 1`` into contiguous ranges of ``size``."""
+    return [range(i, min(i + size, start + runs)) for i in range(start, start + runs, size)]
+
+
+# --- collecting -------------------------------------------------------------------------------
+
+
+class Collector:
+    """Aggregates chunks in replication-index order into a results folder or memory.
+
+    ``completed`` is always a prefix ``0 .. completed - 1`` of the replications; chunks that
+    arrive early wait (at most the executor's window of them) until the gap before them fills.
+    """
+
+    def __init__(
+        self,
+        sink: store.ResultsWriter | store.MemoryTables,
+        tally: Tally,
+        completed: int = 0,
+        outcomes: Counter[str] | None = None,
+        failed: int = 0,
+    ) -> None:
+        self.sink = sink
+        self.tally = tally
+        self.completed = completed
+        self.outcomes: Counter[str] = outcomes or Counter()
+        self.failed = failed
+        self._pending: dict[int, Chunk] = {}
+
+    def add(self, chunk: Chunk) -> int:
+        """Take a chunk; aggregate it and any chunks it unblocks. Return replications added."""
+        if chunk.first < self.completed or chunk.first in self._pending:
+            raise RuntimeError(f"chunk at replication {chunk.first} arrived twice")
+        self._pending[chunk.first] = chunk
+        added = 0
+        while self.completed in self._pending:
+            ready = self._pending.pop(self.completed)
+            self._aggregate(ready)
+            added += len(ready)
+        return added
+
+    def _aggregate(self, chunk: Chunk) -> None:
+        """Fold one in-order chunk into the tables and the counters."""
+        self.sink.append(chunk.runs, chunk.moves, chunk.trajectories, chunk.failures)
+        self.tally.merge(chunk.tally)
+        self.outcomes.update(outcome_counts(chunk.runs.column("outcome").to_pandas()))
+        self.failed += chunk.failures.num_rows
+        self.completed += chunk.count
+
+
 # --- results ----------------------------------------------------------------------------------
 
 
 class Results:
     """The results of an ensemble: summary, tables and trajectories, and a way to replay a run.
 
-    With a results folder, the moves and trajectories are read from disk when first asked
-    for (trajectories memory-mapped), so a large ensemble does not have to fit in memory.
+    With a results folder the tables are read from disk when first asked for (trajectories
+    memory-mapped), so a large ensemble never has to fit in memory.
     """
 
     def __init__(
@@ -276,10 +380,8 @@ class Results:
         spec: Any,
         seed: int,
         summary: dict[str, Any],
-        runs: pd.DataFrame,
         path: Path | None = None,
-        moves: pd.DataFrame | None = None,
-        trajectories: np.ndarray | None = None,
+        tables: store.MemoryTables | None = None,
         status: str = "complete",
         engine: Engine | None = None,
     ) -> None:
@@ -287,36 +389,75 @@ class Results:
         self.engine = engine
         self.seed = seed
         self.summary = summary
-        self.runs = runs
         self.path = path
         self.status = status
-        self._moves = moves
-        self._trajectories = trajectories
+        self._tables = tables
+        self._cache: dict[str, Any] = {}
+
+    def _table(self, name: str, memory: Callable[[], Any], disk: Callable[[], Any]) -> Any:
+        if name not in self._cache:
+            self._cache[name] = memory() if self._tables is not None else disk()
+        return self._cache[name]
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        """One row per finished replication: index, seed key, outcome, peak, costs, ..."""
+        tables = self._tables
+        return self._table("runs", lambda: tables.runs(), lambda: store.read_runs(self._path()))
 
     @property
     def moves(self) -> pd.DataFrame:
         """One row per move: the replication ``index``, day, date and the fields of the move."""
-        if self._moves is None:
-            self._moves = store.read_moves(self._require_path())
-        return self._moves
+        tables = self._tables
+        return self._table("moves", lambda: tables.moves(), lambda: store.read_moves(self._path()))
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        """One row per replication that raised: index, seed key, error and traceback."""
+        tables = self._tables
+        return self._table(
+            "failures", lambda: tables.failures(), lambda: store.read_failures(self._path())
+        )
 
     @property
     def trajectories(self) -> np.ndarray:
-        """Daily rung per replication and dyad, int8, shape ``(runs, dyads, days + 1)``."""
-        if self._trajectories is None:
-            self._trajectories = store.read_trajectories(self._require_path())
-        return self._trajectories
+        """Daily rung per finished replication and dyad, int8, ``(runs, dyads, days + 1)``."""
+        tables = self._tables
+        return self._table(
+            "trajectories",
+            lambda: tables.trajectories(),
+            lambda: store.read_trajectories(self._path()),
+        )
 
-    def _require_path(self) -> Path:
+    @property
+    def replications(self) -> int:
+        """The replications run, finished or failed."""
+        return int(self.summary["replications"])
+
+    @property
+    def precision(self) -> dict[str, Any] | None:
+        """What the precision target achieved, None for a run of a fixed length."""
+        return self.summary.get("precision")
+
+    def columns(self) -> Any:
+        """Return the runs table, or its columns on demand when it is on disk."""
+        if self._tables is not None:
+            return self.runs
+        return store.RunsColumns(self._path() / store.RUNS)
+
+    def _path(self) -> Path:
         if self.path is None:
             raise UsageError("these results hold no folder to read from")
         return self.path
 
     def trace(self, index: int) -> Any:
-        """Re-run replication ``index`` alone and return its full :class:`RunRecord`."""
+        """Re-run replication ``index`` alone and return its full :class:`RunRecord`.
+
+        A replication that failed raises its error again.
+        """
         simulate = self.engine or default_engine()
-        if not 0 <= index < max(len(self.runs), 1):
-            raise UsageError(f"replication {index} is not in 0..{len(self.runs) - 1}")
+        if not 0 <= index < max(self.replications, 1):
+            raise UsageError(f"replication {index} is not in 0..{self.replications - 1}")
         return simulate(self.spec, replication_seed(self.seed, index))
 
     def table(self) -> str:
@@ -327,10 +468,257 @@ class Results:
 
     def __repr__(self) -> str:
         where = f", path={str(self.path)!r}" if self.path else ""
-        return f"Results({self.spec.name!r}, runs={len(self.runs)}, seed={self.seed}{where})"
+        return f"Results({self.spec.name!r}, runs={self.summary['runs']}, seed={self.seed}{where})"
 
 
-# --- the entry point --------------------------------------------------------------------------
+# --- an ensemble in progress ------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """How long to run: a fixed number of replications, or until a precision is reached."""
+
+    runs: int | None = None
+    schedule: Schedule | None = None
+
+    @property
+    def precision(self) -> Precision | None:
+        """The precision target, None for a fixed number of runs."""
+        return None if self.schedule is None else self.schedule.precision
+
+    def first_target(self, done: int, counts: Mapping[str, int]) -> int | None:
+        """Return the replications to reach first (None: nothing left to do)."""
+        if self.schedule is None:
+            assert self.runs is not None
+            return self.runs if done < self.runs else None
+        if self.schedule.batches and done < self.schedule.batches[-1]:
+            return self.schedule.batches[-1]  # Resuming in the middle of a batch.
+        return self.schedule.advance(done, counts)
+
+    def next_target(self, done: int, counts: Mapping[str, int]) -> int | None:
+        """Return the next boundary after reaching one (None: stop)."""
+        return None if self.schedule is None else self.schedule.advance(done, counts)
+
+    @property
+    def planned(self) -> int:
+        """The replications planned so far."""
+        if self.schedule is None:
+            return self.runs or 0
+        return self.schedule.batches[-1] if self.schedule.batches else 0
+
+
+class Ensemble:
+    """One ensemble being run: its scenario, seed, plan, collector and where it writes."""
+
+    def __init__(
+        self,
+        scenario: Any,
+        spec: Any,
+        seed: int,
+        plan: Plan,
+        collector: Collector,
+        *,
+        chunk_size: int,
+        engine: Engine | None,
+        command: str | None,
+        started: dt.datetime,
+        resumed_from: int | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.spec = spec
+        self.seed = seed
+        self.plan = plan
+        self.collector = collector
+        self.chunk_size = chunk_size
+        self.engine = engine
+        self.command = command
+        self.started = started
+        self.resumed_from = resumed_from
+        self.runner = ChunkRunner(spec, seed, engine, ScenarioSource.of(scenario, spec))
+        self._clock = time.perf_counter()
+        self._done_at_start = collector.completed
+        self.executor_name = "serial"
+
+    @property
+    def writer(self) -> store.ResultsWriter | None:
+        """The results folder's writer, None in memory."""
+        sink = self.collector.sink
+        return sink if isinstance(sink, store.ResultsWriter) else None
+
+    def execute(self, executor: Executor, progress: bool, callback: Callback | None) -> Results:
+        """Run the plan on ``executor``; save what completed however it ends."""
+        self.executor_name = _describe(executor)
+        if self.writer is not None:
+            self.write_manifest("running", None)
+        try:
+            with _entered(executor), _progress_bar(progress, self) as bar:
+                self._run_plan(executor, bar, callback)
+        except BaseException as exc:
+            self._save_after(exc)
+            saved = _with_saved(exc, self)
+            if saved is exc:
+                raise
+            raise saved from exc
+        return self.finish("complete", None)
+
+    def _run_plan(self, executor: Executor, bar: Any, callback: Callback | None) -> None:
+        """Extend the ensemble batch by batch until the plan says stop."""
+        collector = self.collector
+        target = self.plan.first_target(collector.completed, collector.outcomes)
+        while target is not None:
+            bar.total = target
+            bar.refresh()
+            self.extend(executor, target, bar, callback)
+            target = self.plan.next_target(collector.completed, collector.outcomes)
+
+    def extend(self, executor: Executor, target: int, bar: Any, callback: Callback | None) -> None:
+        """Run replications ``completed .. target - 1``."""
+        collector = self.collector
+        chunks = chunk_indices(target - collector.completed, self.chunk_size, collector.completed)
+        with contextlib.closing(iter(executor.map(self.runner, chunks))) as results:
+            for chunk in results:
+                added = collector.add(chunk)
+                bar.update(added)
+                if callback is not None and added:
+                    callback(collector.completed, target)
+        if collector.completed != target:
+            # An executor that lost a chunk must not pass for a complete run.
+            raise RuntimeError(f"the executor returned {collector.completed} of {target} runs")
+
+    def _save_after(self, exc: BaseException) -> None:
+        """Save what completed after ``exc`` stopped the run; never mask ``exc``."""
+        stopped = isinstance(exc, KeyboardInterrupt | WorkerLost)
+        status = "interrupted" if stopped else "failed"
+        error = None if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        if self.writer is None:
+            return  # Nothing to save in memory.
+        try:
+            self.finish(status, error)
+        except Exception as failed:  # pragma: no cover - e.g. a full disk
+            exc.add_note(f"could not save the completed runs: {failed}")
+
+    def finish(self, status: str, error: str | None) -> Results:
+        """Build the summary of what completed, publish the folder if any, return Results."""
+        sink, spec = self.collector.sink, self.spec
+        if isinstance(sink, store.MemoryTables):
+            failures = sink.failures()
+            summary = self.summary(sink.runs(), failures.head(FAILURE_EXAMPLES).to_dict("records"))
+            return Results(spec, self.seed, summary, None, sink, status, self.engine)
+        sink.publish()
+        examples = store.read_failures(sink.path).head(FAILURE_EXAMPLES).to_dict("records")
+        summary = self.summary(store.RunsColumns(sink.path / store.RUNS), examples)
+        store.write_json(sink.path / store.SUMMARY, summary)
+        self.write_manifest(status, error)
+        return Results(spec, self.seed, summary, sink.path, None, status, self.engine)
+
+    def summary(self, runs: Any, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        """Return the summary (JSON data) of the replications completed."""
+        collector = self.collector
+        summary = build_summary(
+            self.spec,
+            runs,
+            collector.tally,
+            seed=self.seed,
+            title=self.scenario.title,
+            scenario_hash=self.scenario.content_hash(),
+            lever_names=lever_names(self.spec),
+            failures=failure_summary(collector.failed, collector.completed, examples),
+        )
+        schedule = self.plan.schedule
+        if schedule is not None:
+            summary["precision"] = schedule.precision.report(
+                collector.completed, collector.outcomes, self.spec.outcome_ids, schedule.batches
+            )
+        return store.jsonable(summary)
+
+    def write_manifest(self, status: str, error: str | None) -> None:
+        """Write the manifest (first as 'running', last with the final status)."""
+        writer = self.writer
+        assert writer is not None
+        done = self.collector.completed
+        seconds = time.perf_counter() - self._clock
+        session = done - self._done_at_start
+        running = status == "running"
+        extra = {
+            "chunk_size": self.chunk_size,
+            "precision": self.plan.precision.to_json() if self.plan.precision else None,
+            "replications_failed": self.collector.failed,
+            "resumed_from": self.resumed_from,
+            "executor": self.executor_name,
+            "process": {"pid": os.getpid(), "host": socket.gethostname()} if running else None,
+            "timing": None
+            if running
+            else {
+                "seconds": round(seconds, 3),
+                "replications": session,
+                "per_second": round(session / seconds, 2) if seconds > 0 else None,
+            },
+        }
+        manifest = store.build_manifest(
+            scenario=self.scenario,
+            seed=self.seed,
+            runs=self.plan.planned,
+            completed=done,
+            spec=self.spec,
+            command=self.command,
+            started=self.started,
+            finished=None if running else _now(),
+            status=status,
+            error=error,
+            extra=extra,
+        )
+        store.write_json(writer.path / store.MANIFEST, manifest)
+
+
+def _with_saved(exc: BaseException, ens: Ensemble) -> BaseException:
+    """Return ``exc`` with a note of where its completed runs are (a WorkerLost says it all)."""
+    writer = ens.writer
+    if writer is None:
+        return exc
+    done, planned = ens.collector.completed, ens.plan.planned
+    saved = (
+        f"{done} of {planned} runs saved in {writer.path}; "
+        f"finish them with: sim run --resume {writer.path}"
+    )
+    if isinstance(exc, WorkerLost):
+        return WorkerLost(f"{exc}; {saved}")
+    exc.add_note(saved)
+    return exc
+
+
+def _describe(executor: Any) -> str:
+    """Return a short description of an executor for the manifest."""
+    name = type(executor).__name__.removesuffix("Executor").lower() or "custom"
+    workers = getattr(executor, "workers", None)
+    return f"{name} ({workers} workers)" if workers else name
+
+
+def _entered(executor: Any) -> contextlib.AbstractContextManager[Any]:
+    """Return the executor as a context manager (a plain ``map`` object needs none)."""
+    if hasattr(executor, "__enter__"):
+        return executor
+    return contextlib.nullcontext(executor)
+
+
+def _progress_bar(progress: bool, ens: Ensemble) -> Any:
+    """Return a tqdm bar on stderr (runs/s and time left), disabled when not wanted."""
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(
+        total=ens.plan.planned or None,
+        initial=ens.collector.completed,
+        unit="run",
+        desc=ens.spec.name,
+        file=sys.stderr,
+        disable=not progress,
+        leave=False,
+        dynamic_ncols=True,
+    )
+
+
+# --- the entry points -------------------------------------------------------------------------
 
 
 def resolve_scenario(scenario: Any, overrides: list[str] | Mapping[str, Any] | None) -> Any:
@@ -359,39 +747,79 @@ def lever_names(spec: Any) -> dict[tuple[str, str], str]:
     return {(ids[lv.actor], lv.id): lv.name for lv in getattr(spec, "levers", ())}
 
 
+def choose_executor(
+    executor: Executor | str | None,
+    workers: int | None,
+    scheduler: str | None,
+    runs: int | None,
+    chunk_size: int,
+) -> Executor:
+    """Return the executor to use: the one given, or one made from ``executor`` and ``workers``.
+
+    With neither, replications run in this process. A job of a single chunk runs in this
+    process too: a pool would only add its start-up time.
+    """
+    if executor is not None and not isinstance(executor, str):
+        if workers is not None or scheduler is not None:
+            raise UsageError("give workers and scheduler to the executor, not to run()")
+        return executor
+    if executor is None and workers is None:
+        return SerialExecutor()
+    if executor in (None, "processes") and runs is not None and runs <= chunk_size:
+        return SerialExecutor()
+    return make_executor(executor, workers, scheduler)
+
+
 def run(
     scenario: Any,
-    runs: int = 1000,
+    runs: int | None = None,
     seed: int = 0,
     out: str | os.PathLike[str] | None = None,
     progress: bool = False,
     *,
     overrides: list[str] | Mapping[str, Any] | None = None,
-    executor: Executor | None = None,
+    workers: int | None = None,
+    executor: Executor | str | None = None,
+    scheduler: str | None = None,
+    precision: float | None = None,
+    max_runs: int | None = None,
     chunk_size: int = DEFAULT_CHUNK,
     command: str | None = None,
+    callback: Callback | None = None,
 ) -> Results:
-    """Run ``runs`` replications of a scenario and return their :class:`Results`.
+    """Run replications of a scenario and return their :class:`Results`.
 
     Args:
         scenario: a Scenario, or the name or path of one (``overrides`` then apply).
-        runs: the number of replications.
+        runs: the number of replications (default 1000; not with ``precision``).
         seed: the root seed; replication ``i`` uses ``SeedSequence(seed).spawn(i + 1)[i]``.
         out: a results root; the run is written to ``out/<scenario>/<run-id>/``. None keeps
             everything in memory and writes nothing.
-        progress: show a progress bar on stderr.
+        progress: show a progress bar (runs/s, time left) on stderr.
         overrides: ``--set`` style overrides (``["a.b=1"]`` or ``{"a.b": 1}``).
-        executor: maps chunks of replications; serial in this process by default.
+        workers: local worker processes; None or 1 runs them in this process (``sim run``
+            defaults to every core). Pools use the 'spawn' start method, safe in notebooks;
+            a script that runs in parallel needs the ``if __name__ == "__main__":`` guard.
+        executor: 'processes' (default), 'dask', or an executor object.
+        scheduler: with ``executor='dask'``, the address of a running scheduler; without
+            one a LocalCluster is started.
+        precision: run in batches until every outcome probability's 95% Wilson interval has
+            a half-width of at most this (see :mod:`sim.experiments.precision`).
+        max_runs: the cap on replications with ``precision`` (default 100,000).
         chunk_size: replications per chunk.
         command: the command line to record in the manifest (default: ``sys.argv``).
+        callback: called after each chunk with (replications done, replications planned).
 
-    If interrupted (Ctrl-C or an error), whatever completed is still written, with status
-    ``"interrupted"`` or ``"failed"`` in the manifest, before the exception propagates.
+    Results are the same for the same seed whatever the executor and number of workers.
+    If interrupted (Ctrl-C, a worker that dies, an error), whatever completed is written,
+    with status ``"interrupted"`` or ``"failed"``, and :func:`resume` finishes it.
     """
     from sim.scenario import compile_scenario
 
+    runs, target = length(runs, precision, max_runs)
     scenario = resolve_scenario(scenario, overrides)
     spec = compile_scenario(scenario)
+    chosen = choose_executor(executor, workers, scheduler, runs, chunk_size)
     return run_spec(
         scenario,
         spec,
@@ -399,16 +827,31 @@ def run(
         seed,
         out,
         progress,
-        executor=executor,
+        executor=chosen,
         chunk_size=chunk_size,
         command=command,
+        precision=target,
+        callback=callback,
     )
+
+
+def length(
+    runs: int | None, precision: float | None, max_runs: int | None
+) -> tuple[int | None, Precision | None]:
+    """Return how long to run: ``runs`` (default 1000), or ``precision`` capped at ``max_runs``."""
+    if precision is None:
+        if max_runs is not None:
+            raise UsageError("--max-runs goes with --precision")
+        return (1000 if runs is None else runs), None
+    if runs is not None:
+        raise UsageError("give a number of runs or a precision, not both")
+    return None, Precision(precision, DEFAULT_MAX_RUNS if max_runs is None else max_runs)
 
 
 def run_spec(
     scenario: Any,
     spec: Any,
-    runs: int,
+    runs: int | None,
     seed: int,
     out: str | os.PathLike[str] | None = None,
     progress: bool = False,
@@ -417,105 +860,203 @@ def run_spec(
     chunk_size: int = DEFAULT_CHUNK,
     command: str | None = None,
     engine: Engine | None = None,
+    precision: Precision | None = None,
+    folder: str | os.PathLike[str] | None = None,
+    callback: Callback | None = None,
 ) -> Results:
-    """Run an ensemble of an already compiled ``spec`` (of ``scenario``); see :func:`run`."""
-    if runs < 1:
-        raise UsageError(f"the number of runs must be at least 1, got {runs}")
-    if chunk_size < 1:
-        raise UsageError(f"the chunk size must be at least 1, got {chunk_size}")
+    """Run an ensemble of an already compiled ``spec`` (of ``scenario``); see :func:`run`.
+
+    ``folder`` writes to exactly that new folder instead of a fresh one under ``out``.
+    """
+    plan = _checked_plan(runs, precision, spec, chunk_size)
     try:
         seed = check_seed(seed)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     started = _now()
-    writer = None
-    if out is not None:
-        writer = store.ResultsWriter.create(
-            Path(out), spec.name, started, runs, len(spec.dyads), spec.days
-        )
-    collector = Collector(spec, runs, writer)
-    fn = functools.partial(simulate_chunk, spec, seed, engine=engine)
-    chunks = chunk_indices(runs, chunk_size)
-    finish = functools.partial(
-        _finish, scenario, spec, seed, runs, collector, writer, started, engine=engine
-    )
-    try:
-        _drive(executor or SerialExecutor(), fn, chunks, collector, progress, runs)
-        if collector.completed != runs:
-            # An executor that lost a chunk must not pass for a complete run.
-            raise RuntimeError(f"the executor returned {collector.completed} of {runs} runs")
-    except BaseException as exc:
-        # Keep what completed: a long run that dies still leaves its first replications.
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        status = "interrupted" if interrupted else "failed"
-        partial = finish(status, None if interrupted else f"{type(exc).__name__}: {exc}", command)
-        if partial.path is not None:
-            exc.add_note(f"{len(partial.runs)} of {runs} runs saved in {partial.path}")
-        raise
-    return finish("complete", None, command)
-
-
-def _drive(
-    executor: Executor,
-    fn: Callable[[Sequence[int]], Chunk],
-    chunks: list[range],
-    collector: Collector,
-    progress: bool,
-    total: int,
-) -> None:
-    """Feed every chunk the executor yields to the collector, with an optional progress bar."""
-    import sys
-
-    from tqdm import tqdm
-
-    with tqdm(total=total, unit="run", file=sys.stderr, disable=not progress, leave=False) as bar:
-        for chunk in executor.map(fn, chunks):
-            bar.update(collector.add(chunk))
-
-
-def _finish(
-    scenario: Any,
-    spec: Any,
-    seed: int,
-    runs: int,
-    collector: Collector,
-    writer: store.ResultsWriter | None,
-    started: dt.datetime,
-    status: str,
-    error: str | None,
-    command: str | None,
-    engine: Engine | None = None,
-) -> Results:
-    """Build the summary of what completed, write the folder if there is one, return Results."""
-    frame = collector.runs_frame()
-    summary = store.jsonable(
-        build_summary(
-            spec,
-            frame,
-            collector.tally,
-            seed=seed,
-            title=scenario.title,
-            scenario_hash=scenario.content_hash(),
-            lever_names=lever_names(spec),
-        )
-    )
-    if writer is None:
-        moves, traj = collector.moves_frame(), collector.trajectories()
-        return Results(spec, seed, summary, frame, None, moves, traj, status, engine)
-    manifest = store.build_manifest(
-        scenario=scenario,
-        seed=seed,
-        runs=runs,
-        completed=collector.completed,
-        spec=spec,
+    schema = runs_schema(spec)
+    n_dyads = len(spec.dyads)
+    sink: store.ResultsWriter | store.MemoryTables
+    if folder is not None:
+        sink = store.ResultsWriter.at(Path(folder), schema, n_dyads, spec.days)
+    elif out is not None:
+        sink = store.ResultsWriter.create(Path(out), spec.name, started, schema, n_dyads, spec.days)
+    else:
+        sink = store.MemoryTables(schema, n_dyads, spec.days)
+    collector = Collector(sink, Tally(spec.days, len(spec.rung_names)))
+    ens = Ensemble(
+        scenario,
+        spec,
+        seed,
+        plan,
+        collector,
+        chunk_size=chunk_size,
+        engine=engine,
         command=command,
         started=started,
-        finished=_now(),
-        status=status,
-        error=error,
     )
-    writer.finish(frame, summary, manifest)
-    return Results(spec, seed, summary, frame, writer.path, status=status, engine=engine)
+    return ens.execute(executor or SerialExecutor(), progress, callback)
+
+
+def _checked_plan(
+    runs: int | None, precision: Precision | None, spec: Any, chunk_size: int
+) -> Plan:
+    """Return the plan of a run after checking its arguments."""
+    if chunk_size < 1:
+        raise UsageError(f"the chunk size must be at least 1, got {chunk_size}")
+    if precision is not None:
+        if runs is not None:
+            raise UsageError("give a number of runs or a precision, not both")
+        return Plan(schedule=Schedule(precision, tuple(spec.outcome_ids), chunk_size))
+    if runs is None or runs < 1:
+        raise UsageError(f"the number of runs must be at least 1, got {runs}")
+    return Plan(runs=runs)
+
+
+def resume(
+    folder: str | os.PathLike[str],
+    progress: bool = False,
+    *,
+    workers: int | None = None,
+    executor: Executor | str | None = None,
+    scheduler: str | None = None,
+    command: str | None = None,
+    callback: Callback | None = None,
+    engine: Engine | None = None,
+) -> Results:
+    """Finish an interrupted or failed run in its folder, as if it had never stopped.
+
+    The scenario, seed, length (or precision target) and chunk size come from the folder's
+    manifest; the completed replications are kept and the rest are run. The final files
+    are identical to those of an uninterrupted run.
+    """
+    path = Path(folder)
+    manifest = _resumable_manifest(path)
+    scenario = _manifest_scenario(path, manifest)
+    from sim.scenario import compile_scenario
+
+    spec = compile_scenario(scenario)
+    chunk_size = int(manifest["chunk_size"])
+    precision = Precision.from_json(manifest["precision"]) if manifest["precision"] else None
+    runs = None if precision else int(manifest["runs"])
+    plan = _checked_plan(runs, precision, spec, chunk_size)
+    done = int(manifest["runs_completed"]) if manifest["status"] != "running" else 0
+    writer = store.ResultsWriter.reopen(path, runs_schema(spec), len(spec.dyads), spec.days, done)
+    try:
+        collector = _restored_collector(path, spec, writer, done)
+        if plan.schedule is not None:
+            _replay(plan.schedule, path, done)
+    except BaseException:
+        writer.abort()
+        raise
+    ens = Ensemble(
+        scenario,
+        spec,
+        int(manifest["seed"]),
+        plan,
+        collector,
+        chunk_size=chunk_size,
+        engine=engine,
+        command=command,
+        started=dt.datetime.fromisoformat(manifest["started"]),
+        resumed_from=done,
+    )
+    remaining = None if plan.runs is None else plan.runs - done
+    chosen = choose_executor(executor, workers, scheduler, remaining, chunk_size)
+    return ens.execute(chosen, progress, callback)
+
+
+def _resumable_manifest(path: Path) -> dict[str, Any]:
+    """Return the manifest of a folder that can be resumed, or raise a UsageError."""
+    if not (path / store.MANIFEST).is_file():
+        raise UsageError(f"{path}: not a results folder (no {store.MANIFEST})")
+    manifest = store.read_manifest(path)
+    status = manifest.get("status")
+    if manifest.get("format_version") != store.FORMAT_VERSION or "chunk_size" not in manifest:
+        raise UsageError(f"{path}: written by another version of sim; it cannot be resumed")
+    if status == "complete":
+        raise UsageError(f"{path}: this run is already complete")
+    if status == "running" and _alive(manifest.get("process")):
+        pid = manifest["process"]["pid"]
+        raise UsageError(f"{path}: this run is still running (process {pid})")
+    return manifest
+
+
+def _alive(process: Mapping[str, Any] | None) -> bool:
+    """Return True if ``process`` (pid and host of a run) is alive on this machine."""
+    if not process or process.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(process["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _manifest_scenario(path: Path, manifest: Mapping[str, Any]) -> Any:
+    """Return the Scenario recorded in a manifest, checked against its content hash."""
+    from pydantic import ValidationError
+
+    from sim.scenario.schema import Scenario
+
+    try:
+        scenario = Scenario.model_validate(manifest["parameters"])
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageError(
+            f"{path}: the recorded scenario does not validate here ({where}: {first['msg']}); "
+            "a custom policy must be registered (imported) before resuming"
+        ) from None
+    if scenario.content_hash() != manifest["content_hash"]:
+        raise UsageError(
+            f"{path}: the recorded scenario no longer validates to the same content "
+            f"(hash {scenario.content_hash()} != {manifest['content_hash']}); the schema "
+            "or its defaults changed since the run started"
+        )
+    return scenario
+
+
+def _restored_collector(path: Path, spec: Any, writer: store.ResultsWriter, done: int) -> Collector:
+    """Return a collector holding replications ``0 .. done - 1`` of a folder."""
+    tally = Tally(spec.days, len(spec.rung_names))
+    outcomes: Counter[str] = Counter()
+    if (path / store.RUNS).exists() and done:
+        for block in store.iter_trajectories(path, writer.runs.rows):
+            tally.add_trajectories(block)
+        for moves in _whole_runs(store.iter_rows(path / store.MOVES, done)):
+            tally.add_moves(moves)
+        for batch in store.iter_rows(path / store.RUNS, done):
+            outcomes.update(outcome_counts(batch.column("outcome").to_pandas()))
+    return Collector(writer, tally, done, outcomes, writer.failures.rows)
+
+
+def _whole_runs(batches: Iterable[pa.RecordBatch]) -> Iterator[pd.DataFrame]:
+    """Regroup batches of a table sorted by ``index`` so that no replication is split."""
+    carry: pd.DataFrame | None = None
+    for batch in batches:
+        frame = batch.select(["index", "actor", "lever"]).to_pandas()
+        if carry is not None:
+            frame = pd.concat([carry, frame], ignore_index=True)
+        last = frame["index"].iloc[-1]
+        carry = frame[frame["index"] == last]
+        yield frame[frame["index"] != last]
+    if carry is not None:
+        yield carry
+
+
+def _replay(schedule: Schedule, path: Path, done: int) -> None:
+    """Replay an adaptive run's batch boundaries up to the one in progress at ``done``."""
+    if done:
+        runs = store.RunsColumns(path / store.RUNS)
+        index = np.asarray(runs["index"])
+        outcomes = runs["outcome"]
+    target = schedule.advance(0, Counter())
+    while target is not None and target <= done:
+        counts = outcome_counts(outcomes[index < target])
+        target = schedule.advance(target, counts)
 
 
 def _now() -> dt.datetime:

@@ -1,14 +1,19 @@
 """The results store: one folder per ensemble, ``results/<scenario>/<run-id>/``.
 
-A folder holds ``manifest.json`` (what was run, by what, when, and whether it finished),
-``summary.json``, ``runs.parquet`` (one row per replication), ``moves.parquet`` (one row per
-move) and ``trajectories.npy`` (int8 daily rung per replication and dyad, memory-mappable).
+A folder holds ``manifest.json`` (what was run, by what, when, and how far it got),
+``summary.json``, ``runs.parquet`` (one row per replication that finished),
+``moves.parquet`` (one row per move), ``trajectories.npy`` (int8 daily rung per finished
+replication and dyad, in the order of ``runs.parquet``, memory-mappable) and, when some
+replications raised, ``failures.parquet`` (index, seed key, error, traceback).
 
-Every file is written under a temporary name and moved into place with :func:`os.replace`,
-so a reader never sees half a file; the manifest is written last, so a folder without one
-is a run that died before it could say so. Moves and trajectories are streamed to disk as
-chunks arrive, so a long ensemble never holds them all in memory and an interrupted one
-still leaves what it finished. A folder is never overwritten.
+Tables stream to disk as chunks arrive, in row groups of a fixed number of rows, so memory
+stays flat however many replications run, and the bytes of a file depend only on its rows,
+never on how the work was chunked, which executor ran it or whether it was resumed. Every
+file is written under a temporary name and moved into place with :func:`os.replace`, so a
+reader never sees half a file. The manifest is written first with status ``"running"`` and
+rewritten last with the final status: ``"complete"``, ``"interrupted"`` (Ctrl-C, a worker
+that died) or ``"failed"``; a folder that is not complete can be finished by
+:func:`sim.experiments.ensemble.resume`. A folder is never reused for another run.
 """
 
 from __future__ import annotations
@@ -42,9 +47,10 @@ SUMMARY = "summary.json"
 RUNS = "runs.parquet"
 MOVES = "moves.parquet"
 TRAJECTORIES = "trajectories.npy"
+FAILURES = "failures.parquet"
 
 #: Bump when the layout of a results folder changes incompatibly.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 # Arrow types of the annotations a MoveRecord field may have.
 _ARROW_TYPES = {"str": pa.string(), "float": pa.float64(), "int": pa.int32(), "bool": pa.bool_()}
@@ -63,8 +69,22 @@ def _moves_schema() -> pa.Schema:
 #: of :class:`~sim.engine.record.MoveRecord`, in its order.
 MOVES_SCHEMA = _moves_schema()
 
-#: Moves are buffered to row groups of about this many rows before they are written.
+#: The columns of ``failures.parquet``: one row per replication that raised.
+FAILURES_SCHEMA = pa.schema(
+    [
+        ("index", pa.int64()),
+        ("seed_key", pa.string()),
+        ("error", pa.string()),
+        ("traceback", pa.string()),
+    ]
+)
+
+#: Rows per row group of ``moves.parquet`` (about 10 MB buffered at most).
 MOVES_ROW_GROUP = 65_536
+#: Rows per row group of ``runs.parquet`` (a few MB buffered at most).
+RUNS_ROW_GROUP = 8_192
+#: Rows per row group of ``failures.parquet``.
+FAILURES_ROW_GROUP = 1_024
 
 
 # --- JSON -------------------------------------------------------------------------------------
@@ -193,34 +213,46 @@ def environment() -> dict[str, str]:
 # --- streaming writers ------------------------------------------------------------------------
 
 
-class MovesWriter:
-    """Streams move tables to ``moves.parquet`` in row groups; :meth:`close` publishes it."""
+class TableWriter:
+    """Streams Arrow tables to one parquet file in row groups of exactly ``row_group`` rows.
 
-    def __init__(self, path: Path) -> None:
+    Row groups are cut at fixed row counts (only the last may be shorter), and each is
+    written from contiguous arrays, so the file's bytes depend on its rows alone. The file
+    is written under a temporary name; :meth:`close` publishes it.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema, row_group: int) -> None:
         self.path = path
+        self.schema = schema
+        self.row_group = row_group
         self._tmp = partial_path(path)
-        self._writer = pq.ParquetWriter(self._tmp, MOVES_SCHEMA)
+        self._writer = pq.ParquetWriter(self._tmp, schema)
         self._buffer: list[pa.Table] = []
         self._buffered = 0
         self.rows = 0
 
     def write(self, table: pa.Table) -> None:
-        """Queue a table of moves (in :data:`MOVES_SCHEMA`); flush whole row groups."""
-        self._buffer.append(table)
+        """Queue rows (in this writer's schema, metadata aside); write every full row group."""
+        if not table.num_rows:
+            return
+        self._buffer.append(pa.Table.from_arrays(table.columns, schema=self.schema))
         self._buffered += table.num_rows
         self.rows += table.num_rows
-        if self._buffered >= MOVES_ROW_GROUP:
-            self._flush()
+        while self._buffered >= self.row_group:
+            self._flush(self.row_group)
 
-    def _flush(self) -> None:
-        """Write the buffered moves as one row group."""
-        if self._buffer:
-            self._writer.write_table(pa.concat_tables(self._buffer))
-        self._buffer, self._buffered = [], 0
+    def _flush(self, rows: int) -> None:
+        """Write the first ``rows`` buffered rows as one row group."""
+        table = pa.concat_tables(self._buffer).combine_chunks()
+        self._writer.write_table(table.slice(0, rows), row_group_size=rows)
+        rest = table.slice(rows)
+        self._buffer = [rest] if rest.num_rows else []
+        self._buffered = rest.num_rows
 
     def close(self) -> None:
         """Write what is left, close the file and move it into place."""
-        self._flush()
+        if self._buffered:
+            self._flush(self._buffered)
         self._writer.close()
         os.replace(self._tmp, self.path)
 
@@ -231,63 +263,181 @@ class MovesWriter:
         self._tmp.unlink(missing_ok=True)
 
 
+def npy_header(shape: tuple[int, ...]) -> bytes:
+    """Return the ``.npy`` header of an int8 array of ``shape``, as ``np.save`` writes it."""
+    import io
+
+    buf = io.BytesIO()
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.int8)), "fortran_order": False}
+    np.lib.format.write_array_header_1_0(buf, {**header, "shape": shape})
+    return buf.getvalue()
+
+
 class TrajectoryWriter:
-    """Writes daily rungs into a memory-mapped ``(runs, dyads, days + 1)`` int8 ``.npy`` file."""
+    """Appends int8 trajectory blocks ``(runs, dyads, days + 1)`` to an ``.npy`` file.
 
-    def __init__(self, path: Path, shape: tuple[int, int, int]) -> None:
+    The data go straight to the file (nothing is held or memory-mapped), after a header
+    sized for the final shape; :meth:`close` writes the real header and publishes the file.
+    """
+
+    def __init__(self, path: Path, n_dyads: int, n_days: int) -> None:
         self.path = path
-        self.shape = shape
-        # Not partial_path(path): that name is for the truncated copy an interrupted run writes.
-        self._tmp = path.with_name(f".{path.name}.stream.part")
-        self.array = np.lib.format.open_memmap(self._tmp, mode="w+", dtype=np.int8, shape=shape)
+        self.inner = (n_dyads, n_days)
+        self.rows = 0
+        self._tmp = partial_path(path)
+        self._fh = open(self._tmp, "wb")  # noqa: SIM115 - closed in close() or abort()
+        self._header_size = len(npy_header((0, *self.inner)))
+        self._fh.write(b"\0" * self._header_size)
 
-    def write(self, first: int, block: np.ndarray) -> None:
-        """Store the trajectories of replications ``first, first + 1, ...``."""
-        self.array[first : first + len(block)] = block
+    def write(self, block: np.ndarray) -> None:
+        """Append the trajectories of the next replications."""
+        if block.shape[1:] != self.inner:
+            raise ValueError(f"trajectories of shape {block.shape[1:]}, expected {self.inner}")
+        self._fh.write(np.ascontiguousarray(block, dtype=np.int8).tobytes())
+        self.rows += len(block)
 
-    def close(self, completed: int) -> None:
-        """Publish the first ``completed`` replications (all of them when the run finished)."""
-        self.array.flush()
-        if completed == self.shape[0]:
-            del self.array
-            os.replace(self._tmp, self.path)
-            return
-        # An unfinished run: keep only the replications that completed.
-        with atomic_path(self.path) as tmp, open(tmp, "wb") as fh:
-            np.save(fh, np.asarray(self.array[:completed]), allow_pickle=False)
-        self.abort()
+    def close(self) -> None:
+        """Write the header for the rows written, close the file and move it into place."""
+        header = npy_header((self.rows, *self.inner))
+        if len(header) != self._header_size:  # Only for absurd shapes: a 64-byte boundary.
+            raise RuntimeError("trajectory header does not fit the space reserved for it")
+        self._fh.seek(0)
+        self._fh.write(header)
+        self._fh.close()
+        os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
-        """Drop the temporary file without publishing it."""
-        with contextlib.suppress(AttributeError):
-            del self.array
+        """Close and delete the temporary file without publishing it."""
+        self._fh.close()
         self._tmp.unlink(missing_ok=True)
 
 
 class ResultsWriter:
-    """Writes one results folder: moves and trajectories as they come, the manifest last."""
+    """Writes one results folder: tables as they come, then summary and manifest."""
 
-    def __init__(self, path: Path, n_runs: int, n_dyads: int, days: int) -> None:
+    def __init__(self, path: Path, runs_schema: pa.Schema, n_dyads: int, days: int) -> None:
         self.path = path
-        self.moves = MovesWriter(path / MOVES)
-        self.trajectories = TrajectoryWriter(path / TRAJECTORIES, (n_runs, n_dyads, days + 1))
+        self.runs = TableWriter(path / RUNS, runs_schema, RUNS_ROW_GROUP)
+        self.moves = TableWriter(path / MOVES, MOVES_SCHEMA, MOVES_ROW_GROUP)
+        self.failures = TableWriter(path / FAILURES, FAILURES_SCHEMA, FAILURES_ROW_GROUP)
+        self.trajectories = TrajectoryWriter(path / TRAJECTORIES, n_dyads, days + 1)
 
     @classmethod
     def create(
-        cls, root: Path, scenario: str, now: dt.datetime, n_runs: int, n_dyads: int, days: int
+        cls,
+        root: Path,
+        scenario: str,
+        now: dt.datetime,
+        runs_schema: pa.Schema,
+        n_dyads: int,
+        days: int,
     ) -> ResultsWriter:
         """Open a writer on a fresh folder under ``root``."""
-        return cls(create_run_dir(root, scenario, now), n_runs, n_dyads, days)
+        return cls(create_run_dir(root, scenario, now), runs_schema, n_dyads, days)
 
-    def finish(
-        self, runs: pd.DataFrame, summary: Mapping[str, Any], manifest: Mapping[str, Any]
+    @classmethod
+    def at(cls, path: Path, runs_schema: pa.Schema, n_dyads: int, days: int) -> ResultsWriter:
+        """Open a writer on a new folder at exactly ``path`` (which must not exist yet)."""
+        Path(path).mkdir(parents=True)
+        return cls(Path(path), runs_schema, n_dyads, days)
+
+    @classmethod
+    def reopen(
+        cls, path: Path, runs_schema: pa.Schema, n_dyads: int, days: int, completed: int
+    ) -> ResultsWriter:
+        """Open a writer on an unfinished folder, holding its replications ``0 .. completed-1``.
+
+        The rows are copied from the published files through the same row grouping, so
+        the folder ends up byte for byte as if it had never been interrupted.
+        """
+        writer = cls(path, runs_schema, n_dyads, days)
+        try:
+            kept = 0
+            if (path / RUNS).exists():
+                for batch in iter_rows(path / RUNS, completed):
+                    writer.runs.write(pa.Table.from_batches([batch]))
+                    kept += batch.num_rows
+            for name, table in ((MOVES, writer.moves), (FAILURES, writer.failures)):
+                if (path / name).exists():
+                    for batch in iter_rows(path / name, completed):
+                        table.write(pa.Table.from_batches([batch]))
+            if kept:
+                for block in iter_trajectories(path, kept):
+                    writer.trajectories.write(block)
+        except BaseException:
+            writer.abort()
+            raise
+        return writer
+
+    def append(
+        self, runs: pa.Table, moves: pa.Table, trajectories: np.ndarray, failures: pa.Table
     ) -> None:
-        """Publish every file for the ``len(runs)`` completed replications, the manifest last."""
+        """Write the results of the next replications."""
+        self.runs.write(runs)
+        self.moves.write(moves)
+        self.failures.write(failures)
+        self.trajectories.write(trajectories)
+
+    def publish(self) -> None:
+        """Publish the tables written so far (failures only if there were any)."""
+        self.runs.close()
         self.moves.close()
-        self.trajectories.close(len(runs))
-        write_table(self.path / RUNS, runs)
-        write_json(self.path / SUMMARY, summary)
-        write_json(self.path / MANIFEST, manifest)
+        self.trajectories.close()
+        if self.failures.rows:
+            self.failures.close()
+        else:
+            self.failures.abort()
+            (self.path / FAILURES).unlink(missing_ok=True)  # Left by an earlier attempt.
+
+    def abort(self) -> None:
+        """Drop every temporary file without publishing."""
+        for part in (self.runs, self.moves, self.failures, self.trajectories):
+            part.abort()
+
+
+class MemoryTables:
+    """Holds an ensemble's tables in memory, for runs without a results folder."""
+
+    def __init__(self, runs_schema: pa.Schema, n_dyads: int, days: int) -> None:
+        self.runs_schema = runs_schema
+        self.inner = (n_dyads, days + 1)
+        self._runs: list[pa.Table] = []
+        self._moves: list[pa.Table] = []
+        self._failures: list[pa.Table] = []
+        self._trajectories: list[np.ndarray] = []
+
+    def append(
+        self, runs: pa.Table, moves: pa.Table, trajectories: np.ndarray, failures: pa.Table
+    ) -> None:
+        """Keep the results of the next replications."""
+        self._runs.append(runs)
+        self._moves.append(moves)
+        self._failures.append(failures)
+        self._trajectories.append(trajectories)
+
+    def runs(self) -> pd.DataFrame:
+        """Return the runs table."""
+        return _concat(self._runs, self.runs_schema).to_pandas()
+
+    def moves(self) -> pd.DataFrame:
+        """Return the moves table."""
+        return _concat(self._moves, MOVES_SCHEMA).to_pandas()
+
+    def failures(self) -> pd.DataFrame:
+        """Return the failures table."""
+        return _concat(self._failures, FAILURES_SCHEMA).to_pandas()
+
+    def trajectories(self) -> np.ndarray:
+        """Return the trajectories, shape ``(runs, dyads, days + 1)``."""
+        if not self._trajectories:
+            return np.empty((0, *self.inner), dtype=np.int8)
+        return np.concatenate(self._trajectories)
+
+
+def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    """Concatenate tables into one of ``schema`` (an empty one when there are none)."""
+    tables = [pa.Table.from_arrays(t.columns, schema=schema) for t in tables]
+    return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
 def build_manifest(
@@ -299,9 +449,10 @@ def build_manifest(
     spec: Any,
     command: str | None,
     started: dt.datetime,
-    finished: dt.datetime,
+    finished: dt.datetime | None,
     status: str,
     error: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the manifest: what was run (resolved), by what code, when, and how it ended."""
     return {
@@ -319,15 +470,18 @@ def build_manifest(
         "environment": environment(),
         "command": command if command is not None else " ".join(sys.argv),
         "started": started.isoformat(timespec="seconds"),
-        "finished": finished.isoformat(timespec="seconds"),
+        "finished": finished.isoformat(timespec="seconds") if finished else None,
+        **(extra or {}),
         "files": {
             "summary": SUMMARY,
             "runs": RUNS,
             "moves": MOVES,
+            "failures": FAILURES,
             "trajectories": {
                 "file": TRAJECTORIES,
                 "dtype": "int8",
                 "axes": ["replication", "dyad", "day"],
+                "rows": "the rows of runs.parquet, in order",
                 "dyads": [list(d) for d in getattr(spec, "dyad_ids", spec.dyads)],
                 "rungs": list(spec.rung_names),
                 "day0": spec.start.isoformat(),
@@ -365,6 +519,63 @@ def read_moves(folder: Path) -> pd.DataFrame:
     return pd.read_parquet(Path(folder) / MOVES)
 
 
+def read_failures(folder: Path) -> pd.DataFrame:
+    """Read a results folder's failed replications (an empty table when none failed)."""
+    path = Path(folder) / FAILURES
+    table = pq.read_table(path) if path.exists() else FAILURES_SCHEMA.empty_table()
+    return table.to_pandas()
+
+
 def read_trajectories(folder: Path, mmap: bool = True) -> np.ndarray:
     """Read a results folder's trajectories, memory-mapped unless ``mmap`` is False."""
     return np.load(Path(folder) / TRAJECTORIES, mmap_mode="r" if mmap else None, allow_pickle=False)
+
+
+def iter_rows(path: Path, below: int, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
+    """Yield the rows of a parquet table whose replication ``index`` is below ``below``."""
+    import pyarrow.compute as pc
+
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
+        kept = batch.filter(pc.less(batch.column("index"), below))
+        if kept.num_rows:
+            yield kept
+
+
+def iter_trajectories(folder: Path, rows: int, block: int = 4_096) -> Iterator[np.ndarray]:
+    """Yield the first ``rows`` trajectories of a folder in blocks, without loading them all."""
+    traj = read_trajectories(folder)
+    if len(traj) < rows:
+        raise ValueError(f"{folder / TRAJECTORIES} holds {len(traj)} rows, expected {rows}")
+    for start in range(0, rows, block):
+        yield np.array(traj[start : min(start + block, rows)])
+
+
+class RunsColumns:
+    """The columns of a ``runs.parquet``, read one at a time when asked for.
+
+    It answers ``len()``, ``in`` and ``[name]`` (a pandas Series) like a DataFrame, so a
+    summary can be built from a large runs table without ever holding all of it. String
+    columns come back as categoricals.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        meta = pq.read_metadata(self.path)
+        self._n = meta.num_rows
+        self._schema = pq.read_schema(self.path)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._schema.names
+
+    def __getitem__(self, name: str) -> pd.Series:
+        if name not in self:
+            raise KeyError(name)
+        kind = self._schema.field(name).type
+        textual = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        table = pq.read_table(
+            self.path, columns=[name], read_dictionary=[name] if textual else None
+        )
+        return table.column(0).to_pandas().rename(name)

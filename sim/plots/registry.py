@@ -1,0 +1,110 @@
+"""The figures of each kind of results, and writing them all into a results folder.
+
+A results folder says what it holds in its manifest's ``kind`` (absent: ``"ensemble"``).
+Each kind has a module of figure functions, registered with :func:`figure` when the module
+is imported, and a ``load(results)`` function that reads results once for all of them;
+:func:`write_figures` draws every figure of a folder's kind into its
+``figures/`` subfolder. A new kind of results (a sweep, a comparison) adds its module to
+:data:`KIND_MODULES` and decorates its functions; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sim.errors import UsageError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+#: A figure function: results (an object or a folder path) in, a matplotlib Figure out.
+FigureFn = Callable[[Any], "Figure"]
+
+#: The module holding the figures of each kind of results.
+KIND_MODULES = {
+    "ensemble": "sim.plots.ensemble",
+    "comparison": "sim.plots.comparison",
+}
+
+#: The formats ``sim plot`` writes.
+FORMATS = ("png", "svg", "pdf")
+
+#: Where figures go inside a results folder.
+FIGURES_DIR = "figures"
+
+_REGISTRY: dict[str, dict[str, FigureFn]] = {}
+
+
+def figure(kind: str, name: str | None = None) -> Callable[[FigureFn], FigureFn]:
+    """Register a figure function for results of ``kind`` (under its own name by default)."""
+
+    def register(fn: FigureFn) -> FigureFn:
+        _REGISTRY.setdefault(kind, {})[name or fn.__name__] = fn
+        return fn
+
+    return register
+
+
+def figures(kind: str) -> dict[str, FigureFn]:
+    """Return the figure functions of a kind of results, by name, in the order drawn.
+
+    Raises:
+        UsageError: if no figures are known for ``kind``.
+    """
+    if kind not in KIND_MODULES:
+        known = ", ".join(sorted(KIND_MODULES))
+        raise UsageError(f"no figures for {kind!r} results (figures exist for: {known})")
+    importlib.import_module(KIND_MODULES[kind])
+    return dict(_REGISTRY.get(kind, {}))
+
+
+def results_kind(folder: Path) -> str:
+    """Return the kind of results a folder holds, from its manifest."""
+    from sim.plots.data import read_manifest
+
+    return str(read_manifest(folder).get("kind", "ensemble"))
+
+
+def results_folder(results: Any) -> Path:
+    """Return the folder of a Results object or a path.
+
+    Raises:
+        UsageError: for results kept in memory, which have no folder to write figures into.
+    """
+    if isinstance(results, str | os.PathLike):
+        return Path(results)
+    path = getattr(results, "path", None)
+    if path is None:
+        raise UsageError("these results were kept in memory: run with out=... to get a folder")
+    return Path(path)
+
+
+def write_figures(
+    results: Any, fmt: str = "png", out: str | os.PathLike[str] | None = None
+) -> list[Path]:
+    """Draw every figure of a results folder (or Results object) and save them; return the paths.
+
+    Figures go to ``out`` (default ``<folder>/figures/``) as ``<name>.<fmt>``, each written
+    under a temporary name and moved into place, so a reader never sees half a file.
+    """
+    from sim.experiments.store import atomic_path
+
+    if fmt not in FORMATS:
+        raise UsageError(f"figure format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    folder = results_folder(results)
+    kind = results_kind(folder)
+    fns = figures(kind)
+    source = importlib.import_module(KIND_MODULES[kind]).load(folder)  # Read once for all.
+    target = Path(out) if out is not None else folder / FIGURES_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, fn in fns.items():
+        path = target / f"{name}.{fmt}"
+        with atomic_path(path) as tmp:
+            fn(source).savefig(tmp, format=fmt)
+        written.append(path)
+    return written

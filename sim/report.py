@@ -1,0 +1,565 @@
+"""One self-contained HTML report of a results folder, to open offline or send to someone.
+
+The report holds the figures (PNG, embedded as ``data:`` URIs), the summary's tables
+(outcomes, peak rung, time to each rung, costs, levers), the scenario as it was run
+(description, sources, actors, levers, relations, events, outcome classes) and the
+manifest. Nothing is linked: a Content-Security-Policy forbids the page to load anything
+but its own inline images and styles, so it renders the same with no network and runs no
+script.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sim.analysis.tables import interval, num, pct
+from sim.errors import UsageError
+
+#: The report's file name inside a results folder.
+REPORT = "report.html"
+
+#: Resolution of the embedded figures (dots per inch).
+DPI = 110
+
+#: Nothing may load but inline images and styles: the page is complete as it is.
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+CSS = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
+       max-width: 1060px; margin: 2em auto; padding: 0 1.2em; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { border-bottom: 2px solid #0072B2; padding-bottom: 0.2em; margin-top: 2.2em; }
+h3 { margin-top: 1.6em; }
+.meta { color: #555; margin-top: 0; }
+.warn { background: #fdebd0; border-left: 4px solid #D55E00; padding: 0.6em 1em; }
+nav a { margin-right: 1em; }
+a { color: #0072B2; }
+figure { margin: 1.5em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
+figcaption { color: #555; font-size: 0.92em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
+th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #e3e3e3; text-align: left;
+         vertical-align: top; }
+th { background: #f2f6fa; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+details summary { cursor: pointer; color: #0072B2; }
+"""
+
+
+# --- entry points -----------------------------------------------------------------------------
+
+
+def write_report(results: Any, out: str | os.PathLike[str] | None = None) -> Path:
+    """Write the HTML report of a results folder (or Results object); return its path.
+
+    The report goes to ``out`` (default ``<folder>/report.html``), written under a temporary
+    name and moved into place.
+    """
+    from sim.experiments.store import atomic_path
+    from sim.plots.registry import results_folder
+
+    folder = results_folder(results)
+    text = build_report(folder)
+    path = Path(out) if out is not None else folder / REPORT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def build_report(folder: str | os.PathLike[str]) -> str:
+    """Return the report of a results folder (an ensemble or a comparison) as one HTML document.
+
+    Raises:
+        UsageError: if the folder holds results of a kind with no report.
+    """
+    from sim.plots.registry import KIND_MODULES, figures, results_kind
+
+    folder = Path(folder)
+    kind = results_kind(folder)
+    builders = {"ensemble": ensemble_report, "comparison": comparison_report}
+    if kind not in builders:
+        raise UsageError(f"{folder}: no report for {kind} results (reports: ensemble, comparison)")
+    import importlib
+
+    loaded = importlib.import_module(KIND_MODULES[kind]).load(folder)
+    images = [
+        (name, fn.__doc__ or name, png_data_uri(fn(loaded))) for name, fn in figures(kind).items()
+    ]
+    return builders[kind](loaded, images)
+
+
+def png_data_uri(fig: Any, dpi: int = DPI) -> str:
+    """Return a matplotlib figure as a ``data:image/png;base64,...`` URI."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+# --- the document -----------------------------------------------------------------------------
+
+
+def ensemble_report(ens: Any, images: Sequence[tuple[str, str, str]]) -> str:
+    """Return the HTML report of an ensemble given its figures as (name, caption, data URI)."""
+    s = ens.summary
+    sections = [
+        ("summary", "Summary", summary_section(s)),
+        ("figures", "Figures", figures_section(images)),
+        ("tables", "Tables", tables_section(s)),
+        ("scenario", "Scenario", scenario_section(ens.parameters or {})),
+        ("manifest", "Manifest", manifest_section(ens.manifest or {})),
+    ]
+    title = f"{s.get('title') or s['scenario']}: {s['runs']:,} runs, seed {s['seed']}"
+    return page(title, header(ens), sections)
+
+
+def page(title: str, heading: str, sections: Sequence[tuple[str, str, str]]) -> str:
+    """Return the whole HTML document: heading, a menu of the sections, the sections."""
+    nav = "".join(f'<a href="#{key}">{name}</a>' for key, name, _ in sections)
+    body = "".join(f'<h2 id="{key}">{name}</h2>\n{content}' for key, name, content in sections)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        f"{heading}\n<nav>{nav}</nav>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def header(ens: Any) -> str:
+    """Return the page's heading: title, scenario, runs, seed, dates, and any warning."""
+    s = ens.summary
+    made = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    lines = [
+        f"<h1>{esc(s.get('title') or s['scenario'])}</h1>",
+        f'<p class="meta">scenario <code>{esc(s["scenario"])}</code> &middot; '
+        f"{s['runs']:,} runs &middot; seed {s['seed']} &middot; {esc(s['start'])} to "
+        f"{esc(s['end'])} ({s.get('horizon_days', '?')} days) &middot; report made {made}</p>",
+    ]
+    if ens.failed:
+        lines.append(
+            f'<p class="warn"><strong>{ens.failed:,}</strong> replications raised an error and '
+            "are left out of every number below (see the manifest and failures.parquet).</p>"
+        )
+    if ens.status != "complete":
+        lines.append(
+            f'<p class="warn">This run is <strong>{esc(ens.status)}</strong>: only '
+            f"{ens.n_runs:,} of {ens.runs_requested:,} replications completed; every number "
+            "below describes those alone.</p>"
+        )
+    return "\n".join(lines)
+
+
+def summary_section(s: Mapping[str, Any]) -> str:
+    """Return the key findings in a few sentences, then the outcome table."""
+    outcomes = s["outcomes"]
+    likely = max(outcomes.values(), key=lambda o: o["p"] if o["p"] is not None else -1)
+    watch = s.get("days_to_watch_rung") or {}
+    sentences = [
+        f"The most likely outcome is <strong>{esc(likely['label'])}</strong> "
+        f"({pct(likely['p'])}, 95% CI {interval(likely['ci95'])})."
+    ]
+    if watch:
+        sentences.append(
+            f"The overall rung reached <strong>{esc(watch['name'])}</strong> (rung "
+            f"{watch['rung']}) or above by the horizon in {pct(watch.get('p_by_end'))} of runs "
+            f"(Kaplan-Meier){_median_days(watch)}."
+        )
+    return f"<p>{' '.join(sentences)}</p>\n{outcomes_table(s)}"
+
+
+def _median_days(w: Mapping[str, Any]) -> str:
+    """Return ", median N days" for a time-to-rung entry, or nothing when undefined."""
+    if w.get("median") is None:
+        return ""
+    return f"; median {num(w['median'], 0)} days"
+
+
+def figures_section(images: Sequence[tuple[str, str, str]]) -> str:
+    """Return the figures as embedded images with captions."""
+    parts = []
+    for name, doc, uri in images:
+        caption = doc.strip().splitlines()[0]
+        parts.append(
+            f'<figure id="fig-{esc(name)}"><img src="{uri}" alt="{esc(caption)}">'
+            f"<figcaption>{esc(caption)}</figcaption></figure>"
+        )
+    return "\n".join(parts)
+
+
+# --- the summary's tables ---------------------------------------------------------------------
+
+
+def tables_section(s: Mapping[str, Any]) -> str:
+    """Return the peak rung, time-to-rung, cost and lever tables."""
+    return "\n".join(
+        [
+            "<h3>Peak rung</h3>",
+            peak_table(s),
+            "<h3>Time to each rung</h3>",
+            time_table(s),
+            "<h3>Costs</h3>",
+            costs_table(s),
+            "<h3>Most used levers</h3>",
+            levers_table(s),
+        ]
+    )
+
+
+def outcomes_table(s: Mapping[str, Any]) -> str:
+    """Return outcome probabilities with Wilson 95% intervals, Monte Carlo SEs and counts."""
+    rows = [
+        [o.get("label") or oid, pct(o["p"]), interval(o["ci95"]), pct(o.get("se"), 2), o["count"]]
+        for oid, o in s["outcomes"].items()
+    ]
+    return table(["Outcome", "p", "95% CI (Wilson)", "MC SE", "runs"], rows, numeric=(1, 2, 3, 4))
+
+
+def peak_table(s: Mapping[str, Any]) -> str:
+    """Return the distribution of the peak rung."""
+    peak = s["peak_rung"]
+    rows = [
+        [f"{d['value']} {d['name']}", pct(d["p"]), interval(d.get("ci95")), d["count"]]
+        for d in peak["distribution"]
+    ]
+    note = f"<p>Mean peak rung {num(peak['mean'], 2)} (SE {num(peak['se'], 2)}).</p>"
+    return table(["Peak rung", "p", "95% CI (Wilson)", "runs"], rows, numeric=(1, 2, 3)) + note
+
+
+def time_table(s: Mapping[str, Any]) -> str:
+    """Return, per rung, the Kaplan-Meier median days to reach it and the share by the horizon."""
+    rows = []
+    for entry in (s.get("time_to_rung") or {}).values():
+        ci = entry.get("median_ci95")
+        ci_text = "-" if not ci else f"{num(ci[0], 0)} to {num(ci[1], 0)}"
+        median = num(entry["median"], 0) if entry.get("median") is not None else "not reached"
+        rows.append(
+            [
+                f"{entry['rung']} {entry['name']}",
+                median,
+                ci_text,
+                pct(entry.get("p_by_end")),
+                entry["events"],
+                entry["censored"],
+            ]
+        )
+    headers = ["Rung (or above)", "median days", "95% CI", "reached by horizon", "runs", "censored"]
+    return table(headers, rows, numeric=(1, 2, 3, 4, 5))
+
+
+def costs_table(s: Mapping[str, Any]) -> str:
+    """Return each actor's mean cost with its SE and 95% CI."""
+    names = s.get("actors", {})
+    rows = [
+        [names.get(a, a), num(c["mean"]), num(c["se"], 2), interval(c["ci95"], num), num(c["sd"])]
+        for a, c in s["costs"].items()
+    ]
+    unit = f"<p>Unit: {esc(s.get('cost_unit', 'cost units'))}.</p>"
+    return table(["Actor", "mean", "SE", "95% CI", "SD"], rows, numeric=(1, 2, 3, 4)) + unit
+
+
+def levers_table(s: Mapping[str, Any]) -> str:
+    """Return each actor's most used levers: share of runs using them and mean uses per run."""
+    names = s.get("actors", {})
+    rows = [
+        [names.get(actor, actor), lv.get("name") or lv["lever"], pct(lv["share_runs"]),
+         num(lv["mean_uses"], 2)]
+        for actor, levers in (s.get("levers") or {}).items()
+        for lv in levers
+    ]  # fmt: skip
+    return table(["Actor", "lever", "runs using it", "uses per run"], rows, numeric=(2, 3))
+
+
+# --- the scenario as run ----------------------------------------------------------------------
+
+
+def scenario_section(p: Mapping[str, Any]) -> str:
+    """Return the scenario's description, sources and parameters, as recorded in the manifest."""
+    if not p:
+        return "<p>The manifest records no scenario parameters.</p>"
+    parts = [f"<p>{esc(p.get('description') or '')}</p>", "<h3>Sources</h3>", sources(p)]
+    parts += ["<h3>Actors</h3>", actors_table(p), "<h3>Levers</h3>", lever_catalogue(p)]
+    parts += ["<h3>Relations</h3>", relations_table(p), "<h3>Events</h3>", events_table(p)]
+    parts += ["<h3>Outcome classes</h3>", outcome_classes(p)]
+    parts += ["<h3>Escalation ladder</h3>", ladder_table(p), "<h3>Dynamics</h3>", dynamics(p)]
+    parts.append(details("All parameters (JSON)", _json(p)))
+    return "\n".join(parts)
+
+
+def sources(p: Mapping[str, Any]) -> str:
+    """Return the scenario's sources as a list (URLs shown as text, not loaded)."""
+    items = []
+    for src in p.get("sources") or []:
+        url = (
+            f' &lt;<a href="{esc(src["url"])}">{esc(src["url"])}</a>&gt;' if src.get("url") else ""
+        )
+        items.append(
+            f"<li><code>{esc(src.get('id', ''))}</code>: {esc(src.get('citation', ''))}{url}</li>"
+        )
+    return f"<ul>{''.join(items)}</ul>" if items else "<p>No sources listed.</p>"
+
+
+def actors_table(p: Mapping[str, Any]) -> str:
+    """Return the actors with their dispositions and decision rules."""
+    rows = []
+    for a in p.get("actors") or []:
+        attrs = a.get("attributes") or {}
+        policy = a.get("policy") or {}
+        rows.append(
+            [
+                f"{a.get('name', '')} ({a['id']})",
+                attrs.get("resolve", "-"),
+                attrs.get("risk_tolerance", "-"),
+                attrs.get("domestic_pressure", "-"),
+                _pairs(attrs.get("stakes")),
+                _pairs(attrs.get("exposure")),
+                policy.get("name", "-"),
+                a.get("review_every_days", "-"),
+                len(a.get("levers") or []),
+            ]
+        )
+    headers = ["Actor", "resolve", "risk tolerance", "domestic pressure", "stakes", "exposure",
+               "policy", "reviews every (days)", "levers"]  # fmt: skip
+    return table(headers, rows, numeric=(1, 2, 3, 7, 8))
+
+
+def lever_catalogue(p: Mapping[str, Any]) -> str:
+    """Return every lever of every actor: direction, rung, CAMEO code, costs and source."""
+    rows = []
+    for a in p.get("actors") or []:
+        for lv in a.get("levers") or []:
+            cost = lv.get("cost") or {}
+            rows.append(
+                [
+                    a["id"],
+                    lv["id"],
+                    lv.get("name", ""),
+                    lv.get("direction", ""),
+                    lv.get("rung", ""),
+                    lv.get("cameo", ""),
+                    lv.get("goldstein", ""),
+                    f"{cost.get('upfront', 0)} + {cost.get('per_day', 0)}/day",
+                    lv.get("source", ""),
+                ]
+            )
+    headers = ["Actor", "lever", "name", "direction", "rung", "CAMEO", "Goldstein", "cost",
+               "source"]  # fmt: skip
+    return details(f"{len(rows)} levers", table(headers, rows, numeric=(4, 6)), open_=True)
+
+
+def relations_table(p: Mapping[str, Any]) -> str:
+    """Return the relations (alliances and other ties) with their parameters."""
+    rows = []
+    for r in p.get("relations") or []:
+        rest = {k: v for k, v in r.items() if k not in ("kind", "id", "source")}
+        rows.append([r.get("kind", ""), r.get("id", ""), _pairs(rest), r.get("source", "")])
+    return table(["Kind", "id", "parameters", "source"], rows) if rows else "<p>None.</p>"
+
+
+def events_table(p: Mapping[str, Any]) -> str:
+    """Return the exogenous events: when (date or rate), what they do, and their source."""
+    rows = []
+    for e in p.get("events") or []:
+        if e.get("kind") == "scheduled":
+            when = f"on {e.get('date')}"
+        else:
+            when = f"{e.get('rate_per_year', '?')} a year"
+            if e.get("window_start") or e.get("window_end"):
+                when += f" ({e.get('window_start') or 'start'} to {e.get('window_end') or 'end'})"
+        effects = "; ".join(_pairs(x) for x in e.get("effects") or [])
+        rows.append([e.get("name") or e.get("id", ""), e.get("kind", ""), when, effects,
+                     e.get("source", "")])  # fmt: skip
+    return table(["Event", "kind", "when", "effects", "source"], rows) if rows else "<p>None.</p>"
+
+
+def outcome_classes(p: Mapping[str, Any]) -> str:
+    """Return the outcome classes in the order they are tested, with their conditions."""
+    classes = (p.get("outcomes") or {}).get("classes") or []
+    rows = [
+        [c.get("label") or c["id"], c.get("description", ""), _pairs(c.get("when")),
+         "yes" if c.get("ends_run") else "no"]
+        for c in classes
+    ]  # fmt: skip
+    note = "<p>A run takes the first class whose conditions it meets.</p>"
+    return table(["Outcome", "description", "when", "ends the run"], rows) + note
+
+
+def ladder_table(p: Mapping[str, Any]) -> str:
+    """Return the escalation ladder, bottom rung first."""
+    rows = [
+        [i, r.get("name", ""), r.get("description", "")]
+        for i, r in enumerate(p.get("ladder") or [])
+    ]
+    return table(["Rung", "name", "description"], rows, numeric=(0,))
+
+
+def dynamics(p: Mapping[str, Any]) -> str:
+    """Return the global dynamics and the initial state."""
+    rows = [
+        [k, _pairs(v) if isinstance(v, Mapping) else v]
+        for k, v in (p.get("dynamics") or {}).items()
+    ]
+    initial = [[" - ".join(i.get("pair", [])), _pairs({k: v for k, v in i.items() if k != "pair"})]
+               for i in p.get("initial") or []]  # fmt: skip
+    return table(["Parameter", "value"], rows) + table(["Initial state of", "values"], initial)
+
+
+# --- the manifest -----------------------------------------------------------------------------
+
+
+def manifest_section(m: Mapping[str, Any]) -> str:
+    """Return the manifest's main entries as a table and the whole of it as JSON."""
+    if not m:
+        return "<p>No manifest (results kept in memory).</p>"
+    git = m.get("git") or {}
+    done = m.get("runs_completed")
+    rows = [
+        ["status", m.get("status")],
+        ["error", m.get("error")],
+        ["runs", f"{done} of {m.get('runs')} completed" if done is not None else m.get("runs")],
+        ["seed", m.get("seed")],
+        ["command", m.get("command")],
+        ["started", m.get("started")],
+        ["finished", m.get("finished")],
+        ["scenario content hash", m.get("content_hash")],
+        ["sim version", m.get("package_version")],
+        [
+            "git commit",
+            git.get("commit") and git["commit"] + (" (modified)" if git.get("dirty") else ""),
+        ],
+        ["environment", _pairs(m.get("environment"))],
+    ]
+    rows = [r for r in rows if r[1] not in (None, "", "-")]
+    rest = {k: v for k, v in m.items() if k != "parameters"}
+    return table(["Entry", "value"], rows) + details(
+        "Manifest (JSON, without parameters)", _json(rest)
+    )
+
+
+# --- a comparison ----------------------------------------------------------------------------
+
+
+def comparison_report(cmp: Any, images: Sequence[tuple[str, str, str]]) -> str:
+    """Return the HTML report of a paired comparison given its figures."""
+    s = cmp.summary
+    base, variant = s["base"], s["variant"]
+    change = "; ".join(variant.get("overrides") or [])
+    heading = (
+        f"<h1>{esc(variant.get('title') or variant['scenario'])}</h1>"
+        f'<p class="meta">variant <code>{esc(variant["scenario"])}</code>'
+        f"{f' ({esc(change)})' if change else ''} against base <code>{esc(base['scenario'])}"
+        f"</code> ({esc(base.get('title', ''))}) &middot; {s['runs']:,} paired runs &middot; "
+        f"seed {s['seed']} &middot; {esc(s.get('method', ''))}</p>"
+    )
+    if cmp.status != "complete":
+        heading += f'<p class="warn">This comparison is <strong>{esc(cmp.status)}</strong>.</p>'
+    arms = (cmp.manifest or {}).get("arms", {})
+    scenarios = "".join(
+        details(f"{name}: {arm.get('scenario')} (JSON)", _json(arm.get("parameters", {})))
+        for name, arm in arms.items()
+    )
+    note = (
+        "<p>Each arm is a complete results folder (<code>base/</code>, <code>variant/</code>); "
+        "<code>sim report</code> on it gives its own full report.</p>"
+    )
+    sections = [
+        ("differences", "Paired differences", differences_table(s)),
+        ("figures", "Figures", figures_section(images)),
+        ("scenarios", "Scenarios", note + scenarios),
+        ("manifest", "Manifest", manifest_section(_without_arm_parameters(cmp.manifest or {}))),
+    ]
+    title = f"{variant['scenario']} against {base['scenario']}: {s['runs']:,} paired runs"
+    return page(title, heading, sections)
+
+
+def differences_table(s: Mapping[str, Any]) -> str:
+    """Return every paired difference with its 95% CI, SEs and what pairing saved."""
+    rows = []
+
+    def add(what: str, r: Mapping[str, Any], fmt: Any) -> None:
+        rows.append(
+            [what, fmt(r["base"]), fmt(r["variant"]), fmt(r["difference"]),
+             interval(r["ci95"], fmt), fmt(r["se"]), fmt(r["se_independent"]),
+             num(r.get("variance_reduction"), 2)]
+        )  # fmt: skip
+
+    for o in s["outcomes"].values():
+        add(f"P({o['label']})", o, pct)
+    add("mean peak rung", s["peak_rung"], lambda x: num(x, 2))
+    for c in s["costs"].values():
+        add(f"mean cost, {c.get('name', '')}", c, num)
+    headers = ["Quantity", "base", "variant", "difference", "95% CI", "SE (paired)",
+               "SE (independent)", "variance reduction"]  # fmt: skip
+    unit = f"<p>Costs in {esc(s.get('cost_unit', 'cost units'))}.</p>"
+    return table(headers, rows, numeric=(1, 2, 3, 4, 5, 6, 7)) + unit
+
+
+def _without_arm_parameters(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a comparison manifest with each arm's scenario left out (shown elsewhere)."""
+    out = dict(manifest)
+    if "arms" in out:
+        out["arms"] = {
+            k: {kk: vv for kk, vv in v.items() if kk != "parameters"}
+            for k, v in out["arms"].items()
+        }
+    return out
+
+
+# --- HTML helpers -----------------------------------------------------------------------------
+
+
+def esc(value: Any) -> str:
+    """Escape any value for HTML text or a quoted attribute."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequence[int] = ()
+) -> str:
+    """Return an HTML table; columns listed in ``numeric`` are right-aligned."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="n">{esc(c)}</td>' if i in numeric else f"<td>{esc(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def details(summary: str, content: str, open_: bool = False) -> str:
+    """Return a collapsible block."""
+    return (
+        f"<details{' open' if open_ else ''}><summary>{esc(summary)}</summary>{content}</details>"
+    )
+
+
+def _json(obj: Any) -> str:
+    """Return JSON data as an escaped, preformatted block."""
+    from sim.experiments.store import json_text
+
+    return f"<pre>{esc(json_text(obj))}</pre>"
+
+
+def _pairs(obj: Any) -> str:
+    """Return a flat mapping as ``key: value, ...`` (nested mappings in braces), '-' if empty."""
+    if not obj:
+        return "-"
+    if not isinstance(obj, Mapping):
+        return str(obj)
+    return ", ".join(
+        f"{k}: {{{_pairs(v)}}}" if isinstance(v, Mapping) else f"{k}: {v}"
+        for k, v in obj.items()
+        if v is not None
+    )

@@ -1,0 +1,139 @@
+"""Comparisons on common random numbers: paired differences, SEs, variance reduction."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sim.errors import UsageError
+from sim.experiments import store
+from sim.experiments.compare import compare, paired_difference
+from sim.experiments.ensemble import run
+from sim.scenario import load
+
+LOGIT = ["actors.A.policy.name=logit", "actors.B.policy.name=logit"]
+CHANGE = ["actors.B.attributes.resolve=0.6"]
+RUNS = 150
+
+
+# --- the paired statistics ----------------------------------------------------------------
+
+
+def test_identical_arms_differ_by_nothing() -> None:
+    a = np.random.default_rng(0).random(50)
+    d = paired_difference(a, a)
+    assert d["difference"] == 0 and d["se"] == 0
+    assert math.isnan(d["variance_reduction"])  # Written as null: undefined, not infinite.
+    assert d["correlation"] == pytest.approx(1.0)
+
+
+def test_the_paired_statistics_follow_their_definitions() -> None:
+    rng = np.random.default_rng(1)
+    a = (rng.random(500) < 0.3).astype(float)
+    b = np.where(rng.random(500) < 0.1, 1 - a, a)  # The same runs, one in ten flipped.
+    d = paired_difference(a, b)
+    n = 500
+    assert d["difference"] == pytest.approx(b.mean() - a.mean())
+    assert d["se"] == pytest.approx((b - a).std(ddof=1) / math.sqrt(n))
+    assert d["ci95"] == pytest.approx([d["difference"] - 1.959964 * d["se"],
+                                       d["difference"] + 1.959964 * d["se"]], abs=1e-6)  # fmt: skip
+    independent = a.var(ddof=1) + b.var(ddof=1)
+    assert d["se_independent"] == pytest.approx(math.sqrt(independent / n))
+    assert d["variance_reduction"] == pytest.approx(independent / (b - a).var(ddof=1))
+    assert d["variance_reduction"] > 3  # About 0.42 / 0.1 for this construction.
+
+
+def test_independent_arms_gain_nothing() -> None:
+    # For independent arms VR = 1 + 2 cov / (Var A + Var B); at p = 0.3 on both sides the
+    # sample covariance has SE sqrt(Var A Var B / n), so VR has SE 1 / sqrt(n).
+    rng = np.random.default_rng(2)
+    n = 4000
+    a = (rng.random(n) < 0.3).astype(float)
+    b = (rng.random(n) < 0.3).astype(float)
+    d = paired_difference(a, b)
+    assert abs(d["variance_reduction"] - 1) <= 4 / math.sqrt(n)
+    assert abs(d["difference"]) <= 4 * d["se"]
+
+
+# --- a comparison -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def duel(duel_path: Path) -> Any:
+    return load(str(duel_path), LOGIT)
+
+
+@pytest.fixture(scope="module")
+def compared(duel_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    out = tmp_path_factory.mktemp("compare")
+    return compare(str(duel_path), runs=RUNS, seed=9, out=out, overrides=[*LOGIT, *CHANGE])
+
+
+def test_both_arms_run_on_the_same_seeds(compared: Any, duel: Any, duel_path: Path) -> None:
+    # Left alone, the base here has no logit policies: --set applies to the variant only.
+    plain_base = run(str(duel_path), runs=RUNS, seed=9)
+    plain_variant = run(str(duel_path), runs=RUNS, seed=9, overrides=[*LOGIT, *CHANGE])
+    assert compared.base.runs.equals(plain_base.runs)
+    assert compared.variant.runs.equals(plain_variant.runs)
+
+
+def test_the_summary_holds_paired_differences(compared: Any) -> None:
+    s = compared.summary
+    a, b = compared.base.runs, compared.variant.runs
+    assert s["runs"] == RUNS and s["seed"] == 9
+    assert s["variant"]["overrides"] == [*LOGIT, *CHANGE]
+    for oid, d in s["outcomes"].items():
+        expected = (b["outcome"] == oid).mean() - (a["outcome"] == oid).mean()
+        assert d["difference"] == pytest.approx(expected)
+        lo, hi = d["ci95"]
+        assert lo <= d["difference"] <= hi
+    assert s["peak_rung"]["difference"] == pytest.approx(
+        b["peak_rung"].mean() - a["peak_rung"].mean()
+    )
+    assert set(s["costs"]) == {"A", "B"}
+
+
+def test_the_folder_holds_both_arms_and_the_comparison(compared: Any) -> None:
+    path = compared.path
+    assert path.parent.name == "duel--duel" and path.parent.parent.name == "compare"
+    manifest = store.read_manifest(path)
+    assert manifest["kind"] == "comparison" and manifest["status"] == "complete"
+    assert set(manifest["arms"]) == {"base", "variant"}
+    assert manifest["arms"]["variant"]["parameters"]["actors"][0]["policy"]["name"] == "logit"
+    assert store.read_summary(path) == compared.summary
+    for arm in ("base", "variant"):
+        assert store.read_manifest(path / arm)["status"] == "complete"
+        assert len(store.read_runs(path / arm)) == RUNS
+    text = compared.table()
+    assert "Paired comparison on common random numbers" in text and "variance reduction" in text
+
+
+def test_common_random_numbers_reduce_the_variance(duel: Any, duel_path: Path) -> None:
+    variant = load(str(duel_path), [*LOGIT, *CHANGE])
+    result = compare(duel, variant, runs=RUNS, seed=9)
+    assert result.summary["variance_reduction"]["outcomes"] > 1.5
+
+
+def test_an_unchanged_variant_is_a_user_error(duel_path: Path) -> None:
+    with pytest.raises(UsageError, match="same scenario"):
+        compare(str(duel_path), str(duel_path), runs=10)
+
+
+def test_sim_compare_on_the_named_scenario_and_a_variant(cli: Any, tmp_path: Path) -> None:
+    name = "taiwan-flashpoint-2025"
+    done = cli("compare", name, f"{name}-lai-transit", "--runs", "12", "--seed", "1",
+               "--workers", "1", "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    s = json.loads(done.stdout)
+    assert s["base"]["scenario"] == name and s["variant"]["scenario"] == f"{name}-lai-transit"
+    assert s["runs"] == 12 and set(s["outcomes"]) >= {"military_crisis", "de_escalated"}
+    for d in s["outcomes"].values():
+        assert {"difference", "ci95", "se", "se_independent", "variance_reduction"} <= set(d)
+    assert "results:" in done.stderr
+    same = cli("compare", name, "--runs", "5", cwd=tmp_path)
+    assert same.returncode == 2 and "same scenario" in same.stderr
