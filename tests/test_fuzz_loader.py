@@ -780,6 +780,8 @@ def related(found: str, mutated_field: str) -> bool:
     """Whether an error located at ``found`` is at, above or beside ``mutated_field``."""
     if found == mutated_field or mutated_field.startswith(found + "."):
         return True
+    if ".'" in found:  # an odd key (blank, dotted) is shown quoted with escapes: match its parent
+        return mutated_field.startswith(found.split(".'", 1)[0] + ".")
     parent = mutated_field.rpartition(".")[0]
     if found == "(top level)":
         return parent == ""

@@ -8,6 +8,7 @@ fails at once with the closest valid names instead of being silently ignored.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from typing import Any, Union
@@ -35,12 +36,25 @@ def format_path(data: Any, loc: tuple) -> str:
         if isinstance(part, int) and isinstance(node, list) and part < len(node):
             item = node[part]
             ident = item.get("id") if isinstance(item, dict) else None
-            parts.append(str(ident) if isinstance(ident, str) else str(part))
+            parts.append(_shown(ident) if isinstance(ident, str) else str(part))
             node = item
         else:
-            parts.append(str(part))
+            parts.append(_shown(part))
             node = node.get(part) if isinstance(node, dict) else None
     return ".".join(parts) or "(top level)"
+
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def _shown(part: Any) -> str:
+    """A path part as text; odd keys (blank, dotted, unprintable) quoted with escapes."""
+    text = str(part)
+    if _PLAIN.match(text):
+        return text
+    escaped = text.encode("unicode_escape").decode("ascii")
+    escaped = escaped.replace(" ", "\\x20").replace(".", "\\x2e")
+    return "'" + escaped + "'"
 
 
 def _strip(annotation: Any) -> Any:
