@@ -336,11 +336,6 @@ def test_max_rates_fire_often(ran: Any) -> None:
 # --- the edge of the calendar ---------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="schema.Scenario.end_date computes start + horizon without a bound: a start "
-    "within horizon_days of 9999-12-31 raises OverflowError (a traceback), not a SimError",
-)
 def test_a_horizon_past_the_last_calendar_date_is_a_clear_error(tmp_path: Path) -> None:
     doc = quiet_pair()
     doc["start"] = dt.date(9999, 12, 1)

@@ -49,18 +49,44 @@ class Loaded:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys."""
+    """SafeLoader that rejects duplicate and unhashable keys, and keeps bad scalars as text.
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+    A date such as 2025-13-01 or an integer of thousands of digits makes PyYAML's own
+    constructors raise ValueError; kept as text, it reaches pydantic, which then names the
+    field and what it expected.
+    """
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode):  # noqa: ANN201
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return self.construct_scalar(node)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode):  # noqa: ANN201
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:  # noqa: D102
         seen: set = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str | int | float | bool | type(None)):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"a key must be a plain value, not a {type(key).__name__}",
+                    key_node.start_mark,
+                )
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key '{key}'", key_node.start_mark
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
 
 
 def _count_nodes(node: yaml.Node, budget: int) -> int:
@@ -104,6 +130,8 @@ def read_yaml(path: Path) -> Source:
             loader.dispose()
     except yaml.YAMLError as err:
         raise ScenarioError(_yaml_message(path, err)) from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: nested deeper than the YAML parser can follow") from None
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise ScenarioError(f"{path}:1: expected a mapping of scenario fields, found {kind}")
@@ -202,13 +230,16 @@ def _expected(problem: dict) -> str:
         message = "unknown field (not part of the scenario format; see `sim schema`)"
     given = problem.get("input")
     if problem["type"] != "missing" and not isinstance(given, dict | list) and given is not None:
-        message += f" (got {given!r})"
+        shown = repr(given)
+        if len(shown) > 80:  # a huge value must not make a huge message
+            shown = f"{shown[:60]}... ({len(shown)} characters)"
+        message += f" (got {shown})"
     return message
 
 
 def _located(loaded: Loaded, loc: tuple, message: str) -> str:
     """'file:line: dotted.path: message' for a location in the merged document."""
-    loc = tuple(part for part in loc if not (isinstance(part, str) and part in _UNION_TAGS))
+    loc = _without_union_tags(loaded.data, loc)
     dotted = format_path(loaded.data, loc)
     for override in loaded.overrides:
         path = override.split("=", 1)[0].strip()
@@ -222,16 +253,25 @@ def _located(loaded: Loaded, loc: tuple, message: str) -> str:
 
 
 # pydantic puts the chosen member of a tagged union in the location; readers don't need it
-_UNION_TAGS = {
-    "alliance",
-    "dependence",
-    "scheduled",
-    "stochastic",
-    "move",
-    "prompt",
-    "tension",
-    "attribute",
-}
+def _without_union_tags(data: Any, loc: tuple) -> tuple:
+    """Drop the member names pydantic puts in the location of a tagged union's item.
+
+    A part is such a tag when the item there has no field of that name and its ``kind`` or
+    ``type`` says it; a real field that happens to share the name (``tension``) stays.
+    """
+    out, node = [], data
+    for part in loc:
+        if (isinstance(node, dict) and isinstance(part, str) and part not in node
+                and part in (node.get("kind"), node.get("type"))):
+            continue
+        out.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return tuple(out)
 
 
 def _line_in(src: Source, merged: Any, loc: tuple) -> int | None:
@@ -297,7 +337,7 @@ def _split(override: str) -> tuple[str, Any]:
         raise ScenarioError(f"--set {override}: expected dotted.path=value")
     path, text = override.split("=", 1)
     try:
-        value = yaml.safe_load(text) if text.strip() else ""
-    except yaml.YAMLError:
+        value = yaml.load(text, Loader=_StrictLoader) if text.strip() else ""  # noqa: S506
+    except (yaml.YAMLError, RecursionError):
         value = text
     return path.strip(), value

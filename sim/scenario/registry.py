@@ -53,14 +53,17 @@ def _inside(path: Path, root: Path) -> bool:
 
 def find(name: str, near: Path | None = None) -> Path | None:
     """The file of a named scenario (``near``'s folder first, for ``extends``), or None."""
-    if not name or name.startswith(("/", "\\")) or ".." in Path(name).parts:
+    if not name or len(name) > 200 or name.startswith(("/", "\\")) or ".." in Path(name).parts:
         return None
     roots = ([near.parent.resolve()] if near is not None else []) + search_path()
     for root in roots:
         for suffix in SUFFIXES:
             candidate = root / f"{name}{suffix}"
-            if candidate.is_file() and _inside(candidate, root):
-                return candidate.resolve()
+            try:
+                if candidate.is_file() and _inside(candidate, root):
+                    return candidate.resolve()
+            except OSError:  # a name the file system cannot hold is no scenario
+                return None
     return None
 
 
@@ -68,8 +71,12 @@ def resolve(name_or_path: str | Path) -> Path:
     """A scenario file from a name on the search path or a path to a YAML file."""
     path = Path(name_or_path)
     if path.suffix in SUFFIXES:
-        if path.is_file():
-            return path
+        try:
+            if path.is_file():
+                return path
+        except OSError as err:
+            shown = f"{str(path)[:80]}..."
+            raise UnknownScenario(f"{shown}: not a usable path ({err.strerror})") from None
         raise UnknownScenario(f"{path}: no such scenario file")
     found = find(str(name_or_path))
     if found is None:

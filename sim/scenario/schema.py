@@ -479,6 +479,8 @@ class Scenario(Strict):
             raise ValueError("give exactly one of end (a date) or horizon_days")
         if not 1 <= self.days <= MAX_DAYS:
             raise ValueError(f"the horizon must be 1..{MAX_DAYS} days after start, not {self.days}")
+        if self.start > dt.date.max - dt.timedelta(days=self.days):
+            raise ValueError("the horizon runs past the last calendar date (9999-12-31)")
         return self
 
     @model_validator(mode="after")
