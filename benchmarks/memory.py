@@ -2,14 +2,22 @@
 
 Each size runs in a fresh child interpreter (so one run's memory never inflates the
 other's), writing a results folder to a temporary directory, and reports the peak resident
-set size of the process that aggregates and writes (``getrusage(RUSAGE_SELF).ru_maxrss``),
-of its worker processes (``RUSAGE_CHILDREN``), and the throughput. The figure that matters
-is the ratio of the aggregator's peaks: it should be about 1 (the target is at most 1.2).
+set size of the process that collects and writes the results
+(``getrusage(RUSAGE_SELF).ru_maxrss``) and the throughput. The figure that matters is the
+ratio of the two peaks: it should be about 1 (the target is at most 1.2).
 
-Run by hand, never in the tests (the default sizes take hours at ~50 runs/s/core)::
+With ``--synthetic`` the replications come from a stand-in for the engine that draws
+records of the scenario's shape and volume (its actors, levers, dyads, horizon and
+outcome classes; ``--moves`` moves per run, 39 in the named scenario) at hundreds of runs
+per second in one process, so 200,000 runs take minutes instead of hours. Everything
+after the engine -- chunks, collector, tables, trajectories, summary -- is the real code,
+and that is what the memory question is about.
 
-    python benchmarks/memory.py                                  # 10,000 vs 200,000 runs
-    python benchmarks/memory.py --runs 2000 40000 --workers 2    # a quicker look
+Run by hand, never in the tests::
+
+    python benchmarks/memory.py --synthetic          # 10,000 vs 200,000 runs in minutes
+    python benchmarks/memory.py --runs 2000 20000    # the real engine: about an hour
+    python benchmarks/memory.py                      # the real engine at full size: hours
 """
 
 from __future__ import annotations
@@ -24,34 +32,65 @@ from pathlib import Path
 # The child: import, run, report. ``python -c`` has no main module for 'spawn' to re-import.
 CHILD = """
 import json, resource, sys, time
-from sim.experiments.ensemble import run
+import numpy as np
+import sim
+from sim.engine.record import MoveRecord, RunRecord
+from sim.experiments.ensemble import run, run_spec
+from sim.scenario import compile_scenario
 
-name, out, overrides = sys.argv[1], sys.argv[5], sys.argv[6:]
+name, out, moves_per_run = sys.argv[1], sys.argv[5], float(sys.argv[6])
 runs, workers, seed = (int(a) for a in sys.argv[2:5])
+overrides = sys.argv[7:]
 unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+
+
+def synthetic(spec, seed):
+    # A record of the scenario's shape: random moves by its levers, ratcheting rungs.
+    rng = np.random.default_rng(seed)
+    ids, levers = spec.actor_ids, spec.levers
+    picks = rng.integers(0, len(levers), rng.poisson(moves_per_run))
+    days = np.sort(rng.uniform(0, spec.days, len(picks)))
+    moves = [
+        MoveRecord(float(d), ids[lv.actor], ids[lv.targets[0]] if lv.targets else ids[0], lv.id,
+                   lv.rung, lv.cameo, lv.goldstein, lv.magnitude, "escalate", "policy")
+        for d, lv in zip(days, (levers[i] for i in picks))
+    ]
+    steps = rng.integers(0, len(spec.rung_names), (len(spec.dyads), spec.days + 1))
+    rungs = np.maximum.accumulate(steps * (rng.random(steps.shape) < 0.01), axis=1).astype(np.int8)
+    overall = rungs.max(axis=0)
+    firsts = np.array([np.argmax(overall >= k) if (overall >= k).any() else np.nan
+                       for k in range(len(spec.rung_names))], dtype=float)
+    return RunRecord(
+        outcome=spec.outcome_ids[int(rng.integers(len(spec.outcome_ids)))],
+        peak_rung=int(overall.max()), peak_day=float(np.argmax(overall)),
+        final_rung=int(overall[-1]), end_day=float(spec.days), ended_early=False,
+        costs={a: float(rng.gamma(2.0)) for a in ids}, moves=moves, dyads=spec.dyad_ids,
+        dyad_rungs=rungs, first_day_at_rung=firsts, events_scheduled=int(rng.integers(400, 600)),
+    )
+
+
 start = time.perf_counter()
-results = run(name, runs=runs, seed=seed, out=out, workers=workers, overrides=overrides)
+if moves_per_run >= 0:
+    scenario = sim.load(name, overrides)
+    results = run_spec(scenario, compile_scenario(scenario), runs, seed, out, engine=synthetic)
+else:
+    results = run(name, runs=runs, seed=seed, out=out, workers=workers, overrides=overrides)
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
-workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * unit
 print(json.dumps({
     "runs": results.summary["replications"],
-    "failed": results.summary["failures"]["count"],
     "seconds": seconds,
-    "peak_rss_mib": peak / 2**20,
-    "worker_peak_rss_mib": workers_peak / 2**20,
+    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit / 2**20,
     "folder_mib": sum(p.stat().st_size for p in results.path.iterdir()) / 2**20,
 }))
 """
 
 
-def measure(
-    scenario: str, runs: int, workers: int, seed: int, out: Path, overrides: list[str]
-) -> dict[str, float]:
+def measure(args: argparse.Namespace, runs: int, out: Path) -> dict[str, float]:
     """Run ``runs`` replications in a child interpreter and return what it measured."""
-    args = [scenario, str(runs), str(workers), str(seed), str(out), *overrides]
+    moves = args.moves if args.synthetic else -1.0
+    argv = [args.scenario, str(runs), str(args.workers), str(args.seed), str(out), str(moves)]
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, *args],
+        [sys.executable, "-c", CHILD, *argv, *args.overrides],
         capture_output=True,
         text=True,
         check=False,
@@ -69,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default: 2)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="P=V")
+    parser.add_argument("--synthetic", action="store_true", help="a stand-in for the engine")
+    parser.add_argument("--moves", type=float, default=39.0, help="synthetic moves per run")
     parser.add_argument(
         "--keep", metavar="DIR", help="write the results folders here and keep them"
     )
@@ -78,19 +119,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sim-memory-") as tmp:
         root = Path(args.keep or tmp)
         for runs in sorted(args.runs):
-            out = root / str(runs)
-            row = measure(args.scenario, runs, args.workers, args.seed, out, args.overrides)
+            row = measure(args, runs, root / str(runs))
             rows.append(row)
             print(
-                f"{runs:>9,} runs: aggregator peak RSS {row['peak_rss_mib']:7.1f} MiB, "
-                f"workers {row['worker_peak_rss_mib']:7.1f} MiB, "
+                f"{runs:>9,} runs: peak RSS {row['peak_rss_mib']:7.1f} MiB, "
                 f"{row['runs'] / row['seconds']:6.1f} runs/s, folder {row['folder_mib']:8.1f} MiB",
                 flush=True,
             )
     ratio = rows[-1]["peak_rss_mib"] / rows[0]["peak_rss_mib"]
     size = rows[-1]["runs"] / rows[0]["runs"]
-    print(f"peak RSS ratio {ratio:.3f} for {size:g}x the runs (target: at most about 1.2)")
-    print(json.dumps({"scenario": args.scenario, "workers": args.workers, "sizes": rows,
+    engine = "synthetic engine" if args.synthetic else f"engine, {args.workers} workers"
+    print(f"peak RSS ratio {ratio:.3f} for {size:g}x the runs ({engine}; target: at most ~1.2)")
+    print(json.dumps({"scenario": args.scenario, "synthetic": args.synthetic, "sizes": rows,
                       "ratio": ratio}))  # fmt: skip
     return 0
 

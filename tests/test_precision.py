@@ -138,11 +138,11 @@ def test_an_interrupted_adaptive_run_resumes_to_the_same_end(duel: Any, tmp_path
 
 def test_sim_run_precision_json(cli: Any, duel_path: Path, tmp_path: Path) -> None:
     args = ["run", str(duel_path), "--set", LOGIT[0], "--set", LOGIT[1], "--seed", "3"]
-    done = cli(*args, "--precision", "0.05", "--json", "--workers", "1", cwd=tmp_path)
+    done = cli(*args, "--precision", "0.08", "--json", "--workers", "1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["precision"]["met"]
-    assert max(half_width(o) for o in summary["outcomes"].values()) <= 0.05
+    assert max(half_width(o) for o in summary["outcomes"].values()) <= 0.08
     assert f"after {summary['runs']:,} runs" in done.stderr
     bad = cli(*args, "--precision", "0.05", "--runs", "10", cwd=tmp_path)
     assert bad.returncode == 2 and "not both" in bad.stderr and "Traceback" not in bad.stderr

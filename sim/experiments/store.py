@@ -79,8 +79,9 @@ FAILURES_SCHEMA = pa.schema(
     ]
 )
 
-#: Rows per row group of ``moves.parquet`` (about 10 MB buffered at most).
-MOVES_ROW_GROUP = 65_536
+#: Rows per row group of ``moves.parquet`` (a few MB buffered at most: the buffer and its
+#: contiguous copy are the largest thing the collector holds).
+MOVES_ROW_GROUP = 16_384
 #: Rows per row group of ``runs.parquet`` (a few MB buffered at most).
 RUNS_ROW_GROUP = 8_192
 #: Rows per row group of ``failures.parquet``.
