@@ -354,3 +354,21 @@ def test_memory_and_folder_results_are_the_same_tables(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(memory.moves, folder.moves)
     pd.testing.assert_frame_equal(memory.failures, folder.failures)
     assert memory.summary == folder.summary
+
+
+def test_an_unwritable_results_root_is_a_clear_error_before_any_run(tmp_path: Path) -> None:
+    """A results root that cannot hold folders (here a plain file) fails at once, exit 2."""
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the results root should be")
+    duel = Path(__file__).parent / "scenarios" / "duel.yaml"
+    done = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "run", str(duel), "--runs", "5", "--out", str(blocker)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2
+    assert "cannot write results under" in done.stderr and str(blocker) in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""  # no run was made, so no table was printed

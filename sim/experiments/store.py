@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.engine.record import MoveRecord
+from sim.errors import UsageError
 
 #: Where ``sim run`` writes by default, relative to the working directory.
 DEFAULT_ROOT = Path("results")
@@ -154,15 +155,21 @@ def new_run_id(now: dt.datetime, salt: str = "") -> str:
 def create_run_dir(root: Path, scenario: str, now: dt.datetime, salt: str = "") -> Path:
     """Create and return a new, empty ``root/<scenario>/<run-id>`` folder; never reuse one."""
     parent = Path(root) / scenario
-    parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(100):
-        path = parent / new_run_id(now, salt)
-        try:
-            path.mkdir()
-        except FileExistsError:
-            continue  # A clash on the random part: draw another id.
-        return path
-    raise RuntimeError(f"could not create a fresh results folder under {parent}")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(100):
+            path = parent / new_run_id(now, salt)
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue  # A clash on the random part: draw another id.
+            probe = path / ".writable"
+            probe.write_bytes(b"")  # fail now, before any run, if nothing can be written here
+            probe.unlink()
+            return path
+    except OSError as err:
+        raise UsageError(f"cannot write results under {parent}: {err.strerror or err}") from None
+    raise UsageError(f"could not create a fresh results folder under {parent}")
 
 
 def git_commit(where: Path | None = None) -> dict[str, Any] | None:
