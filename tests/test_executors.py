@@ -263,3 +263,13 @@ def test_a_policy_only_this_process_knows_fails_clearly_in_workers(
     with pytest.raises(UsageError, match="test-explodes is not registered in a worker"):
         runner(range(2))
     ensemble.compiled.cache_clear()
+
+
+def test_a_worker_with_other_code_refuses_to_run(duel: Any) -> None:
+    spec = compile_scenario(duel)
+    source = ScenarioSource.of(duel, spec)
+    assert source is not None and len(source.code) == 16
+    edited = ScenarioSource(source.json, source.content_hash, source.modules, "0" * 16)
+    runner = pickle.loads(pickle.dumps(ChunkRunner(spec, 1, source=edited)))
+    with pytest.raises(UsageError, match="differ from those the run started with"):
+        runner(range(2))

@@ -231,11 +231,17 @@ def simulate_chunk(
 
 @dataclass(frozen=True)
 class ScenarioSource:
-    """A scenario in plain form for a worker: its JSON, content hash and policy modules."""
+    """A scenario in plain form for a worker: its JSON, content hash and policy modules.
+
+    ``code`` is the fingerprint of the ``sim`` sources the run started with: a worker whose
+    code differs (a file edited during a long run, another version on a cluster node) would
+    silently give other results, so it refuses to run.
+    """
 
     json: str
     content_hash: str
     modules: tuple[str, ...] = ()
+    code: str = ""
 
     @classmethod
     def of(cls, scenario: Any, spec: Any) -> ScenarioSource | None:
@@ -245,7 +251,25 @@ class ScenarioSource:
         modules = {a.policy_cls.__module__ for a in getattr(spec, "actors", ())}
         # A policy defined in a script's __main__ is re-registered when spawn re-imports it.
         modules.discard("__main__")
-        return cls(scenario.model_dump_json(), scenario.content_hash(), tuple(sorted(modules)))
+        return cls(
+            scenario.model_dump_json(),
+            scenario.content_hash(),
+            tuple(sorted(modules)),
+            code_fingerprint(),
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Return a hash of the ``sim`` package's source files, computed once per process."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=8)
@@ -259,6 +283,12 @@ def compiled(source: ScenarioSource) -> Any:
     from sim.scenario import compile_scenario
     from sim.scenario.schema import Scenario
 
+    if source.code and source.code != code_fingerprint():
+        raise UsageError(
+            "the sim source files in this worker differ from those the run started with "
+            "(edited during the run, or another version on this machine): results would "
+            "differ; restart the run (or resume it) with one version of the code"
+        )
     for module in source.modules:
         importlib.import_module(module)  # Registers the scenario's own policies.
     wanted = {a["policy"]["name"] for a in json.loads(source.json)["actors"]}
