@@ -102,9 +102,9 @@ def _add_run(sub: Any) -> None:
     p.add_argument(
         "--score",
         choices=("ladder", "goldstein", "rivera"),
-        help="also print per-run scores under this profile: ladder (peak and final rung), "
+        help="also print the full table of one scoring profile: ladder (peak and final rung), "
         "goldstein (summed Goldstein score per directed dyad) or rivera (escalation score of "
-        "Rivera et al. 2024)",
+        "Rivera et al. 2024, per actor); summary.json holds all three under 'scores'",
     )
     p.set_defaults(func=cmd_run)
 
@@ -216,20 +216,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     results = _run_or_resume(args, run)
     if args.json:
-        summary = dict(results.summary)
-        if args.score:
-            from sim.analysis.scoring import summarize
-
-            summary["score"] = summarize(results, args.score)
-        print(json_text(summary))
+        print(json_text(results.summary))
         if not args.quiet:
             print(f"results: {results.path}", file=sys.stderr)
     else:
         print(render_summary(results.summary), end="")
         if args.score:
-            from sim.analysis.scoring import render, summarize
+            from sim.analysis.scoring import render
 
-            print("\n" + render(summarize(results, args.score), results.spec.actor_names), end="")
+            scores = results.summary["scores"][args.score]
+            print("\n" + render(scores, results.spec.actor_names), end="")
         if not args.quiet:
             print(f"\nresults: {results.path}")
     if args.plot:

@@ -418,11 +418,13 @@ def dots_by_row(ax: Any) -> dict[str, tuple[float, bool]]:
 def test_paired_differences_are_the_comparison_summary(comparison: Path) -> None:
     s = json.loads((comparison / "summary.json").read_text())
     fig = plots.paired_differences(comparison)
-    outcomes_ax, peak_ax, costs_ax = [ax for ax in fig.axes if ax.get_yticklabels()]
+    outcomes_ax, peak_ax, costs_ax, scores_ax = [ax for ax in fig.axes if ax.get_yticklabels()]
+    assert set(s["scores"]) == {"goldstein", "rivera"}
     panels = (
         (outcomes_ax, {o["label"]: o for o in s["outcomes"].values()}),
         (peak_ax, {"mean peak rung": s["peak_rung"]}),
         (costs_ax, {c["name"]: c for c in s["costs"].values()}),
+        (scores_ax, {c["name"]: c for c in s["scores"].values()}),
     )
     for ax, rows in panels:
         dots = dots_by_row(ax)

@@ -177,3 +177,15 @@ def test_sigint_to_sim_run_then_sim_run_resume(duel_path: Path, tmp_path: Path) 
     assert json.loads(resumed.stdout)["runs"] == 300
     whole = run(load(str(duel_path), LOGIT), runs=300, seed=6, out=tmp_path / "whole")
     same_files(folder, whole.path)
+
+
+def test_ctrl_c_while_a_chunk_is_written_waits_for_the_chunk() -> None:
+    from sim.experiments.ensemble import interrupts_deferred
+
+    done = []
+    with pytest.raises(KeyboardInterrupt), interrupts_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # The handler runs between bytecodes: give it the chance.
+        done.append("rest of the chunk")
+    assert done == ["rest of the chunk"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

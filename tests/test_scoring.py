@@ -264,3 +264,43 @@ def test_cli_run_prints_a_profile(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "Goldstein score" in done.stdout
     assert "USA->CHN" in done.stdout
+
+
+# --- every summary carries every profile ------------------------------------------------------
+
+
+@pytest.mark.parametrize("in_folder", [False, True])
+def test_every_summary_scores_every_profile(tmp_path: Path, in_folder: bool) -> None:
+    """summary.json's scores (from the runs table) equal those computed again from the moves."""
+    import sim
+
+    out = tmp_path if in_folder else None
+    results = sim.run("us-china-tradewar-2025", runs=16, seed=3, out=out, workers=1)
+    block = results.summary["scores"]
+    assert set(block) == set(scoring.PROFILES)
+    for profile in scoring.PROFILES:
+        again = scoring.summarize(results, profile)
+        assert block[profile]["runs"] == again["runs"] == 16
+        assert set(block[profile]["scores"]) == set(again["scores"])
+        for column, stats in again["scores"].items():
+            assert block[profile]["scores"][column]["mean"] == pytest.approx(stats["mean"])
+            assert block[profile]["scores"][column]["quantiles"] == pytest.approx(
+                stats["quantiles"]
+            )
+    # The escalation war of 2025 is conflictual: Goldstein totals below zero, Rivera above.
+    assert (
+        block["goldstein"]["scores"]["total"]["mean"]
+        < 0
+        < block["rivera"]["scores"]["total"]["mean"]
+    )
+
+
+def test_a_cameo_code_outside_cameo_is_rejected_at_load() -> None:
+    import sim
+    from sim.scenario.loader import ScenarioError
+
+    with pytest.raises(ScenarioError) as caught:
+        sim.load("us-china-tradewar-2025", overrides=["actors.USA.levers.fentanyl_tariff.cameo=25"])
+    message = str(caught.value)
+    assert "fentanyl_tariff.cameo" in message
+    assert "CAMEO root codes run from 01 to 20" in message

@@ -30,6 +30,7 @@ Entry points: :func:`score_table` (per-run scores of an ensemble, for plots),
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -132,6 +133,7 @@ def rivera_category(cameo: str) -> str:
         raise ValueError(f"'{cameo}': CAMEO root codes run from 01 to 20") from None
 
 
+@functools.lru_cache(maxsize=1024)
 def rivera_weight(cameo: str) -> int:
     """Return the Rivera et al. (2024) escalation weight of a move with this CAMEO code."""
     return RIVERA_WEIGHTS[rivera_category(cameo)]
@@ -223,15 +225,26 @@ def score_table(results: Any, profile: str) -> pd.DataFrame:
     return score_moves(results.moves, profile, results.spec.actor_ids, runs["index"].tolist())
 
 
-def run_scores(actor_ids: Sequence[str], moves: Iterable[Any]) -> dict[str, float]:
-    """Return the move-based scores of one run record as flat runs-table columns.
+def run_score_columns(actor_ids: Sequence[str]) -> list[str]:
+    """Return the runs-table columns of the move-based scores, in order.
 
-    Keys are ``goldstein_total``, ``goldstein_<A>-><B>`` per directed dyad, ``rivera_total``
-    and ``rivera_<A>`` per actor; ``moves`` are :class:`~sim.engine.record.MoveRecord`.
-    A hook for the runs table: ``row.update(run_scores(spec.actor_ids, record.moves))``.
+    ``goldstein_total``, ``goldstein_<A>-><B>`` per directed dyad, ``rivera_total`` and
+    ``rivera_<A>`` per actor: every run of every ensemble carries them.
     """
-    out = {f"goldstein_{c}": 0.0 for c in score_columns("goldstein", actor_ids)}
-    out.update({f"rivera_{c}": 0.0 for c in score_columns("rivera", actor_ids)})
+    return [
+        f"{profile}_{c}"
+        for profile in ("goldstein", "rivera")
+        for c in score_columns(profile, actor_ids)
+    ]
+
+
+def run_scores(actor_ids: Sequence[str], moves: Iterable[Any]) -> dict[str, float]:
+    """Return the move-based scores of one run record as runs-table columns.
+
+    Keys are :func:`run_score_columns`; ``moves`` are :class:`~sim.engine.record.MoveRecord`.
+    Runs without moves score 0.
+    """
+    out = dict.fromkeys(run_score_columns(actor_ids), 0.0)
     for m in moves:
         weight = float(rivera_weight(m.cameo))
         out["goldstein_total"] += m.goldstein
@@ -271,22 +284,25 @@ def summarize_table(table: pd.DataFrame, profile: str) -> dict[str, Any]:
     }
 
 
-def summary_block(runs: pd.DataFrame, actor_ids: Sequence[str]) -> dict[str, Any]:
+def summary_block(runs: Any, actor_ids: Sequence[str]) -> dict[str, Any]:
     """Return every profile's statistics found in a runs table, for ``summary.json``.
 
-    The ladder profile comes from ``peak_rung`` and ``final_rung``; the move-based
-    profiles from the columns :func:`run_scores` adds, when the runs table has them
-    (profiles whose columns are absent are left out rather than reported as zero).
+    ``runs`` is a DataFrame or anything that hands out columns by name (a large
+    ``runs.parquet`` is read one column at a time). The ladder profile comes from
+    ``peak_rung`` and ``final_rung``; the move-based profiles from the columns
+    :func:`run_scores` adds, when the runs table has them (profiles whose columns are
+    absent are left out rather than reported as zero).
     """
-    import pandas as pd
-
-    out = {"ladder": summarize_table(runs[["peak_rung", "final_rung"]], "ladder")}
-    for profile in ("goldstein", "rivera"):
+    out = {}
+    for profile in PROFILES:
         names = score_columns(profile, actor_ids)
-        flat = [f"{profile}_{c}" for c in names]
-        if all(c in runs.columns for c in flat):
-            table = pd.DataFrame({c: runs[f].to_numpy() for c, f in zip(names, flat, strict=True)})
-            out[profile] = summarize_table(table, profile)
+        flat = names if profile == "ladder" else [f"{profile}_{c}" for c in names]
+        if all(c in runs for c in flat):
+            scores = {
+                c: describe(np.asarray(runs[f], dtype=float))
+                for c, f in zip(names, flat, strict=True)
+            }
+            out[profile] = {"profile": profile, "runs": len(runs), "scores": scores}
     return out
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from sim.analysis import stats
+from sim.analysis import scoring, stats
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -219,6 +219,7 @@ def build_summary(
         "time_to_rung": time_to_rung_summary(spec, runs),
         "days_to_watch_rung": time_to_rung(spec, runs, spec.watch_rung),
         "costs": cost_summary(spec, runs),
+        "scores": scoring.summary_block(runs, spec.actor_ids),
         "levers": lever_summary(spec, tally, n, lever_names or {}),
         "daily_rung_quantiles": daily_quantiles(tally.daily),
         "ended_early": int(column(runs, "ended_early").sum()) if n else 0,

@@ -68,6 +68,7 @@ def render_summary(summary: Mapping[str, Any]) -> str:
         watch_rung_text(summary),
         time_to_rung_table(summary),
         costs_table(summary),
+        scores_table(summary),
         levers_text(summary),
     ]
     return "\n\n".join(s for s in sections if s) + "\n"
@@ -218,6 +219,33 @@ def costs_table(summary: Mapping[str, Any]) -> str:
     return f"{text}\nin {unit}"
 
 
+#: The headline score of each profile in the summary's scores table: (column, row label).
+SCORE_ROWS = {
+    "ladder": ("peak_rung", "ladder: peak rung"),
+    "goldstein": ("total", "Goldstein: sum over moves"),
+    "rivera": ("total", "Rivera et al. 2024: sum over moves"),
+}
+
+
+def scores_table(summary: Mapping[str, Any]) -> str:
+    """Return each scoring profile's headline score per run: mean, SE, 95% CI, median."""
+    scores = summary.get("scores") or {}
+    rows = []
+    for profile, (column, label) in SCORE_ROWS.items():
+        s = scores.get(profile, {}).get("scores", {}).get(column)
+        if s is not None:
+            median = s["quantiles"]["q50"]
+            rows.append(
+                [label, num(s["mean"]), num(s["se"], 2), interval(s["ci95"], num), num(median)]
+            )
+    if not rows:
+        return ""
+    text = table(
+        ["Escalation score per run", "mean", "SE", "95% CI", "median"], rows, right=(1, 2, 4)
+    )
+    return f"{text}\nper dyad and per actor: sim run ... --score goldstein|rivera"
+
+
 def levers_text(summary: Mapping[str, Any], shown: int = LEVERS_SHOWN) -> str:
     """Return each actor's most used levers: share of runs using them, mean uses per run."""
     names = summary.get("actors", {})
@@ -278,16 +306,18 @@ def render_comparison(summary: Mapping[str, Any]) -> str:
             f"variant {failed.get('variant', 0)}"
         )
     pts = lambda x: num(100 * x, 1) + " pts"  # noqa: E731 - a one-line formatter
+    scores = summary.get("scores") or {}
     sections = [
         "\n".join(head),
         _paired_table("Outcome", summary["outcomes"].items(), pct, pts),
         _paired_table("Mean peak rung", [("peak rung", summary["peak_rung"])], num, num),
         _paired_table("Mean cost", summary["costs"].items(), num, num)
         + f"\nin {summary.get('cost_unit', 'cost units')}",
+        _paired_table("Escalation score per run", scores.items(), num, num) if scores else "",
         f"variance reduction over the outcome probabilities: "
         f"{times(summary['variance_reduction']['outcomes'])}",
     ]
-    return "\n\n".join(sections) + "\n"
+    return "\n\n".join(s for s in sections if s) + "\n"
 
 
 def _paired_table(title: str, items: Any, level: Any, diff: Any) -> str:

@@ -238,6 +238,10 @@ def paired_difference(base: np.ndarray, variant: np.ndarray) -> dict[str, Any]:
     }
 
 
+#: The move-based scoring profiles a comparison pairs, by their runs-table total's prefix.
+SCORE_NAMES = {"goldstein": "Goldstein total", "rivera": "Rivera et al. 2024 total"}
+
+
 def _paired_rows(base: Any, variant: Any) -> tuple[np.ndarray, np.ndarray]:
     """Return the row positions in each runs table of the replications both finished."""
     ia = np.asarray(base["index"])
@@ -279,6 +283,17 @@ def comparison_summary(
         }
         for actor in actors
     }
+    scores = {
+        profile: {
+            "name": SCORE_NAMES[profile],
+            **paired_difference(
+                np.asarray(a_runs[f"{profile}_total"], dtype=float)[rows_a],
+                np.asarray(b_runs[f"{profile}_total"], dtype=float)[rows_b],
+            ),
+        }
+        for profile in SCORE_NAMES
+        if f"{profile}_total" in a_runs and f"{profile}_total" in b_runs
+    }
     return {
         "kind": "comparison",
         "method": "common random numbers: replication i of both arms runs on the same seed",
@@ -295,6 +310,7 @@ def comparison_summary(
         "outcomes": outcomes,
         "peak_rung": peak,
         "costs": costs,
+        "scores": scores,
         "variance_reduction": {"outcomes": _pooled_reduction(outcomes.values())},
     }
 

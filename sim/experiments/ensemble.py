@@ -21,7 +21,9 @@ import contextlib
 import datetime as dt
 import functools
 import os
+import signal
 import socket
+import threading
 import time
 import traceback
 from collections import Counter
@@ -34,6 +36,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from sim.analysis import scoring
 from sim.analysis.summary import (
     Tally,
     build_summary,
@@ -89,6 +92,7 @@ def runs_columns(spec: Any) -> list[str]:
         "n_moves",
         "simpy_events",
         *(reach_column(k) for k in range(1, len(spec.rung_names))),
+        *scoring.run_score_columns(spec.actor_ids),
     ]
 
 
@@ -109,6 +113,7 @@ def runs_dtypes(spec: Any) -> dict[str, str]:
     dtypes.update({cost_column(a): "float64" for a in spec.actor_ids})
     dtypes.update({moves_column(a): "int64" for a in spec.actor_ids})
     dtypes.update({reach_column(k): "float64" for k in range(1, len(spec.rung_names))})
+    dtypes.update(dict.fromkeys(scoring.run_score_columns(spec.actor_ids), "float64"))
     return dtypes
 
 
@@ -146,6 +151,7 @@ def run_row(spec: Any, root: int, index: int, record: Any) -> dict[str, Any]:
     row["simpy_events"] = int(record.events_scheduled)
     for rung in range(1, len(spec.rung_names)):
         row[reach_column(rung)] = float(record.first_day_at_rung[rung])
+    row.update(scoring.run_scores(spec.actor_ids, record.moves))
     return row
 
 
@@ -259,16 +265,22 @@ class ScenarioSource:
         )
 
 
+#: The subpackages of ``sim`` whose code a worker runs: what can change a run's results
+#: (figures, the report and the command line cannot, and may be edited during a run).
+RESULT_CODE = ("engine", "policies", "scenario", "experiments", "analysis")
+
+
 @functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """Return a hash of the ``sim`` package's source files, computed once per process."""
+    """Return a hash of the sources that make results (:data:`RESULT_CODE`), once per process."""
     import hashlib
 
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
+    for package in RESULT_CODE:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -387,12 +399,37 @@ class Collector:
         return added
 
     def _aggregate(self, chunk: Chunk) -> None:
-        """Fold one in-order chunk into the tables and the counters."""
-        self.sink.append(chunk.runs, chunk.moves, chunk.trajectories, chunk.failures)
-        self.tally.merge(chunk.tally)
-        self.outcomes.update(outcome_counts(chunk.runs.column("outcome").to_pandas()))
-        self.failed += chunk.failures.num_rows
-        self.completed += chunk.count
+        """Fold one in-order chunk into the tables and the counters, whole or not at all."""
+        outcomes = outcome_counts(chunk.runs.column("outcome").to_pandas())
+        # Ctrl-C between writing the rows and counting them would save a folder whose
+        # manifest and tables disagree; it takes effect once the chunk is in.
+        with interrupts_deferred():
+            self.sink.append(chunk.runs, chunk.moves, chunk.trajectories, chunk.failures)
+            self.tally.merge(chunk.tally)
+            self.outcomes.update(outcomes)
+            self.failed += chunk.failures.num_rows
+            self.completed += chunk.count
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold a SIGINT (Ctrl-C) that arrives inside the block; raise it when the block ends.
+
+    Only the main thread receives signals; elsewhere, or when the current handler was not
+    installed from Python (so it could not be put back), the block runs unprotected.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield
+        return
+    caught: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 # --- results ----------------------------------------------------------------------------------

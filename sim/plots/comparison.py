@@ -102,11 +102,12 @@ def subtitle(cmp: ComparisonData) -> list[str]:
 
 @figure("comparison")
 def paired_differences(results: Any) -> Figure:
-    """Paired differences, variant minus base, of outcome probabilities, peak rung and costs."""
+    """Paired differences, variant minus base, of outcomes, peak rung, costs and scores."""
     cmp = load(results)
     s = cmp.summary
     outcomes = list(s["outcomes"].values())
     costs = list(s["costs"].values())
+    scores = list((s.get("scores") or {}).values())  # Absent from older comparisons.
     unit = str(s.get("cost_unit") or "cost units")
     reduction = (s.get("variance_reduction") or {}).get("outcomes")
     notes = [
@@ -117,13 +118,13 @@ def paired_differences(results: Any) -> Figure:
         _reduction_note(reduction),
         style.provenance(cmp),
     ]
-    rows = [len(outcomes), 1, len(costs)]
+    rows = [len(outcomes), 1, len(costs), *([len(scores)] if scores else [])]
     with style.context():
         fig = style.new_figure(
             9, 0.42 * sum(rows) + 2.2, "Variant against base: paired differences",
             subtitle(cmp), notes,
         )  # fmt: skip
-        axes = fig.subplots(3, 1, height_ratios=[max(r, 1) + 0.8 for r in rows])
+        axes = fig.subplots(len(rows), 1, height_ratios=[max(r, 1) + 0.8 for r in rows])
         _panel(axes[0], [o["label"] for o in outcomes], outcomes, "outcome probability", _pct)
         axes[0].xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         axes[0].set_xlabel("difference in probability (percentage points)")
@@ -131,6 +132,10 @@ def paired_differences(results: Any) -> Figure:
         axes[1].set_xlabel("difference in mean peak rung (rungs)")
         _panel(axes[2], [c.get("name", "") for c in costs], costs, "mean cost", _num(1))
         axes[2].set_xlabel(f"difference in mean cost ({unit.split(' (', 1)[0]})")
+        if scores:
+            labels = [r.get("name", "") for r in scores]
+            _panel(axes[3], labels, scores, "escalation score per run", _num(1))
+            axes[3].set_xlabel("difference in mean score (summed over a run's moves)")
         axes[0].legend(
             handles=[
                 Line2D([], [], marker="o", ls="", color=style.MAIN, label="interval excludes 0"),

@@ -13,14 +13,24 @@ import hashlib
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)]
-CameoCode = Annotated[str, Field(pattern=r"^[0-9]{2,4}$")]
+
+
+def _cameo_root(code: str) -> str:
+    """Check that a CAMEO code's two-digit root is one of CAMEO's twenty (01 to 20)."""
+    if not 1 <= int(code[:2]) <= 20:
+        raise ValueError(f"CAMEO root codes run from 01 to 20; '{code}' starts with {code[:2]}")
+    return code
+
+
+# Scoring maps every move to a category through its root, so an unknown root is an error here.
+CameoCode = Annotated[str, Field(pattern=r"^[0-9]{2,4}$"), AfterValidator(_cameo_root)]
 Goldstein = Annotated[float, Field(ge=-10.0, le=10.0, allow_inf_nan=False)]
 
 MAX_DAYS = 3660  # ten years: far past any crisis horizon, short enough to bound a run
