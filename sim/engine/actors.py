@@ -41,6 +41,7 @@ class ActorProcess:
         self.waiting = False  # in the wait for the next review
         self.interrupted = False
         self.pending = False  # a reason to decide arrived while deciding
+        self.preparing: set[tuple[int, int]] = set()  # (lever, target) chosen, not yet enacted
         env = world.env
         self.process = env.process(self.run())
         for day in self.policy.wake_days():
@@ -83,10 +84,28 @@ class ActorProcess:
             yield env.timeout(self.spec.response_delay.sample(self.rng))
             choice = self.decide()
             if choice is not None:
-                yield env.timeout(choice.lever.decision.sample(self.rng))
-                if self.world.available(choice.lever, choice.target):
-                    self.world.play(choice.lever, choice.target, "policy", choice.amount)
+                self.prepare(choice, choice.lever.decision.sample(self.rng))
             self._schedule_next()
+
+    def prepare(self, choice: Candidate, lag: float) -> None:
+        """Enact a chosen move after its decision lag, while the actor goes on deciding.
+
+        Governments work several tracks at once: while a ministry drafts a sanction the
+        foreign ministry still answers the news, so a lag holds back this move only. The
+        move is not offered again until it is enacted (or found no longer available).
+        """
+        key = (choice.lever.index, choice.target)
+        if lag <= 0:
+            self._enact(choice)
+            return
+        self.preparing.add(key)
+        self.world.after(lag, lambda: self._enact(choice))
+
+    def _enact(self, choice: Candidate) -> None:
+        """Play a prepared move if it is still available (a cooldown or a limit may bar it)."""
+        self.preparing.discard((choice.lever.index, choice.target))
+        if self.world.available(choice.lever, choice.target):
+            self.world.play(choice.lever, choice.target, "policy", choice.amount)
 
     def _schedule_next(self) -> None:
         """Let the policy ask for its next decision time (a round, a planned quit)."""
@@ -113,8 +132,11 @@ class ActorProcess:
             options = [Option(world.spec, world.spec.levers[i], target) for i in levers]
         else:
             options = self.options
+        preparing = self.preparing
         candidates = [
-            features(world, o, now) for o in options if world.available(o.lever, o.target)
+            features(world, o, now)
+            for o in options
+            if (o.lever.index, o.target) not in preparing and world.available(o.lever, o.target)
         ]
         others = self.others
         return DecisionContext(

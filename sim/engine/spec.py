@@ -77,6 +77,7 @@ class LeverSpec:
     stock_deltas: tuple[tuple[int, float], ...]  # (user's stock index, change per unit amount)
     offends: tuple[tuple[int, float], ...]
     choosable: bool
+    req_unused: tuple[int, ...] = ()  # global indices of levers that must not have been used
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,12 +164,27 @@ def _windowed(
                 yield future.result()
             pending |= {submit(fn, c) for c in _take(todo, window - len(pending))}
     except BrokenProcessPool as exc:
-        raise WorkerLost(
-            "a worker process died (killed, out of memory, or a crash in native code)"
-        ) from exc
+        raise WorkerLost(_lost_message()) from exc
     finally:
         for future in pending:
             future.cancel()
+
+
+def _lost_message() -> str:
+    """Say why workers may have died, naming the unguarded script when that is the likely cause."""
+    import __main__
+
+    message = "a worker process died (killed, out of memory, or a crash in native code)"
+    script = getattr(__main__, "__file__", None)
+    # A .py file run as ``python script.py`` (not ``-m``, not a console script like ``sim``).
+    if str(script).endswith(".py") and getattr(__main__, "__spec__", None) is None:
+        # Workers start by importing the script that started them ('spawn'): code at its top
+        # level that starts an ensemble runs again in every worker, which then fails.
+        message += (
+            f"; if {script} is your script, put the code that runs simulations under "
+            '`if __name__ == "__main__":` (each worker imports the script when it starts)'
+        )
+    return message
 
 
 def _take(items: Iterator[T], n: int) -> list[T]:

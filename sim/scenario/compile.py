@@ -166,7 +166,14 @@ def _lever(s: Scenario, a: Actor, lv: Lever, idx: _Index) -> LeverSpec:
         stock_deltas=tuple((list(a.stocks).index(k), d) for k, d in lv.effect.stock.items()),
         offends=tuple((idx.actor[k], w) for k, w in lv.offends.items()),
         choosable=lv.choosable,
+        req_unused=tuple(idx.lever[_lever_key(a.id, ref)] for ref in lv.requires.unused),
     )
+
+
+def _lever_key(actor: str, ref: str) -> tuple[str, str]:
+    """Return the (actor, lever) key of a lever reference, own ('x') or qualified ('JPN.x')."""
+    holder, _, name = ref.rpartition(".")
+    return (holder or actor, name)
 
 
 def _alliances(s: Scenario, idx: _Index) -> list[AllianceSpec]:

@@ -95,6 +95,15 @@ def _check_lever(
             _fail((*loc, "targets", k), f"an actor cannot target itself ('{user}')")
     for k, lifted in enumerate(lever.lifts):
         _known(lifted, own, (*loc, "lifts", k), f"lever of {user}")
+    for k, ref in enumerate(lever.requires.unused):
+        holder, _, name = ref.rpartition(".")
+        where = (*loc, "requires", "unused", k)
+        if holder:
+            _known(holder, actor_ids, where, "actor")
+            levers = next(a.levers for a in s.actors if a.id == holder)
+            _known(name, [lv.id for lv in levers], where, f"lever of {holder}")
+        else:
+            _known(name, own, where, f"lever of {user}")
     for key in lever.offends:
         _known(key, actor_ids, (*loc, "offends", key), "actor")
     stocks = next(a.stocks for a in s.actors if a.id == user)

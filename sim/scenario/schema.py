@@ -20,6 +20,10 @@ NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)]
+# A lever of the same actor ("retract") or of another, qualified by its actor ("JPN.retract").
+LeverRef = Annotated[
+    str, Field(pattern=r"^([A-Za-z][A-Za-z0-9_\-]*\.)?[A-Za-z][A-Za-z0-9_\-]*$", max_length=129)
+]
 
 
 def _cameo_root(code: str) -> str:
@@ -179,6 +183,12 @@ class LeverRequires(Strict):
 
     dyad_rung_at_least: int | None = Field(default=None, ge=0)
     tension_at_least: Probability | None = None
+    unused: list[LeverRef] = Field(
+        default_factory=list,
+        description="Levers that must not have been used yet, the actor's own ('retract') or "
+        "another's ('JPN.retract'): once one has been (a statement retracted), this lever is "
+        "no longer available (refusing to retract it, demanding its retraction).",
+    )
 
 
 class Lever(Strict):
