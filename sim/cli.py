@@ -174,6 +174,12 @@ def _add_compare(sub: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="print summary.json instead of the tables")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no results path")
+    p.add_argument(
+        "--plot",
+        action="store_true",
+        help="also write the figures: the paired differences, and each arm's ensemble figures "
+        "in its base/ and variant/ folder (see 'sim plot')",
+    )
     p.set_defaults(func=cmd_compare)
 
 
@@ -312,7 +318,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(result.table(), end="")
         if not args.quiet:
             print(f"\nresults: {result.path}")
+    if args.plot:
+        _write_comparison_figures(result.path, args.quiet)
     return 0
+
+
+def _write_comparison_figures(folder: Any, quiet: bool) -> None:
+    """Draw a comparison's figures, then each arm's ensemble figures in its own folder."""
+    from pathlib import Path
+
+    from sim.experiments.compare import ARMS
+
+    _write_figures(folder, "png", quiet)
+    for arm in ARMS:
+        if (Path(folder) / arm).is_dir():
+            _write_figures(Path(folder) / arm, "png", quiet)
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
@@ -523,6 +543,12 @@ def _add_sweep(sub: Any) -> None:
     p.add_argument("--scheduler", metavar="ADDR", help="a Dask scheduler (with --executor dask)")
     p.add_argument("--json", action="store_true", help="print the tables as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no results path")
+    p.add_argument(
+        "--plot",
+        action="store_true",
+        help="also write the figures: outcomes against each parameter, a heat map (two-"
+        "parameter grids), Sobol indices (Sobol designs) (see 'sim plot')",
+    )
     p.set_defaults(func=cmd_sweep)
 
 
@@ -557,6 +583,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(results.table(), end="")
     if not args.quiet:
         print(f"\nresults: {results.path}", file=sys.stderr if args.json else sys.stdout)
+    if args.plot:
+        _write_figures(results.path, "png", args.quiet)
     return 0
 
 

@@ -76,23 +76,24 @@ def write_report(results: Any, out: str | os.PathLike[str] | None = None) -> Pat
 
 
 def build_report(folder: str | os.PathLike[str]) -> str:
-    """Return the report of a results folder (an ensemble or a comparison) as one HTML document.
+    """Return the report of a results folder (ensemble, comparison, sweep) as one HTML document.
 
     Raises:
         UsageError: if the folder holds results of a kind with no report.
     """
-    from sim.plots.registry import KIND_MODULES, figures, results_kind
+    from sim.plots.registry import KIND_MODULES, drawn, figures, results_kind
 
     folder = Path(folder)
     kind = results_kind(folder)
-    builders = {"ensemble": ensemble_report, "comparison": comparison_report}
+    builders = {"ensemble": ensemble_report, "comparison": comparison_report, "sweep": sweep_report}
     if kind not in builders:
-        raise UsageError(f"{folder}: no report for {kind} results (reports: ensemble, comparison)")
+        raise UsageError(f"{folder}: no report for {kind} results (reports: {', '.join(builders)})")
     import importlib
 
     loaded = importlib.import_module(KIND_MODULES[kind]).load(folder)
+    fns = figures(kind)
     images = [
-        (name, fn.__doc__ or name, png_data_uri(fn(loaded))) for name, fn in figures(kind).items()
+        (name, fns[name].__doc__ or name, png_data_uri(fig)) for name, fig in drawn(fns, loaded)
     ]
     return builders[kind](loaded, images)
 
@@ -511,6 +512,96 @@ def _without_arm_parameters(manifest: Mapping[str, Any]) -> dict[str, Any]:
             for k, v in out["arms"].items()
         }
     return out
+
+
+# --- a sweep --------------------------------------------------------------------------------
+
+#: Rows of a sweep's points table shown in its report (all of them are in points.parquet).
+SWEEP_ROWS = 200
+
+
+def sweep_report(data: Any, images: Sequence[tuple[str, str, str]]) -> str:
+    """Return the HTML report of a parameter sweep given its figures."""
+    results, spec = data.results, data.spec
+    scenario = data.scenario
+    heading = (
+        f"<h1>{esc(spec.title or scenario.title)}</h1>"
+        f'<p class="meta">sweep of <code>{esc(scenario.name)}</code> &middot; '
+        f"{esc(spec.describe())}</p>"
+    )
+    if spec.description:
+        heading += f"<p>{esc(spec.description)}</p>"
+    if data.status != "complete":
+        heading += (
+            f'<p class="warn">This sweep is <strong>{esc(data.status)}</strong>: only '
+            f"{len(data.points):,} of {spec.n_points:,} points finished; every number below "
+            "describes those alone.</p>"
+        )
+    sections = [
+        ("figures", "Figures", figures_section(images)),
+        ("points", "Points", sweep_points_table(data)),
+    ]
+    if results.sensitivity is not None:
+        sections.append(("sensitivity", "Sobol indices", sensitivity_tables(data)))
+    sections += [
+        ("sweep", "Sweep", details("The sweep as run (JSON)", _json(spec.model_dump(mode="json")))),
+        ("scenario", "Base scenario", scenario_section(results.plan.base.data)),
+        ("manifest", "Manifest", manifest_section(data.manifest or {})),
+    ]
+    title = f"{spec.title or scenario.name}: sweep of {spec.n_points:,} points"
+    return page(title, heading, sections)
+
+
+def sweep_points_table(data: Any) -> str:
+    """Return each point's parameter values and outcomes of interest with 95% intervals."""
+    from sim.plots.sweep import bounds
+
+    points, paths, metrics = data.points, data.paths, data.metrics
+    shown = points.head(SWEEP_ROWS)
+    columns = []
+    for m in metrics:
+        fmt = pct if m.probability else (lambda x: num(x, 2))
+        lo, hi = bounds(shown, m)
+        values = shown[m.column].to_numpy(dtype=float)
+        columns.append(
+            [f"{fmt(v)} {interval((a, b), fmt)}" for v, a, b in zip(values, lo, hi, strict=True)]
+        )
+    rows = [
+        [str(r["point"]), *(_value(r[p]) for p in paths), *(c[i] for c in columns)]
+        for i, r in enumerate(shown.to_dict("records"))
+    ]
+    # A zero-width space after each dot lets a long path break across lines in its header.
+    headers = ["point", *(p.replace(".", ".\u200b") for p in paths), *(m.label for m in metrics)]
+    note = "<p>Values with their 95% intervals (Wilson for probabilities, normal for means).</p>"
+    if len(points) > SWEEP_ROWS:
+        note += f"<p>{len(points) - SWEEP_ROWS:,} more points in points.parquet.</p>"
+    return note + table(headers, rows, numeric=range(len(headers)))
+
+
+def _value(value: Any) -> str:
+    """Return a parameter value as text, numbers to four significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def sensitivity_tables(data: Any) -> str:
+    """Return the ranked Sobol indices of each outcome with their bootstrap intervals."""
+    labels = {m.name: m.label for m in data.metrics}
+    parts = []
+    for outcome, rows in data.results.sensitivity.groupby("outcome", sort=False):
+        body = [
+            [r.rank, r.parameter, num(r.ST, 3), interval((r.ST_lo, r.ST_hi), lambda x: num(x, 3)),
+             num(r.S1, 3), interval((r.S1_lo, r.S1_hi), lambda x: num(x, 3))]
+            for r in rows.itertuples(index=False)
+        ]  # fmt: skip
+        parts.append(f"<h3>{esc(labels.get(str(outcome), outcome))}</h3>")
+        parts.append(
+            table(
+                ["rank", "parameter", "total ST", "95% CI", "first-order S1", "95% CI"],
+                body,
+                numeric=(0, 2, 3, 4, 5),
+            )
+        )
+    return "\n".join(parts)
 
 
 # --- HTML helpers -----------------------------------------------------------------------------

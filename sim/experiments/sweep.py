@@ -670,8 +670,8 @@ class SweepResults:
         metric = _metric(outcome, self.plan.base.outline)
         runs = self.runs
         pairs = pd.merge(
-            _per_run(runs[runs["point"] == a], metric),
-            _per_run(runs[runs["point"] == b], metric),
+            per_run(runs[runs["point"] == a], metric),
+            per_run(runs[runs["point"] == b], metric),
             on="index",
             suffixes=("_a", "_b"),
         )
@@ -720,7 +720,7 @@ class SweepResults:
         )
 
 
-def _per_run(runs: pd.DataFrame, metric: Metric) -> pd.DataFrame:
+def per_run(runs: pd.DataFrame, metric: Metric) -> pd.DataFrame:
     """Return each replication's value of a metric: ``index`` and ``value``."""
     column = metric.column
     if column.startswith("p_peak_ge_"):

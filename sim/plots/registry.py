@@ -5,14 +5,16 @@ Each kind has a module of figure functions, registered with :func:`figure` when 
 is imported, and a ``load(results)`` function that reads results once for all of them;
 :func:`write_figures` draws every figure of a folder's kind into its
 ``figures/`` subfolder. A new kind of results (a sweep, a comparison) adds its module to
-:data:`KIND_MODULES` and decorates its functions; nothing else changes.
+:data:`KIND_MODULES` and decorates its functions; nothing else changes. A figure that does
+not fit the results at hand (a heat map of a one-parameter sweep) raises
+:class:`NotApplicable`, and is skipped.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,7 @@ FigureFn = Callable[[Any], "Figure"]
 KIND_MODULES = {
     "ensemble": "sim.plots.ensemble",
     "comparison": "sim.plots.comparison",
+    "sweep": "sim.plots.sweep",
 }
 
 #: The formats ``sim plot`` writes.
@@ -37,6 +40,14 @@ FORMATS = ("png", "svg", "pdf")
 FIGURES_DIR = "figures"
 
 _REGISTRY: dict[str, dict[str, FigureFn]] = {}
+
+
+class NotApplicable(UsageError):
+    """A figure that does not fit these results (a heat map of a one-parameter sweep).
+
+    Called directly, the figure function raises it with a message that says why;
+    :func:`write_figures` and the report skip the figure.
+    """
 
 
 def figure(kind: str, name: str | None = None) -> Callable[[FigureFn], FigureFn]:
@@ -64,8 +75,12 @@ def figures(kind: str) -> dict[str, FigureFn]:
 
 def results_kind(folder: Path) -> str:
     """Return the kind of results a folder holds, from its manifest."""
+    from sim.experiments.store import MANIFEST
+    from sim.experiments.sweep_spec import SWEEP_PLAN
     from sim.plots.data import read_manifest
 
+    if (folder / SWEEP_PLAN).is_file() and not (folder / MANIFEST).is_file():
+        return "sweep"  # Running, or died before its manifest: the sweep loader says what to do.
     return str(read_manifest(folder).get("kind", "ensemble"))
 
 
@@ -102,9 +117,19 @@ def write_figures(
     target = Path(out) if out is not None else folder / FIGURES_DIR
     target.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, fn in fns.items():
+    for name, fig in drawn(fns, source):
         path = target / f"{name}.{fmt}"
         with atomic_path(path) as tmp:
-            fn(source).savefig(tmp, format=fmt)
+            fig.savefig(tmp, format=fmt)
         written.append(path)
     return written
+
+
+def drawn(fns: dict[str, FigureFn], source: Any) -> Iterator[tuple[str, Figure]]:
+    """Yield ``(name, figure)`` of every figure function that applies to ``source``, in order."""
+    for name, fn in fns.items():
+        try:
+            fig = fn(source)
+        except NotApplicable:
+            continue
+        yield name, fig

@@ -1,0 +1,776 @@
+"""The figures of a parameter sweep: response curves, a heat map and Sobol indices.
+
+A sweep (:mod:`sim.experiments.sweep`) runs an ensemble at every point of a design; its
+``points.parquet`` holds each point's outcome probabilities with 95% Wilson intervals (and
+means with standard errors), its ``sensitivity.parquet`` the Sobol indices of a Sobol
+design. The figures draw those numbers:
+
+- :func:`sweep_response`: every outcome of interest against every swept parameter. A
+  one-parameter grid shows the points themselves; a grid of several parameters shows each
+  parameter's *marginal*: the runs of every point with that value pooled, so the other
+  parameters are averaged over; LHS and Sobol designs show the points, scattered, and a
+  binned mean when there are enough of them.
+- :func:`sweep_heatmap`: one outcome per panel over a two-parameter grid.
+- :func:`sobol_indices`: ranked first-order and total indices with their bootstrap intervals.
+
+A figure that does not fit a design (a heat map of a Latin hypercube) raises
+:class:`~sim.plots.registry.NotApplicable`, which :func:`~sim.plots.registry.write_figures`
+takes as "skip this one".
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import (
+    FuncFormatter,
+    LogLocator,
+    MaxNLocator,
+    NullFormatter,
+    PercentFormatter,
+)
+
+from sim.analysis import stats
+from sim.errors import UsageError
+from sim.experiments import store
+from sim.experiments.sweep import Metric, SweepResults, load_sweep
+from sim.plots import style
+from sim.plots.registry import NotApplicable, figure
+
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["SweepData", "load", "marginal", "sobol_indices", "sweep_heatmap", "sweep_response"]
+
+#: Heat-map panels drawn at most (one per outcome of interest); the rest are in the tables.
+MAX_HEATMAP_PANELS = 6
+
+#: Points per bin of a sampled design's binned trend (at least), and the fewest and most bins:
+#: a design of under 3 x 8 points gets no trend, since a bin of few points is mostly noise.
+TREND_BIN_POINTS, TREND_MIN_BINS, TREND_MAX_BINS = 8, 3, 8
+
+_DESIGN_NAMES = {"grid": "grid", "lhs": "Latin hypercube", "sobol": "Sobol (Saltelli)"}
+
+
+# --- the sweep, as the figures read it --------------------------------------------------------
+
+
+@dataclass
+class SweepData:
+    """A sweep's results and, when it has a folder, its manifest."""
+
+    results: SweepResults
+    manifest: dict[str, Any] | None = None
+
+    @property
+    def path(self) -> Path | None:
+        """The sweep's folder (None for a sweep kept in memory)."""
+        return self.results.path
+
+    @property
+    def status(self) -> str:
+        """How the sweep ended: ``complete``, ``interrupted`` or ``failed``."""
+        return str(self.results.status)
+
+    @property
+    def spec(self) -> Any:
+        """The sweep's :class:`~sim.experiments.sweep_spec.SweepSpec`."""
+        return self.results.spec
+
+    @property
+    def paths(self) -> list[str]:
+        """The swept parameter paths, in order."""
+        return list(self.spec.paths)
+
+    @property
+    def points(self) -> pd.DataFrame:
+        """One row per finished point (see ``points.parquet``)."""
+        return self.results.points
+
+    @property
+    def metrics(self) -> list[Metric]:
+        """The outcomes of interest."""
+        return list(self.results.metrics)
+
+    @property
+    def scenario(self) -> Any:
+        """The base scenario (a validated Scenario)."""
+        return self.results.plan.base.scenario
+
+    def parameter(self, path: str) -> Any:
+        """Return the :class:`~sim.experiments.sweep_spec.Parameter` swept at ``path``."""
+        return next(p for p in self.spec.parameters if p.path == path)
+
+    def unit(self, metric: Metric) -> str:
+        """Return what a metric is measured in, for an axis label."""
+        if metric.probability:
+            return "probability"
+        if metric.column == "peak_rung_mean":
+            return "rung"
+        return str(self.scenario.cost_unit).split(" (", 1)[0]
+
+
+def load(results: Any) -> SweepData:
+    """Return the :class:`SweepData` of a SweepResults object or a sweep folder path.
+
+    Raises:
+        UsageError: if ``results`` is neither, if the folder holds no sweep, or if no point
+            of the sweep has finished.
+    """
+    if isinstance(results, SweepData):
+        return results
+    if isinstance(results, SweepResults):
+        manifest = _manifest(results.path) if results.path is not None else None
+        return _checked(SweepData(results, manifest))
+    if isinstance(results, str | os.PathLike):
+        return _checked(_from_folder(Path(results)))
+    raise UsageError(
+        f"expected a SweepResults (what sim.sweep returns) or a sweep folder path, "
+        f"got {type(results).__name__}"
+    )
+
+
+def _from_folder(folder: Path) -> SweepData:
+    """Read a sweep folder; say what is wrong if it is not a finished (or stopped) sweep."""
+    from sim.experiments.sweep_spec import SWEEP_PLAN
+
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such results folder")
+    manifest = _manifest(folder)
+    if manifest is None and (folder / SWEEP_PLAN).is_file():
+        raise UsageError(
+            f"{folder}: the sweep has no {store.MANIFEST} yet: it is still running, or it "
+            f"died before saving its tables; finish it with: sim sweep --resume {folder}"
+        )
+    if manifest is None:
+        from sim.plots.data import read_manifest
+
+        read_manifest(folder)  # Raises with the message that fits (e.g. names inner folders).
+    assert manifest is not None
+    if manifest.get("kind") != "sweep":
+        raise UsageError(f"{folder} holds {manifest.get('kind', 'ensemble')} results, not a sweep")
+    return SweepData(load_sweep(folder), manifest)
+
+
+def _manifest(folder: Path) -> dict[str, Any] | None:
+    """Return a folder's manifest, or None when it has none."""
+    path = Path(folder) / store.MANIFEST
+    return store.read_json(path) if path.is_file() else None
+
+
+def _checked(data: SweepData) -> SweepData:
+    """Return ``data`` if at least one point finished, else raise a UsageError."""
+    if data.points.empty:
+        where = f"{data.path}: " if data.path else ""
+        resume = f"; finish it with: sim sweep --resume {data.path}" if data.path else ""
+        raise UsageError(
+            f"{where}no point of the sweep has finished (status: {data.status}), so there is "
+            f"nothing to show{resume}"
+        )
+    return data
+
+
+# --- what the figures draw --------------------------------------------------------------------
+
+
+def is_numeric(values: pd.Series) -> bool:
+    """Whether a parameter's values are numbers (booleans, names and JSON text are not)."""
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def parameter_values(data: SweepData, path: str) -> list[Any]:
+    """Return the distinct values of a parameter over the design: sorted numbers, else in order."""
+    column = data.results.design[path]
+    if is_numeric(column):
+        return sorted(pd.unique(column).tolist())
+    return list(dict.fromkeys(column.tolist()))
+
+
+def bounds(points: pd.DataFrame, metric: Metric) -> tuple[np.ndarray, np.ndarray]:
+    """Return the 95% interval of a metric at each point: Wilson, or mean +/- 1.96 SE."""
+    if metric.probability:
+        lo = points[f"{metric.column}_lo"].to_numpy(dtype=float)
+        hi = points[f"{metric.column}_hi"].to_numpy(dtype=float)
+        return lo, hi
+    mean = points[metric.column].to_numpy(dtype=float)
+    se = points[metric.column.removesuffix("_mean") + "_se"].to_numpy(dtype=float)
+    return mean - stats.Z95 * se, mean + stats.Z95 * se
+
+
+def run_values(data: SweepData, metric: Metric) -> pd.DataFrame:
+    """Return each finished replication's value of a metric: ``point``, ``index``, ``value``."""
+    from sim.experiments.sweep import per_run  # One definition of a run's value of a metric.
+
+    runs = data.results.runs
+    values = per_run(runs, metric)
+    values.insert(0, "point", runs["point"].to_numpy())
+    return values
+
+
+def marginal(data: SweepData, path: str, metric: Metric) -> pd.DataFrame:
+    """Return a metric averaged over every other parameter, at each value of ``path``.
+
+    The runs of every point with that value are pooled: the estimate is the share (or mean)
+    over all of them. The 95% interval is a Wilson interval for probabilities and a normal
+    one for means. With independent seeds every run is independent and the Wilson interval
+    is that of the pooled counts. With common random numbers replication ``i`` drew the
+    same numbers at every point, so its runs at the pooled points are correlated; they
+    count as one cluster, and the variance of the pooled share comes from the spread of
+    the clusters (the ratio estimator of cluster sampling). For a probability the Wilson
+    interval then takes the effective number of runs ``p (1 - p) / variance``, between
+    the number of replications (runs identical at every pooled point) and the number of
+    runs (runs independent); at ``p`` of 0 or 1 it takes the number of replications.
+
+    Returns a frame with ``value``, ``estimate``, ``lo``, ``hi``, ``points``, ``runs`` and
+    ``effective_runs`` (probabilities; NaN for means), one row per value of ``path``.
+    """
+    values = run_values(data, metric)
+    at_point = data.points.set_index("point")[path]
+    values["x"] = values["point"].map(at_point)
+    crn = bool(data.spec.common_random_numbers)
+    rows = []
+    for x in parameter_values(data, path):
+        group = values[values["x"] == x]
+        if group.empty:
+            continue
+        # With independent seeds every run is a cluster of its own.
+        cluster = group["index"].to_numpy() if crn else np.arange(len(group))
+        row = _pooled(group["value"].to_numpy(dtype=float), cluster, metric.probability)
+        rows.append({"value": x, "points": int(group["point"].nunique()), **row})
+    return pd.DataFrame(rows)
+
+
+def _pooled(values: np.ndarray, cluster: np.ndarray, probability: bool) -> dict[str, float]:
+    """Return the pooled estimate of ``values`` and its 95% interval, runs grouped by cluster."""
+    n = values.size
+    estimate = float(values.mean())
+    _, which = np.unique(cluster, return_inverse=True)
+    sums = np.bincount(which, weights=values)
+    sizes = np.bincount(which).astype(float)
+    g = sums.size
+    # Variance of the ratio estimator sum(c_i) / sum(m_i) over independent clusters.
+    variance = float(((sums - estimate * sizes) ** 2).sum()) / n**2
+    if probability:
+        spread = estimate * (1 - estimate)
+        effective = spread / variance if spread > 0 and variance > 0 else (g if spread == 0 else n)
+        effective = min(max(effective, g), n)
+        lo, hi = wilson(estimate, effective)
+    else:
+        effective = math.nan
+        se = math.sqrt(variance * g / (g - 1)) if g > 1 else math.nan  # As stats.mean_se: ddof 1.
+        lo, hi = estimate - stats.Z95 * se, estimate + stats.Z95 * se
+    return {"estimate": estimate, "lo": lo, "hi": hi, "runs": n, "effective_runs": effective}
+
+
+def wilson(p: float, n: float, z: float = stats.Z95) -> tuple[float, float]:
+    """Return the Wilson score interval of a share ``p`` of ``n`` runs (``n`` need not be whole).
+
+    :func:`sim.analysis.stats.wilson_interval` takes whole counts; an effective number of
+    runs is not one.
+    """
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo = 0.0 if p == 0 else min(max(centre - half, 0.0), 1.0)
+    hi = 1.0 if p == 1 else min(max(centre + half, 0.0), 1.0)
+    return lo, hi
+
+
+def binned_trend(x: np.ndarray, y: np.ndarray, runs: np.ndarray) -> pd.DataFrame:
+    """Return the runs-weighted mean of ``y`` in equal-count bins of ``x``: ``x``, ``y``, ``n``.
+
+    In an LHS or Sobol design the other parameters are drawn independently of this one, so
+    a bin's mean estimates the outcome at these values averaged over the others' ranges.
+    Empty when the design has too few points for :data:`TREND_MIN_BINS` bins of
+    :data:`TREND_BIN_POINTS` points.
+    """
+    bins = min(TREND_MAX_BINS, x.size // TREND_BIN_POINTS)
+    if bins < TREND_MIN_BINS:
+        return pd.DataFrame(columns=["x", "y", "n"])
+    codes = pd.qcut(x, bins, labels=False, duplicates="drop")
+    frame = pd.DataFrame({"bin": codes, "x": x, "wy": y * runs, "runs": runs})
+    grouped = frame.groupby("bin")
+    out = pd.DataFrame(
+        {
+            "x": grouped["x"].mean(),
+            "y": grouped["wy"].sum() / grouped["runs"].sum(),
+            "n": grouped.size(),
+        }
+    )
+    return out.reset_index(drop=True)
+
+
+def heat_table(data: SweepData, metric: Metric) -> tuple[list[Any], list[Any], np.ndarray]:
+    """Return a two-parameter grid's values of a metric: row values, column values, matrix.
+
+    Rows are the first parameter's values, columns the second's; cells of points that did
+    not finish are NaN.
+    """
+    rows_key, cols_key = data.paths
+    rows, cols = parameter_values(data, rows_key), parameter_values(data, cols_key)
+    matrix = np.full((len(rows), len(cols)), np.nan)
+    for r in data.points.to_dict("records"):
+        matrix[rows.index(r[rows_key]), cols.index(r[cols_key])] = r[metric.column]
+    return rows, cols, matrix
+
+
+# --- titles and notes -------------------------------------------------------------------------
+
+
+def subtitle(data: SweepData) -> list[str]:
+    """Return the subtitle lines: the sweep and scenario, then design, runs, seed and status."""
+    spec, points = data.spec, data.points
+    scenario = data.scenario
+    title = spec.title or scenario.title
+    crn = "common random numbers" if spec.common_random_numbers else "independent seeds"
+    design = (
+        f"{_DESIGN_NAMES[spec.design]} design, {spec.n_points:,} points x {spec.runs:,} runs, "
+        f"seed {spec.seed}, {crn}"
+    )
+    failed = int(points["failed"].sum()) if "failed" in points else 0
+    if failed:
+        design += f" ({failed:,} failed runs left out)"
+    if data.status != "complete":
+        design += (
+            f" -- {data.status.upper()}: only {len(points):,} of {spec.n_points:,} points done"
+        )
+    return [f"{title} [{scenario.name}]", design]
+
+
+def horizon_note(data: SweepData) -> str:
+    """Say when the outcomes are read: at the scenario's horizon."""
+    s = data.scenario
+    return (
+        f"Outcomes are those of each run at the horizon, {s.end_date:%d %b %Y} "
+        f"(runs simulate {s.start:%d %b %Y} to {s.end_date:%d %b %Y})."
+    )
+
+
+def scenario_value(data: SweepData, path: str) -> Any:
+    """Return the base scenario's own value at a swept path (None if it has none there)."""
+    from sim.experiments.sweep import get_path
+    from sim.scenario.paths import parse_path
+
+    return get_path(data.results.plan.base.data, parse_path(path))
+
+
+def _label(value: Any) -> str:
+    """Return a parameter value as a tick label."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def path_label(path: str, inches: float) -> str:
+    """Return a parameter path as an axis label, broken after a dot where it is too long."""
+    width = int(inches * 13)  # 8.5 pt characters
+    lines = [""]
+    for part in path.split("."):
+        piece = f".{part}" if lines[-1] else part
+        if lines[-1] and len(lines[-1]) + len(piece) > width:
+            lines[-1] += "."
+            lines.append(part)
+        else:
+            lines[-1] += piece
+    return "\n".join(lines)
+
+
+def _wrapped(title: str, inches: float) -> str:
+    """Return a panel title broken into lines that fit ``inches`` (10 pt bold type)."""
+    return textwrap.fill(title, max(int(inches * 11), 16))
+
+
+def _percent_ticks(axis: Any, top: float) -> None:
+    """Tick a share axis at round percentages (never 2.5% shown as "2%")."""
+    axis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10]))
+    axis.set_major_formatter(PercentFormatter(1.0, decimals=0 if top >= 0.05 else 1))
+
+
+def _format(metric: Metric, value: float) -> str:
+    """Return a metric's value as text: a percentage (one decimal below 10%) or a number."""
+    if not math.isfinite(value):
+        return "not run"
+    if metric.probability:
+        return f"{100 * value:.1f}%" if 0 < value < 0.1 else f"{100 * value:.0f}%"
+    return f"{value:.2f}"
+
+
+# --- the response figure ----------------------------------------------------------------------
+
+
+@figure("sweep")
+def sweep_response(results: Any) -> Figure:
+    """Each outcome of interest against each swept parameter, with 95% intervals."""
+    data = load(results)
+    metrics, paths = data.metrics, data.paths
+    sampled = data.spec.design != "grid"
+    # One row per outcome and a column per parameter; a single parameter's outcomes wrap.
+    ncols = len(paths) if len(paths) > 1 else min(len(metrics), 3)
+    nrows = len(metrics) if len(paths) > 1 else -(-len(metrics) // ncols)
+    width = max(min(3.1 * ncols + 1.4, 17.0), 7.0)
+    with style.context():
+        fig = style.new_figure(
+            width, 2.05 * nrows + 0.5, "Outcomes against each swept parameter", subtitle(data),
+            _response_notes(data),
+        )  # fmt: skip
+        several = len(paths) > 1
+        grid = fig.subplots(
+            nrows, ncols, squeeze=False, sharex="col" if several else True,
+            sharey="row" if several else False,
+        )  # fmt: skip
+        panels = [(m, p) for m in metrics for p in paths]
+        for k, (ax, (metric, path)) in enumerate(zip(grid.ravel(), panels, strict=False)):
+            (_draw_scatter if sampled else _draw_curve)(ax, data, path, metric)
+            _mark_scenario(ax, data, path, label=k < ncols)
+            _y_axis(ax, data, metric, first=k % ncols == 0 or not several)
+            if not several:
+                ax.set_title(_wrapped(metric.label, 3.1), loc="left")
+            elif path == paths[0]:  # One title a row, which may run over the empty ones.
+                ax.set_title(metric.label, loc="left")
+            _x_axis(ax, data, path, (width - 1.2) / ncols, label=k + ncols >= len(panels))
+        for ax in grid.ravel()[len(panels) :]:
+            ax.set_visible(False)
+        _legend(fig, sampled, data)
+    return fig
+
+
+def _response_notes(data: SweepData) -> list[str]:
+    """Say what the lines, bands and dots of the response figure are."""
+    spec, others = data.spec, len(data.paths) - 1
+    interval = (
+        "Intervals: 95% Wilson for probabilities, mean +/- 1.96 standard errors for means "
+        "(Monte Carlo uncertainty from the runs)."
+    )
+    if spec.design != "grid":
+        what = (
+            "Dots: each point of the design, whiskers its 95% interval. Line (when the design "
+            f"has {TREND_MIN_BINS * TREND_BIN_POINTS}+ points): mean of the points in "
+            "equal-count bins of the parameter, which averages over the other parameters' "
+            "ranges (the marginal effect; no interval drawn)."
+        )
+    elif others == 0:
+        what = (
+            "Line: the outcome at each value (one point of the grid each); band: its 95% interval."
+        )
+    else:
+        pooling = (
+            "a replication's runs at the pooled points count as one cluster, since every point "
+            "ran the same seeds"
+            if spec.common_random_numbers
+            else "every run independent"
+        )
+        averaged = f"the other {others} parameters are" if others > 1 else "the other parameter is"
+        what = (
+            "Each panel is a marginal: at each value of its parameter the runs of all points "
+            f"with that value are pooled, so {averaged} averaged over the grid's values. "
+            f"Band: 95% interval of the pooled estimate ({pooling})."
+        )
+        if len(data.points) < spec.n_points:
+            what += (
+                f" Only {len(data.points)} of {spec.n_points} points finished: a value pools "
+                "the finished points that have it, so two values may average over different "
+                "values of the others."
+            )
+    marks = "Dotted line: the scenario's own value."
+    return [what, interval, marks, horizon_note(data), style.provenance(data)]
+
+
+def _draw_curve(ax: Axes, data: SweepData, path: str, metric: Metric) -> None:
+    """Draw a grid's line and band: the points themselves, or a marginal of several parameters."""
+    if len(data.paths) == 1:
+        points = data.points
+        if is_numeric(points[path]):
+            points = points.sort_values(path, kind="stable")
+        x_values = points[path].tolist()
+        y = points[metric.column].to_numpy(dtype=float)
+        lo, hi = bounds(points, metric)
+    else:
+        table = marginal(data, path, metric)
+        x_values, y = table["value"].tolist(), table["estimate"].to_numpy(dtype=float)
+        lo, hi = table["lo"].to_numpy(dtype=float), table["hi"].to_numpy(dtype=float)
+    x = _positions(data, path, x_values)
+    ax.fill_between(x, lo, hi, color=style.LIGHT, alpha=0.45, lw=0, gid="band")
+    ax.plot(x, y, color=style.MAIN, marker="o", ms=3.5, lw=1.6, gid="estimate")
+
+
+def _draw_scatter(ax: Axes, data: SweepData, path: str, metric: Metric) -> None:
+    """Draw a sampled design's points with their intervals, and the binned trend."""
+    points = data.points
+    x = points[path].to_numpy(dtype=float)
+    y = points[metric.column].to_numpy(dtype=float)
+    lo, hi = bounds(points, metric)
+    many = len(points) > 60
+    ax.errorbar(
+        x, y, yerr=[y - lo, hi - y], fmt="none", ecolor=style.LIGHT, elinewidth=0.8,
+        alpha=0.5 if many else 0.9, gid="point_ci",
+    )  # fmt: skip
+    ax.scatter(x, y, s=6 if many else 14, color=style.MAIN, alpha=0.6 if many else 0.9, lw=0,
+               gid="points", zorder=3)  # fmt: skip
+    trend = binned_trend(x, y, points["runs"].to_numpy(dtype=float))
+    if len(trend):
+        ax.plot(trend["x"], trend["y"], color=style.ALERT, lw=1.8, marker="s", ms=3.5,
+                gid="trend", zorder=4)  # fmt: skip
+    if data.parameter(path).dist == "loguniform":
+        ax.set_xscale("log")
+        # Plain numbers at 1, 2, 5 x 10^k: a sampled range spans a decade or two at most.
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _mark_scenario(ax: Axes, data: SweepData, path: str, label: bool) -> None:
+    """Draw the base scenario's own value of the parameter as a dotted line, if in the design."""
+    value = scenario_value(data, path)
+    if value is None:
+        return
+    if is_numeric(data.results.design[path]):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return
+        x = float(value)
+    elif value in parameter_values(data, path):
+        x = float(parameter_values(data, path).index(value))
+    else:
+        return
+    ax.axvline(x, color=style.MUTED, ls=":", lw=1.1, gid="scenario_value", zorder=1)
+    if label:
+        ax.annotate(
+            f"scenario: {_label(value)}", (x, 1), xycoords=("data", "axes fraction"),
+            xytext=(3, -3), textcoords="offset points", ha="left", va="top", fontsize=7.5,
+            color=style.MUTED,
+        )  # fmt: skip
+
+
+def _positions(data: SweepData, path: str, values: list[Any]) -> np.ndarray:
+    """Return x positions: numbers as they are, other values at 0, 1, 2 ... in design order."""
+    if is_numeric(data.results.design[path]):
+        return np.asarray(values, dtype=float)
+    order = parameter_values(data, path)
+    return np.array([order.index(v) for v in values], dtype=float)
+
+
+def _x_axis(ax: Axes, data: SweepData, path: str, inches: float, label: bool) -> None:
+    """Put the values of a parameter that are not numbers on the x axis; name it if ``label``."""
+    if not is_numeric(data.results.design[path]):
+        values = parameter_values(data, path)
+        ax.set_xticks(range(len(values)), [_label(v) for v in values])
+    if label:
+        ax.set_xlabel(path_label(path, inches), fontsize=8.5)
+        ax.tick_params(axis="x", labelbottom=True)
+
+
+def _y_axis(ax: Axes, data: SweepData, metric: Metric, first: bool) -> None:
+    """Show probabilities as percentages from 0; label the first column with the unit."""
+    if metric.probability:
+        top = max(float(np.nanmax(bounds(data.points, metric)[1], initial=0.0)), 0.01)
+        _percent_ticks(ax.yaxis, top)
+        ax.set_ylim(0, min(1.0, top * 1.08))
+    if first:
+        ax.set_ylabel(data.unit(metric))
+
+
+def _legend(fig: Figure, sampled: bool, data: SweepData) -> None:
+    """Put a small legend at the top right, level with the headline, above the panels."""
+    handles: list[Artist]
+    if sampled:
+        handles = [
+            Line2D([], [], color=style.MAIN, marker="o", ls="", ms=4, label="point"),
+            Line2D([], [], color=style.LIGHT, lw=1, label="95% interval"),
+            Line2D([], [], color=style.ALERT, lw=1.8, marker="s", ms=3.5, label="binned mean"),
+        ]
+    else:
+        what = "estimate" if len(data.paths) == 1 else "marginal estimate"
+        handles = [
+            Line2D([], [], color=style.MAIN, marker="o", ms=3.5, label=what),
+            Patch(color=style.LIGHT, alpha=0.45, label="95% interval"),
+        ]
+    fig.legend(handles=handles, loc="outside upper right", ncols=len(handles))
+
+
+# --- the heat map -----------------------------------------------------------------------------
+
+
+@figure("sweep")
+def sweep_heatmap(results: Any) -> Figure:
+    """Heat map of each outcome of interest over a two-parameter grid, one panel per outcome."""
+    data = load(results)
+    spec = data.spec
+    if spec.design != "grid" or len(spec.paths) != 2:
+        raise NotApplicable(
+            f"sweep_heatmap draws two-parameter grids; this is a {spec.design} design of "
+            f"{len(spec.paths)} parameter{'s' if len(spec.paths) != 1 else ''} "
+            "(see sweep_response)"
+        )
+    metrics = data.metrics[:MAX_HEATMAP_PANELS]
+    rows, cols = (parameter_values(data, p) for p in data.paths)
+    cells = "share of the runs at the point" if metrics[0].probability else "value at the point"
+    notes = [
+        f"Cells: each outcome at each point of the grid ({spec.runs:,} runs a point; the "
+        f"{cells}; colours scaled per panel). Outlined: the scenario's own values. 95% "
+        "intervals: see sweep_response, points.parquet or the 'sim sweep' tables.",
+        _left_out(data, len(metrics)),
+        "Grey cells: points that did not finish." if len(data.points) < spec.n_points else "",
+        horizon_note(data),
+        style.provenance(data),
+    ]
+    ncols = min(len(metrics), 3 if len(metrics) != 4 else 2)
+    nrows = -(-len(metrics) // ncols)
+    panel_w, panel_h = 0.62 * len(cols) + 1.9, 0.36 * len(rows) + 1.4
+    with style.context():
+        fig = style.new_figure(
+            max(panel_w * ncols, 6.5), panel_h * nrows, "Outcomes over the grid",
+            subtitle(data), notes,
+        )  # fmt: skip
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for k, (ax, metric) in enumerate(zip(axes, metrics, strict=False)):
+            _heat_panel(fig, ax, data, metric, rows, cols)
+            if k % ncols == 0:
+                ax.set_ylabel(path_label(data.paths[0], panel_h - 1), fontsize=8.5)
+            if k + ncols >= len(metrics):
+                ax.set_xlabel(path_label(data.paths[1], panel_w - 0.8), fontsize=8.5)
+            _outline_scenario(ax, data, rows, cols)
+        for ax in axes[len(metrics) :]:
+            ax.set_visible(False)
+    return fig
+
+
+def _left_out(data: SweepData, shown: int) -> str:
+    """Say which outcomes of interest have no panel."""
+    rest = data.metrics[shown:]
+    if not rest:
+        return ""
+    return f"Not drawn ({len(rest)} more outcomes): {', '.join(m.label for m in rest)}."
+
+
+def _heat_panel(
+    fig: Figure, ax: Axes, data: SweepData, metric: Metric, rows: list[Any], cols: list[Any]
+) -> None:
+    """Draw one outcome's cells, annotated, with its own colour bar."""
+    _, _, matrix = heat_table(data, metric)
+    finite = matrix[np.isfinite(matrix)]
+    low = 0.0 if metric.probability else float(finite.min())
+    # A colour scale of at least 1 point (or 0.01): an outcome that never happens is white.
+    top = max(float(finite.max()), low + 0.01)
+    cmap = style.SEQUENTIAL.with_extremes(bad=style.UNAVAILABLE)
+    image = ax.imshow(
+        np.ma.masked_invalid(matrix), cmap=cmap, vmin=low, vmax=top, aspect="auto",
+        origin="lower", gid="cells",
+    )  # fmt: skip
+    for (i, j), v in np.ndenumerate(matrix):
+        dark = math.isfinite(v) and (v - low) / (top - low) > 0.55
+        ax.text(j, i, _format(metric, v), ha="center", va="center", fontsize=8.5,
+                color="white" if dark else style.INK)  # fmt: skip
+    ax.set_xticks(range(len(cols)), [_label(c) for c in cols])
+    ax.set_yticks(range(len(rows)), [_label(r) for r in rows])
+    ax.set_title(_wrapped(metric.label, ax.get_position().width * fig.get_figwidth()), loc="left")
+    ax.grid(False)
+    ax.tick_params(length=0)
+    bar = fig.colorbar(image, ax=ax, shrink=0.85, aspect=18, pad=0.02)
+    if metric.probability:
+        _percent_ticks(bar.ax.yaxis, top)
+    else:
+        bar.set_label(data.unit(metric))
+
+
+def _outline_scenario(ax: Axes, data: SweepData, rows: list[Any], cols: list[Any]) -> None:
+    """Outline the cell of the base scenario's own values, when the grid has it."""
+    r, c = (scenario_value(data, p) for p in data.paths)
+    if r in rows and c in cols:
+        i, j = rows.index(r), cols.index(c)
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec=style.ALERT, lw=2,
+                               gid="scenario_cell", zorder=3, clip_on=False))  # fmt: skip
+
+
+# --- Sobol indices ----------------------------------------------------------------------------
+
+
+@figure("sweep")
+def sobol_indices(results: Any) -> Figure:
+    """Ranked first-order and total Sobol indices of each outcome, with 95% bootstrap intervals."""
+    data = load(results)
+    table = data.results.sensitivity
+    if data.spec.design != "sobol" or table is None or table.empty:
+        why = (
+            "has no Sobol indices (it did not finish)"
+            if data.spec.design == "sobol"
+            else f"is a {data.spec.design} design"
+        )
+        raise NotApplicable(f"sobol_indices draws Sobol designs; this sweep {why}")
+    labels = {m.name: m.label for m in data.metrics}
+    outcomes = list(dict.fromkeys(table["outcome"]))
+    d = len(data.paths)
+    notes = [
+        "Total index ST (dark): the share of the outcome's variance over the design that the "
+        "parameter explains, alone or with others; first-order S1 (light): alone. Whiskers: "
+        f"95% bootstrap intervals ({data.spec.bootstrap:,} resamples of the "
+        f"{data.spec.points:,} base points). Ranked by ST. Estimates below 0 or above 1 are "
+        "sampling noise: more base points narrow them.",
+        horizon_note(data),
+        style.provenance(data),
+    ]
+    label_in = 0.062 * max(len(p) for p in data.paths)
+    with style.context():
+        fig = style.new_figure(
+            label_in + 6.2, (0.42 * d + 0.75) * len(outcomes), "Sobol sensitivity indices",
+            subtitle(data), notes,
+        )  # fmt: skip
+        axes = fig.subplots(len(outcomes), 1, squeeze=False, sharex=True)[:, 0]
+        for ax, outcome in zip(axes, outcomes, strict=True):
+            rows = table[table["outcome"] == outcome].sort_values("rank")
+            _sobol_panel(ax, rows, labels.get(outcome, outcome))
+        _sobol_limits(axes[-1], table)
+        axes[-1].set_xlabel("Sobol index (share of the outcome's variance over the design)")
+        axes[0].legend(
+            handles=[Patch(color=style.MAIN, label="total ST"),
+                     Patch(color=style.LIGHT, label="first-order S1")],
+            loc="lower right", bbox_to_anchor=(1, 1.02), ncols=2,
+        )  # fmt: skip
+    return fig
+
+
+def _sobol_panel(ax: Axes, rows: pd.DataFrame, label: str) -> None:
+    """Draw one outcome's ranked bars, rank 1 at the top, ST above S1."""
+    y = np.arange(len(rows))[::-1].astype(float)
+    ax.set_yticks(y, rows["parameter"].tolist())
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.grid(axis="y", visible=False)
+    ax.axvline(0, color=style.MUTED, lw=0.8)
+    ax.axvline(1, color=style.MUTED, lw=0.8, ls=":")  # All of the variance.
+    ax.set_title(label, loc="left")
+    if rows["ST"].isna().all():
+        ax.text(0.5, 0.5, "the outcome does not vary over the design: no index is defined",
+                transform=ax.transAxes, ha="center", va="center", color=style.MUTED)  # fmt: skip
+        return
+    for key, shift, colour in (("ST", 0.19, style.MAIN), ("S1", -0.19, style.LIGHT)):
+        value = rows[key].to_numpy(dtype=float)
+        lo, hi = rows[f"{key}_lo"].to_numpy(dtype=float), rows[f"{key}_hi"].to_numpy(dtype=float)
+        bars = ax.barh(y + shift, value, height=0.36, color=colour)
+        for bar in bars:
+            bar.set_gid(key)
+        whisk = ax.errorbar(value, y + shift, xerr=[value - lo, hi - value], fmt="none",
+                            ecolor=style.INK, elinewidth=0.9, capsize=2)  # fmt: skip
+        whisk.lines[2][0].set_gid(f"{key}_ci")
+    for yi, st in zip(y, rows["ST"].to_numpy(dtype=float), strict=True):
+        ax.annotate(f"ST {st:.2f}", (1, yi + 0.19), xycoords=("axes fraction", "data"),
+                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=7.5,
+                    color=style.MUTED)  # fmt: skip
+
+
+def _sobol_limits(ax: Axes, table: pd.DataFrame) -> None:
+    """Fit every panel's x axis (shared) to the indices and their intervals, 0 and 1 in view."""
+    ends = table[["ST_lo", "ST_hi", "S1_lo", "S1_hi", "ST", "S1"]].to_numpy(dtype=float)
+    finite = ends[np.isfinite(ends)]
+    low = min(0.0, float(finite.min(initial=0.0)))
+    high = max(1.0, float(finite.max(initial=1.0)))
+    pad = 0.03 * (high - low)
+    ax.set_xlim(low - pad, high + pad)
