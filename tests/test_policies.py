@@ -333,3 +333,35 @@ def test_built_in_policies_say_where_their_rule_comes_from(cls: type[Policy]) ->
     assert registered_policies()[cls.name] is cls
     assert isinstance(cls.metadata["stochastic"], bool)
     assert cls.metadata["source"].strip() and (cls.__doc__ or "").strip()
+
+
+# --- decision lags and levers that require others unused ------------------------------------
+
+
+def test_a_move_in_preparation_does_not_hold_up_the_next_decision() -> None:
+    """A sanction chosen on day 1 with a 10-day lag lands on day 11; a protest chosen on
+    day 2 is not kept waiting behind it (governments work several tracks at once)."""
+    a = scripted((1, "sanction", "B"), (2, "protest", "B"))
+    lag = {"actors.A.levers.sanction.delays.decision": {"dist": "fixed", "days": 10}}
+    expected = [(2.0, "A", "protest", 1), (11.0, "A", "sanction", 3), (31.0, "A", "call", 0)]
+    versus_test(a, scripted(), expected, **lag)  # day 31: the fixture's scheduled summit
+
+
+def test_a_move_in_preparation_is_not_chosen_twice() -> None:
+    a = scripted((1, "sanction", "B"), (3, "sanction", "B"))
+    lag = {"actors.A.levers.sanction.delays.decision": {"dist": "fixed", "days": 10}}
+    versus_test(a, scripted(), [(11.0, "A", "sanction", 3), (31.0, "A", "call", 0)], **lag)
+
+
+def test_a_lever_requiring_others_unused_is_barred_once_they_are_used() -> None:
+    """B may threaten until A has called (another actor's lever, qualified), and may protest
+    until B itself has called (its own lever)."""
+    b = scripted(
+        (5, "threaten", "A"), (15, "threaten", "A"), (20, "call", "A"), (25, "protest", "A")
+    )
+    rules = {
+        "actors.B.levers.threaten.requires.unused": ["A.call"],
+        "actors.B.levers.protest.requires.unused": ["call"],
+    }
+    record = match(scripted((10, "call", "B")), b, 0, **rules)
+    assert moves(record, "B") == [(5.0, "B", "threaten", 2), (20.0, "B", "call", 0)]
