@@ -1,20 +1,40 @@
-"""Throughput of the engine on a named scenario: runs per second and simpy events per run.
+"""Throughput of the engine against a bare simpy loop, the latency of ``sim --help``, a profile.
 
 Run by hand, never as a test (machines here are noisy)::
 
-    python benchmarks/throughput.py [SCENARIO] [--runs N]
+    python benchmarks/throughput.py [SCENARIO] [--runs N] [--profile]
 
-Absolute rates depend on the machine and its load; compare figures taken in one session.
+In one process and one invocation, so that the figures compared were taken under the same
+conditions, it measures:
+
+- the engine on a scenario: runs/s, simpy events scheduled per run and per second;
+- a bare simpy loop -- two processes exchanging messages through ``simpy.Store``s with
+  random timeouts, nothing else -- run for the same number of simpy events, counted by the
+  same :class:`~sim.engine.simulate.CountingEnvironment`; the ratio of the two rates is the
+  engine's speed per simpy event relative to simpy itself (the target is at least 0.5);
+- the wall time of ``sim --help`` in a fresh interpreter against ``python -c pass`` (the
+  target is under 0.3 s), median of several starts;
+- with ``--profile``, where the engine's time goes (cProfile, top functions by own time).
+
+The load average is printed with the figures: it says how far to trust them.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import os
+import pstats
+import shutil
+import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
 
 from sim.engine import simulate
+from sim.engine.simulate import CountingEnvironment
 from sim.experiments.seeding import replication_seed
 from sim.scenario import compile_scenario, load
 
@@ -32,18 +52,95 @@ def measure(name: str, runs: int) -> tuple[float, float, float]:
     return runs / elapsed, events / runs, moves / runs
 
 
+def bare_loop(events: int, seed: int = 0) -> float:
+    """Run two processes trading messages through Stores until ``events`` are scheduled.
+
+    Each side waits a random time (numpy draw, as the engine does), puts a message in the
+    other's store and takes one from its own: a timeout, a put and a get per exchange,
+    the engine's elementary pattern without any model. Returns simpy events per second.
+    """
+    import simpy
+
+    env = CountingEnvironment()
+    rng = np.random.default_rng(seed)
+    boxes = (simpy.Store(env), simpy.Store(env))
+
+    def side(me: int):  # noqa: ANN202 - a simpy generator
+        other = 1 - me
+        while True:
+            yield env.timeout(rng.exponential(1.0))
+            yield boxes[other].put(("move", env.now))
+            yield boxes[me].get()
+
+    env.process(side(0))
+    env.process(side(1))
+    boxes[1].put(("start", 0.0))  # Side 1 has a message waiting: the exchange never stalls.
+    start = time.perf_counter()
+    while env.events_scheduled < events:
+        env.step()
+    return env.events_scheduled / (time.perf_counter() - start)
+
+
+def startup(command: list[str], repeats: int) -> float:
+    """Median wall time, in seconds, of running ``command`` in a fresh process."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def profile(name: str, runs: int, top: int) -> None:
+    """Print the functions where ``runs`` replications spend their own time."""
+    spec = compile_scenario(load(name))
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for i in range(runs):
+        simulate(spec, replication_seed(0, i))
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    total = stats.total_tt  # type: ignore[attr-defined]
+    print(f"\nprofile of {runs} runs ({total:.2f} s under cProfile), top {top} by own time:")
+    rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:top]  # type: ignore[attr-defined]
+    for (path, line, func), (_, calls, own, cumulative, _) in rows:
+        where = f"{os.path.basename(path)}:{line}({func})"
+        share = 100 * own / total
+        print(f"  {share:5.1f}% own  {cumulative:6.2f} s cum  {calls:>9,} calls  {where}")
+
+
 def main() -> None:
     """Measure and print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", nargs="?", default="taiwan-flashpoint-2025")
     parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--starts", type=int, default=7, help="starts timed for --help")
+    parser.add_argument("--profile", action="store_true", help="also profile 100 runs")
     args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores), numpy {np.__version__}")
     measure(args.scenario, 5)  # warm-up: imports, caches
     rate, events, moves = measure(args.scenario, args.runs)
+    engine_rate = rate * events
+    bare_rate = bare_loop(int(events * args.runs))
     print(
-        f"{args.scenario}: {rate:.1f} runs/s, {events:.0f} simpy events/run, {moves:.0f} moves/run "
-        f"({args.runs} runs, numpy {np.__version__})"
+        f"engine  {args.scenario}: {rate:.1f} runs/s, {events:.0f} simpy events/run, "
+        f"{moves:.0f} moves/run, {engine_rate:,.0f} simpy events/s ({args.runs} runs)"
     )
+    print(f"bare simpy loop, same number of events: {bare_rate:,.0f} simpy events/s")
+    ratio = engine_rate / bare_rate
+    print(f"engine speed per simpy event / bare loop: {ratio:.3f} (target >= 0.5)")
+    python = startup([sys.executable, "-c", "pass"], args.starts)
+    # The installed console script when there is one (what users type), else the module.
+    script = shutil.which("sim")
+    command = [script, "--help"] if script else [sys.executable, "-m", "sim.cli", "--help"]
+    helped = startup(command, args.starts)
+    print(
+        f"sim --help: {helped:.3f} s median of {args.starts} starts; python -c pass "
+        f"{python:.3f} s; sim's own share {helped - python:.3f} s (target: total < 0.3 s)"
+    )
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.profile:
+        profile(args.scenario, 100, 18)
 
 
 if __name__ == "__main__":

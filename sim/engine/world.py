@@ -194,7 +194,7 @@ class World:
             return False  # nothing of ours to lift
         if lever.req_rung >= 0 and self.rung_between(lever.actor, target) < lever.req_rung:
             return False
-        if any(self.uses[j] for j in lever.req_unused):
+        if lever.req_unused and any(self.uses[j] for j in lever.req_unused):
             return False  # e.g. no refusing to retract what was retracted
         return (
             lever.req_tension < 0 or self.tension_between(lever.actor, target) >= lever.req_tension
