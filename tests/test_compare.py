@@ -98,6 +98,21 @@ def test_the_summary_holds_paired_differences(compared: Any) -> None:
     assert set(s["costs"]) == {"A", "B"}
 
 
+def test_the_score_totals_are_paired_like_the_costs(compared: Any) -> None:
+    """The paired differences of the escalation scores, recomputed from each arm's moves."""
+    from sim.analysis import scoring
+
+    s = compared.summary["scores"]
+    assert set(s) == {"goldstein", "rivera"}
+    for profile in ("goldstein", "rivera"):
+        base = scoring.score_table(compared.base, profile)["total"].to_numpy()
+        variant = scoring.score_table(compared.variant, profile)["total"].to_numpy()
+        d = variant - base
+        assert s[profile]["difference"] == pytest.approx(d.mean())
+        assert s[profile]["se"] == pytest.approx(d.std(ddof=1) / np.sqrt(len(d)))
+    assert "Escalation score per run" in compared.table()
+
+
 def test_the_folder_holds_both_arms_and_the_comparison(compared: Any) -> None:
     path = compared.path
     assert path.parent.name == "duel--duel" and path.parent.parent.name == "compare"

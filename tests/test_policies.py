@@ -348,7 +348,8 @@ def test_a_move_in_preparation_does_not_hold_up_the_next_decision() -> None:
 
 
 def test_a_move_in_preparation_is_not_chosen_twice() -> None:
-    a = scripted((1, "sanction", "B"), (3, "sanction", "B"))
+    # Without the rule the day-9 sanction would land on day 19, after the first expired.
+    a = scripted((1, "sanction", "B"), (9, "sanction", "B"))
     lag = {"actors.A.levers.sanction.delays.decision": {"dist": "fixed", "days": 10}}
     versus_test(a, scripted(), [(11.0, "A", "sanction", 3), (31.0, "A", "call", 0)], **lag)
 

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from sim.cli import main
+from sim.errors import UsageError
 from sim.experiments import store
 from sim.experiments.ensemble import resume, run, run_spec
 from sim.scenario import compile_scenario, load
@@ -182,10 +183,43 @@ def test_sigint_to_sim_run_then_sim_run_resume(duel_path: Path, tmp_path: Path) 
 def test_ctrl_c_while_a_chunk_is_written_waits_for_the_chunk() -> None:
     from sim.experiments.ensemble import interrupts_deferred
 
+    before = signal.getsignal(signal.SIGINT)
     done = []
     with pytest.raises(KeyboardInterrupt), interrupts_deferred():
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)  # The handler runs between bytecodes: give it the chance.
         done.append("rest of the chunk")
     assert done == ["rest of the chunk"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_held_ctrl_c_goes_to_the_handler_that_was_in_place() -> None:
+    from sim.experiments.ensemble import interrupts_deferred
+
+    before = signal.getsignal(signal.SIGINT)
+    heard: list[int] = []
+    try:
+        signal.signal(signal.SIGINT, lambda signum, frame: heard.append(signum))
+        with interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            assert heard == []  # held while the chunk is written
+        assert heard == [signal.SIGINT]
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with interrupts_deferred():  # an ignored Ctrl-C stays ignored
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_resume_refuses_a_run_started_by_other_engine_code(duel: Any, tmp_path: Path) -> None:
+    from sim.experiments.ensemble import code_fingerprint
+
+    folder = run(duel, runs=5, seed=1, out=tmp_path).path
+    manifest = store.read_manifest(folder)
+    assert manifest["code_fingerprint"] == code_fingerprint()
+    manifest.update(status="interrupted", runs=10, code_fingerprint="0" * 16)
+    store.write_json(folder / store.MANIFEST, manifest)
+    with pytest.raises(UsageError, match="changed since this run started"):
+        resume(folder)

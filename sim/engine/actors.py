@@ -8,6 +8,7 @@ reply) and, once a lever is chosen, the lever's own decision lag before announce
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import simpy
@@ -94,16 +95,15 @@ class ActorProcess:
         foreign ministry still answers the news, so a lag holds back this move only. The
         move is not offered again until it is enacted (or found no longer available).
         """
-        key = (choice.lever.index, choice.target)
         if lag <= 0:
             self._enact(choice)
             return
-        self.preparing.add(key)
+        self.preparing.add(preparing_key(choice.lever, choice.target))
         self.world.after(lag, lambda: self._enact(choice))
 
     def _enact(self, choice: Candidate) -> None:
         """Play a prepared move if it is still available (a cooldown or a limit may bar it)."""
-        self.preparing.discard((choice.lever.index, choice.target))
+        self.preparing.discard(preparing_key(choice.lever, choice.target))
         if self.world.available(choice.lever, choice.target):
             self.world.play(choice.lever, choice.target, "policy", choice.amount)
 
@@ -136,7 +136,8 @@ class ActorProcess:
         candidates = [
             features(world, o, now)
             for o in options
-            if (o.lever.index, o.target) not in preparing and world.available(o.lever, o.target)
+            if not (preparing and preparing_key(o.lever, o.target) in preparing)
+            and world.available(o.lever, o.target)
         ]
         others = self.others
         return DecisionContext(
@@ -154,6 +155,17 @@ class ActorProcess:
             levers=world.spec.levers,
             stocks=tuple(tuple(x) for x in world.stocks),
         )
+
+
+def preparing_key(lever: LeverSpec, target: int) -> tuple[int, int]:
+    """Return what a move in preparation holds back from the actor's next decisions.
+
+    That is the lever on every target if its limits are the lever's (a cooldown, a number
+    of uses, a stock: a second use would be barred when it came due), else the lever on
+    this target only.
+    """
+    whole = lever.cooldown > 0 or lever.max_uses >= 0 or lever.stock != math.inf
+    return (lever.index, -1 if whole else target)
 
 
 class Option:

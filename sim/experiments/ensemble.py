@@ -299,7 +299,7 @@ def compiled(source: ScenarioSource) -> Any:
         raise UsageError(
             "the sim source files in this worker differ from those the run started with "
             "(edited during the run, or another version on this machine): results would "
-            "differ; restart the run (or resume it) with one version of the code"
+            "differ; restart Python (the notebook's kernel) and start the run again"
         )
     for module in source.modules:
         importlib.import_module(module)  # Registers the scenario's own policies.
@@ -413,23 +413,36 @@ class Collector:
 
 @contextlib.contextmanager
 def interrupts_deferred() -> Iterator[None]:
-    """Hold a SIGINT (Ctrl-C) that arrives inside the block; raise it when the block ends.
+    """Hold a SIGINT (Ctrl-C) that arrives inside the block; deliver it when the block ends.
 
+    The signal then goes to the handler that was in place: Python's default raises
+    KeyboardInterrupt, an ignoring handler ignores it, a program's own handler is called.
     Only the main thread receives signals; elsewhere, or when the current handler was not
-    installed from Python (so it could not be put back), the block runs unprotected.
+    installed from Python (so it could not be put back), the block runs unprotected. If the
+    block itself raises, that error propagates and a held signal is dropped with it.
     """
     previous = signal.getsignal(signal.SIGINT)
     if threading.current_thread() is not threading.main_thread() or previous is None:
         yield
         return
-    caught: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    caught: list[Any] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(frame))
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
     if caught:
-        raise KeyboardInterrupt
+        _deliver_sigint(previous, caught[0])
+
+
+def _deliver_sigint(handler: Any, frame: Any) -> None:
+    """Hand a held SIGINT to ``handler`` as the operating system would have."""
+    if handler == signal.SIG_IGN:
+        return
+    if handler == signal.SIG_DFL:
+        signal.raise_signal(signal.SIGINT)  # The default action: the process ends.
+        return
+    handler(signal.SIGINT, frame)  # Python's default_int_handler raises KeyboardInterrupt.
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -712,6 +725,7 @@ class Ensemble:
             "replications_failed": self.collector.failed,
             "resumed_from": self.resumed_from,
             "executor": self.executor_name,
+            "code_fingerprint": code_fingerprint(),
             "process": {"pid": os.getpid(), "host": socket.gethostname()} if running else None,
             "timing": None
             if running
@@ -1082,6 +1096,13 @@ def _manifest_scenario(path: Path, manifest: Mapping[str, Any]) -> Any:
             f"{path}: the recorded scenario no longer validates to the same content "
             f"(hash {scenario.content_hash()} != {manifest['content_hash']}); the schema "
             "or its defaults changed since the run started"
+        )
+    recorded = manifest.get("code_fingerprint")
+    if recorded is not None and recorded != code_fingerprint():
+        raise UsageError(
+            f"{path}: the sim code that makes results changed since this run started "
+            f"(fingerprint {code_fingerprint()} != {recorded}); resuming would join runs of "
+            "two engines: start a new run instead"
         )
     return scenario
 

@@ -432,4 +432,4 @@ def _cost_bins(values: np.ndarray) -> np.ndarray | int:
 
 # The scoring profiles' figures live in their own module; importing it here registers them
 # with the ensemble figures, after these.
-from sim.plots import scores as _scores  # noqa: E402, F401
+from sim.plots import profiles as _profiles  # noqa: E402, F401

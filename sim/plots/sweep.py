@@ -658,6 +658,8 @@ def _heat_panel(
     """Draw one outcome's cells, annotated, with its own colour bar."""
     _, _, matrix = heat_table(data, metric)
     finite = matrix[np.isfinite(matrix)]
+    if not finite.size:  # every run of every point failed: nothing to scale, all grey
+        finite = np.zeros(1)
     low = 0.0 if metric.probability else float(finite.min())
     # A colour scale of at least 1 point (or 0.01): an outcome that never happens is white.
     top = max(float(finite.max()), low + 0.01)

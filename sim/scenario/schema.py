@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -20,10 +21,21 @@ NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)]
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,63}")
+
+
+def _lever_ref(ref: str) -> str:
+    """Check a lever reference: the actor's own lever ('retract') or another's ('JPN.retract')."""
+    parts = ref.split(".")
+    if len(parts) > 2 or not all(_NAME.fullmatch(part) for part in parts):
+        raise ValueError(
+            f"expected a lever id ('retract') or ACTOR.lever ('JPN.retract'), not '{ref}'"
+        )
+    return ref
+
+
 # A lever of the same actor ("retract") or of another, qualified by its actor ("JPN.retract").
-LeverRef = Annotated[
-    str, Field(pattern=r"^([A-Za-z][A-Za-z0-9_\-]*\.)?[A-Za-z][A-Za-z0-9_\-]*$", max_length=129)
-]
+LeverRef = Annotated[str, AfterValidator(_lever_ref)]
 
 
 def _cameo_root(code: str) -> str:

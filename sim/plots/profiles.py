@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.analysis.scoring import check_profile
-from sim.errors import UsageError
 from sim.plots import style
 from sim.plots.data import Ensemble, load
-from sim.plots.registry import figure
+from sim.plots.registry import NotApplicable, figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -53,15 +52,17 @@ def scores(results: Any, profile: str = "rivera") -> Figure:
     """Quantile bars of every score of one profile (``ladder``, ``goldstein`` or ``rivera``).
 
     Raises:
-        UsageError: for an unknown profile, or results whose summary has no scores of it
-            (folders written before scores were part of every summary).
+        UsageError: for an unknown profile.
+        NotApplicable: for results whose summary has no scores of the profile (folders
+            written before scores were part of every summary): ``sim plot`` and ``sim
+            report`` skip the figure and draw the others.
     """
     check_profile(profile)
     ens = load(results)
     block = (ens.summary.get("scores") or {}).get(profile)
     if block is None:
-        raise UsageError(
-            f"these results hold no '{profile}' scores (made by an older sim?); "
+        raise NotApplicable(
+            f"these results hold no '{profile}' scores (made by an older sim); "
             "run the ensemble again to get them"
         )
     rows = _rows(ens, profile, block["scores"])
