@@ -110,3 +110,25 @@ def test_the_distribution_is_not_degenerate(base: np.ndarray) -> None:
     shares = {o: (base == o).mean() for o in set(base)}
     assert max(shares.values()) < 0.9
     assert sum(p > 0.01 for p in shares.values()) >= 3
+
+
+def test_a_campaign_in_packages_brings_the_first_weeks_to_the_story_tempo(base_results) -> None:  # noqa: ANN001
+    """The story: some ten Chinese measures and military signalling within 17 days.
+
+    Launching packages of measures (the campaign variant) must raise China's moves in those
+    17 days and the share of runs at military signalling by then, paired on the same seeds.
+    """
+    campaign = ensemble("taiwan-flashpoint-2025-campaign")
+
+    def early(results) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+        m = results.moves
+        chn = m[(m["actor"] == "CHN") & (m["day"] <= 17)].groupby("index").size()
+        moves = chn.reindex(np.arange(RUNS), fill_value=0).to_numpy(float)
+        runs = results.runs.sort_values("index")
+        return moves, (runs["first_day_rung_5"] <= 17).to_numpy(float)
+
+    (base_moves, base_signal), (moves, signal) = early(base_results), early(campaign)
+    for before, after in ((base_moves, moves), (base_signal, signal)):
+        d = after - before
+        assert d.mean() > Z95 * d.std(ddof=1) / math.sqrt(RUNS)
+    assert np.median(moves) >= 9  # the story's order of magnitude (about ten)

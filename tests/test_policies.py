@@ -366,3 +366,25 @@ def test_a_lever_requiring_others_unused_is_barred_once_they_are_used() -> None:
     }
     record = match(scripted((10, "call", "B")), b, 0, **rules)
     assert moves(record, "B") == [(5.0, "B", "threaten", 2), (20.0, "B", "call", 0)]
+
+
+def test_a_logit_package_launches_several_levers_in_one_decision() -> None:
+    """With package 3 a decision may launch up to three moves of different levers at once
+    (the duel has no delays, so one decision's moves share their instant); with package 1
+    every instant has at most one move."""
+    from collections import Counter
+
+    def per_instant(record: RunRecord) -> Counter:
+        return Counter(m.day for m in record.moves if m.actor == "A")
+
+    packed = [match(logit(package=3), scripted(), seed, **HAWK) for seed in SEEDS]
+    single = [match(logit(), scripted(), seed, **HAWK) for seed in SEEDS]
+    assert max(max(per_instant(r).values(), default=0) for r in single) == 1
+    sizes = [n for r in packed for n in per_instant(r).values()]
+    assert max(sizes) in (2, 3) and sum(sizes) > sum(len(per_instant(r)) for r in packed)
+    for record in packed:
+        by_instant: dict[float, list[str]] = {}
+        for m in record.moves:
+            if m.actor == "A":
+                by_instant.setdefault(m.day, []).append(m.lever)
+        assert all(len(set(levers)) == len(levers) for levers in by_instant.values())

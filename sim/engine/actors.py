@@ -83,8 +83,7 @@ class ActorProcess:
                 self.waiting = False
             self.pending = False
             yield env.timeout(self.spec.response_delay.sample(self.rng))
-            choice = self.decide()
-            if choice is not None:
+            for choice in self.decide():
                 self.prepare(choice, choice.lever.decision.sample(self.rng))
             self._schedule_next()
 
@@ -114,15 +113,20 @@ class ActorProcess:
         if day is not None and now <= day <= self.world.spec.days:
             self.world.after(day - now, self.wake)
 
-    def decide(self) -> Candidate | None:
-        """Build the decision context and let the policy choose."""
+    def decide(self) -> list[Candidate]:
+        """Build the decision context and let the policy choose the moves to launch.
+
+        An exogenous prompt asks for one answer among given levers; otherwise the policy
+        may launch a package of moves at once.
+        """
         prompted = self.prompt is not None
         ctx = self.context()
         self.inbox = []
         self.prompt = None
-        if prompted and not ctx.candidates:
-            return None
-        return self.policy.choose(ctx, self.rng)
+        if prompted:
+            choice = self.policy.choose(ctx, self.rng) if ctx.candidates else None
+            return [] if choice is None else [choice]
+        return self.policy.choose_moves(ctx, self.rng)
 
     def context(self) -> DecisionContext:
         """What the policy sees now."""

@@ -106,6 +106,14 @@ class Policy:
         """Return the candidate to play, or None to wait."""
         raise NotImplementedError
 
+    def choose_moves(self, ctx: DecisionContext, rng: np.random.Generator) -> list[Candidate]:
+        """Return the moves one decision launches: none, or the one :meth:`choose` picks.
+
+        A rule that launches packages of measures at once (a campaign) overrides this.
+        """
+        choice = self.choose(ctx, rng)
+        return [] if choice is None else [choice]
+
     @classmethod
     def check_params(
         cls, params: BaseModel, lever_ids: set[str], actor_ids: set[str]

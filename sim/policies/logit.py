@@ -31,7 +31,9 @@ class LogitPolicy(Policy):
     grievance stands. Support for a protege is worth its need, less the offence given.
     Every move carries an action cost, the inertia of governments, larger for severer
     moves (a statement is easier to agree on than a sanction): without a motive, waiting
-    wins.
+    wins. With ``package`` above 1 a decision may launch several moves of different levers
+    (a campaign's package of measures): after each move drawn, the actor acts again with
+    the logit probability of the best remaining move against waiting.
     """
 
     name = "logit"
@@ -55,6 +57,14 @@ class LogitPolicy(Policy):
         relief: Weight = 1.0
         face: Weight = 2.0
         support: Weight = 2.0
+        package: int = Field(
+            default=1,
+            ge=1,
+            le=10,
+            description="Most moves one decision launches: after each move drawn, the actor "
+            "acts again with the logit probability of the best remaining move (another lever) "
+            "against waiting, so a strong motive launches a package of measures at once.",
+        )
 
     def utility(self, c: Candidate, ctx: DecisionContext) -> float:
         """The utility of playing candidate ``c``."""
@@ -82,16 +92,40 @@ class LogitPolicy(Policy):
         """Act with the logit probability of the best move against waiting, then draw a move."""
         if not ctx.candidates:
             return None
-        lam = self.params.rationality
         utilities = [self.utility(c, ctx) for c in ctx.candidates]
+        return self._draw(ctx.candidates, utilities, rng)
+
+    def choose_moves(self, ctx: DecisionContext, rng: np.random.Generator) -> list[Candidate]:
+        """Draw up to ``package`` moves of distinct levers, each as :meth:`choose` draws one.
+
+        With ``package`` 1 this is :meth:`choose` exactly, draw for draw.
+        """
+        candidates = ctx.candidates
+        utilities = [self.utility(c, ctx) for c in candidates]
+        chosen: list[Candidate] = []
+        while candidates and len(chosen) < self.params.package:
+            pick = self._draw(candidates, utilities, rng)
+            if pick is None:
+                break
+            chosen.append(pick)
+            kept = [i for i, c in enumerate(candidates) if c.lever.index != pick.lever.index]
+            candidates = [candidates[i] for i in kept]
+            utilities = [utilities[i] for i in kept]
+        return chosen
+
+    def _draw(
+        self, candidates: list[Candidate], utilities: list[float], rng: np.random.Generator
+    ) -> Candidate | None:
+        """The two-stage logit draw: act or wait, then which move."""
+        lam = self.params.rationality
         best = max(utilities)
         if rng.random() >= 1.0 / (1.0 + math.exp(-lam * best)):
             return None
         # plain floats: for a dozen options numpy's call overhead outweighs its speed
         weights = [math.exp(lam * (u - best)) for u in utilities]
         threshold = rng.random() * sum(weights)
-        for candidate, weight in zip(ctx.candidates, weights, strict=True):
+        for candidate, weight in zip(candidates, weights, strict=True):
             threshold -= weight
             if threshold < 0.0:
                 return candidate
-        return ctx.candidates[-1]
+        return candidates[-1]
