@@ -98,8 +98,11 @@ class LogitPolicy(Policy):
     def choose_moves(self, ctx: DecisionContext, rng: np.random.Generator) -> list[Candidate]:
         """Draw up to ``package`` moves of distinct levers, each as :meth:`choose` draws one.
 
-        With ``package`` 1 this is :meth:`choose` exactly, draw for draw.
+        With ``package`` 1 this is :meth:`choose` exactly, draw for draw (and a subclass
+        that overrides :meth:`choose` is obeyed).
         """
+        if self.params.package == 1:
+            return super().choose_moves(ctx, rng)
         candidates = ctx.candidates
         utilities = [self.utility(c, ctx) for c in candidates]
         chosen: list[Candidate] = []
