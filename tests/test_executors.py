@@ -273,3 +273,15 @@ def test_a_worker_with_other_code_refuses_to_run(duel: Any) -> None:
     runner = pickle.loads(pickle.dumps(ChunkRunner(spec, 1, source=edited)))
     with pytest.raises(UsageError, match="differ from those the run started with"):
         runner(range(2))
+
+
+def test_a_dead_pool_names_an_unguarded_script(monkeypatch: pytest.MonkeyPatch) -> None:
+    import __main__
+    from sim.experiments.executors import _lost_message
+
+    monkeypatch.setattr(__main__, "__file__", "/tmp/analysis.py", raising=False)
+    monkeypatch.setattr(__main__, "__spec__", None, raising=False)
+    assert "/tmp/analysis.py" in _lost_message()
+    assert 'if __name__ == "__main__":' in _lost_message()
+    monkeypatch.setattr(__main__, "__file__", "/usr/local/bin/sim")  # a console script
+    assert _lost_message().endswith("or a crash in native code)")
