@@ -378,3 +378,60 @@ def test_generated_scenarios_keep_the_invariants(document: dict, seed: int) -> N
     record = sim.simulate(spec, seed)
     check_invariants(spec, record)
     assert same_record(record, sim.simulate(spec, seed))
+
+
+@FAST
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.floats(min_value=0.0, max_value=30.0),
+            st.sampled_from(["add", "saturate", "scale", "read"]),
+            st.floats(min_value=-1.0, max_value=1.0),
+        ),
+        max_size=30,
+    )
+)
+def test_reading_a_fading_quantity_never_changes_it(steps: list[tuple[float, str, float]]) -> None:
+    """The same changes give bitwise the same values whether or not it is read in between."""
+    from sim.engine.world import Fading
+
+    watched, unwatched = Fading(0.3, 0.05), Fading(0.3, 0.05)
+    now = 0.0
+    for gap, op, amount in steps:
+        now += gap
+        if op == "read":
+            watched.at(now)
+            watched.at(now + gap / 2)  # a read ahead of the clock, too
+            continue
+        for quantity in (watched, unwatched):
+            getattr(quantity, op)(now, abs(amount) if op != "add" else amount)
+    assert watched.at(now + 1.0) == unwatched.at(now + 1.0)
+
+
+def test_observing_the_world_does_not_change_a_run(monkeypatch) -> None:  # noqa: ANN001
+    """Runs whose every decision first reads all tensions, grievances and pressures (now and
+    ahead of the clock) see bitwise the same features and make the same moves as runs
+    nobody watched: the state's readers are pure."""
+    from sim.engine import actors, simulate
+
+    spec, original = named_spec(), actors.ActorProcess.context
+
+    def runs(watch: bool) -> list[tuple]:
+        seen: list[tuple] = []
+
+        def context(self):  # noqa: ANN001, ANN202
+            world, now = self.world, self.world.env.now
+            if watch:
+                rows = [world.tension, world.pressure, *world.grievance]
+                for quantity in (q for row in rows for q in row):
+                    quantity.at(now + 0.5)
+                    quantity.at(now)
+            ctx = original(self)
+            seen.append((now, [(c.grievance, c.tension, c.need) for c in ctx.candidates]))
+            return ctx
+
+        monkeypatch.setattr(actors.ActorProcess, "context", context)
+        records = [simulate(spec, seed) for seed in range(5)]
+        return [seen, [[(m.day, m.lever, m.target) for m in r.moves] for r in records]]
+
+    assert runs(watch=True) == runs(watch=False)

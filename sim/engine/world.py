@@ -25,25 +25,32 @@ DIRECTION_NAMES = {ESCALATE: "escalate", DEESCALATE: "deescalate", SUPPORT: "sup
 
 
 class Fading:
-    """A non-negative quantity that decays exponentially at ``rate`` per day."""
+    """A non-negative quantity that decays exponentially at ``rate`` per day.
+
+    Reading it is pure: the value at ``now`` is computed from the last change, never
+    stored, so that reading the state (a policy weighing options, a trace) cannot change
+    the floats of a run; only the changes (add, saturate, scale) move the reference point.
+    """
 
     __slots__ = ("value", "since", "rate")
 
     def __init__(self, value: float, rate: float) -> None:
-        self.value = value
+        self.value = value  # at time ``since``
         self.since = 0.0
         self.rate = rate
 
     def at(self, now: float) -> float:
         """The value at time ``now``."""
-        if now != self.since:
-            self.value *= math.exp(-self.rate * (now - self.since))
-            self.since = now
-        return self.value
+        if now == self.since:
+            return self.value
+        return self.value * math.exp(-self.rate * (now - self.since))
+
+    def _set(self, now: float, value: float) -> None:
+        self.value, self.since = value, now
 
     def add(self, now: float, amount: float, ceiling: float = math.inf) -> None:
         """Add ``amount`` (may be negative), keeping the value in [0, ceiling]."""
-        self.value = min(ceiling, max(0.0, self.at(now) + amount))
+        self._set(now, min(ceiling, max(0.0, self.at(now) + amount)))
 
     def shift(self, now: float, delta: float) -> None:
         """Raise a level in [0, 1] towards 1 by ``delta`` of the gap, or lower it by ``-delta``."""
@@ -54,11 +61,11 @@ class Fading:
 
     def saturate(self, now: float, share: float) -> None:
         """Close ``share`` of the gap to 1 (a level in [0, 1] that each blow raises less)."""
-        self.value = 1.0 - (1.0 - self.at(now)) * (1.0 - min(1.0, max(0.0, share)))
+        self._set(now, 1.0 - (1.0 - self.at(now)) * (1.0 - min(1.0, max(0.0, share))))
 
     def scale(self, now: float, factor: float) -> None:
         """Multiply the value by ``factor``."""
-        self.value = self.at(now) * factor
+        self._set(now, self.at(now) * factor)
 
 
 class Measure:
