@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -435,3 +436,54 @@ def test_observing_the_world_does_not_change_a_run(monkeypatch) -> None:  # noqa
         return [seen, [[(m.day, m.lever, m.target) for m in r.moves] for r in records]]
 
     assert runs(watch=True) == runs(watch=False)
+
+
+def _checked_open():  # noqa: ANN202
+    """A patch of ActorProcess._open that asserts it agrees with World.available."""
+    from unittest import mock
+
+    from sim.engine import actors
+
+    fast = actors.ActorProcess._open
+
+    def checked(self, options, now):  # noqa: ANN001, ANN202
+        chosen = fast(self, options, now)
+        reference = [
+            o
+            for o in options
+            if not (self.preparing and o.held in self.preparing)
+            and self.world.available(o.lever, o.target)
+        ]
+        assert chosen == reference, (
+            now,
+            [o.lever.id for o in chosen],
+            [o.lever.id for o in reference],
+        )
+        return chosen
+
+    return mock.patch.object(actors.ActorProcess, "_open", checked)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        NAME,
+        "taiwan-flashpoint-2025-campaign",
+        "taiwan-flashpoint-2025-lai-transit",
+        "us-china-tradewar-2025",
+    ],
+)
+def test_the_decision_loop_offers_exactly_the_available_moves(name: str) -> None:
+    """The inline availability checks of the decision loop agree with World.available."""
+    spec = compile_scenario(sim.load(name))
+    with _checked_open():
+        for seed in range(8):
+            sim.simulate(spec, seed)
+
+
+@settings(FAST, max_examples=30)
+@given(document=small_scenarios(), seed=seeds)
+def test_generated_scenarios_offer_exactly_the_available_moves(document: dict, seed: int) -> None:
+    spec = compile_scenario(Scenario.model_validate(document))
+    with _checked_open():
+        sim.simulate(spec, seed)

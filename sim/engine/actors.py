@@ -9,6 +9,7 @@ reply) and, once a lever is chosen, the lever's own decision lag before announce
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import simpy
@@ -32,10 +33,7 @@ class ActorProcess:
         self.spec = spec
         self.rng = rng
         self.policy = spec.policy_cls(spec.policy_params, spec, world.spec.start)
-        levers = [world.spec.levers[i] for i in spec.levers]
-        self.options = [
-            Option(world.spec, lv, t) for lv in levers if lv.choosable for t in lv.targets
-        ]
+        self.options = actor_options(world.spec, spec.index)
         self.others = [b.index for b in world.spec.actors if b.index != spec.index]
         self.inbox: list[Perceived] = []
         self.prompt: tuple[tuple[int, ...], int] | None = None
@@ -136,12 +134,11 @@ class ActorProcess:
             options = [Option(world.spec, world.spec.levers[i], target) for i in levers]
         else:
             options = self.options
-        preparing = self.preparing
+        # each actor's grievance and each dyad's tension, read once for every option
+        grievance = [g.at(now) for g in world.grievance[a]]
+        tension = [t.at(now) for t in world.tension]
         candidates = [
-            features(world, o, now)
-            for o in options
-            if not (preparing and preparing_key(o.lever, o.target) in preparing)
-            and world.available(o.lever, o.target)
+            features(world, o, now, grievance, tension) for o in self._open(options, now)
         ]
         others = self.others
         return DecisionContext(
@@ -153,12 +150,62 @@ class ActorProcess:
             inbox=self.inbox,
             prompted=self.prompt is not None,
             dyad_rung={b: world.rung_between(a, b) for b in others},
-            grievance={b: world.grievance[a][b].at(now) for b in others},
+            grievance={b: grievance[b] for b in others},
             actor_ids=world.spec.actor_ids,
             actors=world.spec.actors,
             levers=world.spec.levers,
             stocks=tuple(tuple(x) for x in world.stocks),
         )
+
+    def _open(self, options: Sequence[Option], now: float) -> list[Option]:
+        """The options that can be chosen now: not in preparation, and available.
+
+        The common limits are checked inline (this loop runs for every option of every
+        decision); anything else goes through :meth:`World.available`.
+        """
+        world, preparing = self.world, self.preparing
+        in_force, last_used = world.in_force, world.last_used
+        open_now = []
+        for o in options:
+            if preparing and o.held in preparing:
+                continue
+            check = o.check
+            if check == UNLESS_IN_FORCE:
+                if o.key in in_force:
+                    continue
+            elif check == COOLDOWN:
+                if now < last_used[o.key[0]] + o.lever.cooldown or o.key in in_force:
+                    continue
+            elif check == FULL_CHECK and not world.available(o.lever, o.target):
+                continue
+            open_now.append(o)
+        return open_now
+
+
+# How an option's availability is checked: most levers have no limit or precondition but
+# "not already in force" and perhaps a cooldown, and the decision loop checks those inline.
+ALWAYS, UNLESS_IN_FORCE, COOLDOWN, FULL_CHECK = range(4)
+
+_OPTIONS: dict[int, tuple[RunSpec, tuple[tuple[Option, ...], ...]]] = {}
+
+
+def actor_options(spec: RunSpec, actor: int) -> tuple[Option, ...]:
+    """An actor's choosable options, built once per spec (they depend on nothing else)."""
+    entry = _OPTIONS.get(id(spec))
+    if entry is None or entry[0] is not spec:  # holding the spec keeps its id from reuse
+        if len(_OPTIONS) >= 8:
+            _OPTIONS.clear()
+        per_actor = tuple(
+            tuple(
+                Option(spec, lv, t)
+                for lv in (spec.levers[i] for i in a.levers)
+                if lv.choosable
+                for t in lv.targets
+            )
+            for a in spec.actors
+        )
+        entry = _OPTIONS[id(spec)] = (spec, per_actor)
+    return entry[1][actor]
 
 
 def preparing_key(lever: LeverSpec, target: int) -> tuple[int, int]:
@@ -186,6 +233,13 @@ class Option:
         "stake",
         "commitment",
         "rivals",
+        "direction",
+        "rung",
+        "risk",
+        "key",
+        "held",
+        "check",
+        "fixed_cost",
     )
 
     def __init__(self, spec: RunSpec, lever: LeverSpec, target: int) -> None:
@@ -219,38 +273,69 @@ class Option:
         self.rivals = tuple(
             spec.dyad_of(target, k) for k in range(len(spec.actors)) if k not in (a, target)
         )
+        self.direction, self.rung = lever.direction, lever.rung
+        self.risk = lever.risk if escalate else 0.0
+        self.key = (lever.index, target)  # as in World.in_force
+        self.held = preparing_key(lever, target)
+        self.check = availability_check(lever)
+        # the expected cost, when it does not depend on the day (no running cost)
+        self.fixed_cost = lever.cost_upfront if lever.cost_per_day == 0.0 else None
 
 
-def features(world: World, option: Option, now: float) -> Candidate:
-    """Compute what a policy weighs about playing an option now."""
-    lever, target = option.lever, option.target
-    direction, backing = lever.direction, world.backing
-    risk = 0.0
-    if direction == ESCALATE:
-        risk = lever.risk
+def availability_check(lever: LeverSpec) -> int:
+    """Which check :meth:`ActorProcess._open` needs for a lever (see World.available)."""
+    limited = (
+        lever.max_uses >= 0
+        or lever.stock != math.inf
+        or lever.lifts
+        or lever.req_rung >= 0
+        or lever.req_unused
+        or lever.req_tension >= 0
+    )
+    if limited or (lever.direction == DEESCALATE and lever.cooldown > 0):
+        return FULL_CHECK
+    if lever.cooldown > 0:
+        return COOLDOWN  # and not in force
+    return ALWAYS if lever.direction == DEESCALATE else UNLESS_IN_FORCE
+
+
+def features(
+    world: World, option: Option, now: float, grievance: list[float], tension: list[float]
+) -> Candidate:
+    """Compute what a policy weighs about playing an option now.
+
+    ``grievance`` is the user's grievance against each actor now, ``tension`` each dyad's.
+    """
+    lever, target, direction = option.lever, option.target, option.direction
+    risk = option.risk
+    if option.deterrents:
+        backing = world.backing
         for alliance, weight in option.deterrents:
             risk *= 1.0 + weight * (0.5 + 0.5 * backing[alliance])
     offense = option.offense
-    for alliance, weight in option.patrons:
-        offense += weight * backing[alliance]
+    if option.patrons:
+        backing = world.backing
+        for alliance, weight in option.patrons:
+            offense += weight * backing[alliance]
     need = 0.0
     if direction == SUPPORT and option.rivals:
-        need = option.commitment * max(world.tension[d].at(now) for d in option.rivals)
+        need = option.commitment * max(tension[d] for d in option.rivals)
+    cost = option.fixed_cost
     return Candidate(
-        lever=lever,
-        target=target,
-        direction=direction,
-        rung=lever.rung,
-        jump=lever.rung - world.dyad_rung[option.dyad] if direction == ESCALATE else 0,
-        severity=option.severity,
-        cost=expected_cost(world, lever, now),
-        risk=risk,
-        offense=offense,
-        grievance=world.grievance[lever.actor][target].at(now),
-        relief=_relief(world, lever, target) if direction == DEESCALATE else 0.0,
-        tension=world.tension[option.dyad].at(now),
-        stake=option.stake,
-        need=need,
+        lever,
+        target,
+        direction,
+        option.rung,
+        option.rung - world.dyad_rung[option.dyad] if direction == ESCALATE else 0,
+        option.severity,
+        expected_cost(world, lever, now) if cost is None else cost,
+        risk,
+        offense,
+        grievance[target],
+        _relief(world, lever, target) if direction == DEESCALATE else 0.0,
+        tension[option.dyad],
+        option.stake,
+        need,
     )
 
 

@@ -190,10 +190,12 @@ class World:
 
     def available(self, lever: LeverSpec, target: int) -> bool:
         """Whether ``lever`` can be played on ``target`` now (limits and preconditions)."""
-        i, now = lever.index, self.env.now
+        i = lever.index
         if lever.max_uses >= 0 and self.uses[i] >= lever.max_uses:
             return False
-        if self.stock[i] < 1.0 or now < self.last_used[i] + lever.cooldown:
+        if self.stock[i] < 1.0:
+            return False
+        if lever.cooldown > 0 and self.env.now < self.last_used[i] + lever.cooldown:
             return False
         if lever.direction != DEESCALATE and (i, target) in self.in_force:
             return False  # already in force against this target

@@ -75,7 +75,7 @@ class LogitPolicy(Policy):
                 - p.cost * c.cost
                 - p.risk * (1.0 - ctx.risk_tolerance) * c.risk
                 - p.offense * c.offense
-                - p.jump * max(0, c.jump - 1)
+                - p.jump * (c.jump - 1 if c.jump > 1 else 0)  # climbs beyond one rung
                 - p.action_cost * (0.5 + c.severity)
             )
         if c.direction == DEESCALATE:
