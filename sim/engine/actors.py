@@ -58,8 +58,10 @@ class ActorProcess:
     def hear(self, perceived: Perceived) -> None:
         """Take in a perceived move; a hostile one, or a concession to us, is a reason to decide."""
         self.inbox.append(perceived)
-        conciliatory = (perceived.target == self.spec.index
-                        and self.world.spec.levers[perceived.lever].direction == DEESCALATE)
+        conciliatory = (
+            perceived.target == self.spec.index
+            and self.world.spec.levers[perceived.lever].direction == DEESCALATE
+        )
         if perceived.hostility > 0 or conciliatory:
             self.wake()
 
@@ -137,9 +139,7 @@ class ActorProcess:
         # each actor's grievance and each dyad's tension, read once for every option
         grievance = [g.at(now) for g in world.grievance[a]]
         tension = [t.at(now) for t in world.tension]
-        candidates = [
-            features(world, o, now, grievance, tension) for o in self._open(options, now)
-        ]
+        candidates = [features(world, o, now, grievance, tension) for o in self._open(options, now)]
         others = self.others
         return DecisionContext(
             now=now,

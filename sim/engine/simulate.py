@@ -82,8 +82,11 @@ def _record(world: World) -> RunRecord:
         first_day_at_rung=np.array(world.first_at_rung, dtype=float),
         events_scheduled=world.env.events_scheduled,
         event_log=world.event_log,
-        stocks={a.id: dict(zip(a.stock_names, world.stocks[a.index], strict=True))
-                for a in spec.actors if a.stock_names},
+        stocks={
+            a.id: dict(zip(a.stock_names, world.stocks[a.index], strict=True))
+            for a in spec.actors
+            if a.stock_names
+        },
     )
 
 

@@ -171,8 +171,11 @@ class OutcomeSpec:
 
     def matches(self, peak: int, final: int, played: set[int] | frozenset[int]) -> bool:
         """Whether a run with this peak and final rung, having played these levers, belongs."""
-        return (self.peak_lo <= peak <= self.peak_hi and self.final_lo <= final <= self.final_hi
-                and (not self.moves or not self.moves.isdisjoint(played)))
+        return (
+            self.peak_lo <= peak <= self.peak_hi
+            and self.final_lo <= final <= self.final_hi
+            and (not self.moves or not self.moves.isdisjoint(played))
+        )
 
 
 @dataclass(frozen=True, slots=True)

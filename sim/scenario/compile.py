@@ -120,7 +120,8 @@ def _actor(s: Scenario, a: Actor, idx: _Index) -> ActorSpec:
         response_delay=delay_spec(a.response_delay),
         review_every=a.review_every_days,
         levers=tuple(idx.lever[(a.id, lv.id)] for lv in a.levers),
-        stock_names=tuple(a.stocks), stock_initial=tuple(a.stocks.values()),
+        stock_names=tuple(a.stocks),
+        stock_initial=tuple(a.stocks.values()),
     )
 
 
