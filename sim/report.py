@@ -81,16 +81,14 @@ def build_report(folder: str | os.PathLike[str]) -> str:
     Raises:
         UsageError: if the folder holds results of a kind with no report.
     """
-    from sim.plots.registry import KIND_MODULES, drawn, figures, results_kind
+    from sim.plots.registry import drawn, figures, load_results, results_kind
 
     folder = Path(folder)
     kind = results_kind(folder)
     builders = {"ensemble": ensemble_report, "comparison": comparison_report, "sweep": sweep_report}
     if kind not in builders:
         raise UsageError(f"{folder}: no report for {kind} results (reports: {', '.join(builders)})")
-    import importlib
-
-    loaded = importlib.import_module(KIND_MODULES[kind]).load(folder)
+    loaded = load_results(kind, folder)
     fns = figures(kind)
     images = [
         (name, fns[name].__doc__ or name, png_data_uri(fig)) for name, fig in drawn(fns, loaded)

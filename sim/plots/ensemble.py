@@ -428,8 +428,3 @@ def _cost_bins(values: np.ndarray) -> np.ndarray | int:
         return 10
     low = min(0.0, float(values.min()))
     return np.linspace(low, float(values.max()), 31)
-
-
-# The scoring profiles' figures live in their own module; importing it here registers them
-# with the ensemble figures, after these.
-from sim.plots import profiles as _profiles  # noqa: E402, F401

@@ -4,7 +4,7 @@ A results folder says what it holds in its manifest's ``kind`` (absent: ``"ensem
 Each kind has a module of figure functions, registered with :func:`figure` when the module
 is imported, and a ``load(results)`` function that reads results once for all of them;
 :func:`write_figures` draws every figure of a folder's kind into its
-``figures/`` subfolder. A new kind of results (a sweep, a comparison) adds its module to
+``figures/`` subfolder. A new kind of results (a sweep, a comparison) adds its modules to
 :data:`KIND_MODULES` and decorates its functions; nothing else changes. A figure that does
 not fit the results at hand (a heat map of a one-parameter sweep) raises
 :class:`NotApplicable`, and is skipped.
@@ -26,11 +26,12 @@ if TYPE_CHECKING:
 #: A figure function: results (an object or a folder path) in, a matplotlib Figure out.
 FigureFn = Callable[[Any], "Figure"]
 
-#: The module holding the figures of each kind of results.
-KIND_MODULES = {
-    "ensemble": "sim.plots.ensemble",
-    "comparison": "sim.plots.comparison",
-    "sweep": "sim.plots.sweep",
+#: The modules holding the figures of each kind of results, imported in this order (which
+#: is the order their figures are drawn and listed in).
+KIND_MODULES: dict[str, tuple[str, ...]] = {
+    "ensemble": ("sim.plots.ensemble", "sim.plots.profiles"),
+    "comparison": ("sim.plots.comparison",),
+    "sweep": ("sim.plots.sweep",),
 }
 
 #: The formats ``sim plot`` writes.
@@ -69,8 +70,14 @@ def figures(kind: str) -> dict[str, FigureFn]:
     if kind not in KIND_MODULES:
         known = ", ".join(sorted(KIND_MODULES))
         raise UsageError(f"no figures for {kind!r} results (figures exist for: {known})")
-    importlib.import_module(KIND_MODULES[kind])
+    for module in KIND_MODULES[kind]:
+        importlib.import_module(module)
     return dict(_REGISTRY.get(kind, {}))
+
+
+def load_results(kind: str, folder: Path) -> Any:
+    """Read a folder's results for its figures: the ``load`` of the kind's first module."""
+    return importlib.import_module(KIND_MODULES[kind][0]).load(folder)
 
 
 def results_kind(folder: Path) -> str:
@@ -113,7 +120,7 @@ def write_figures(
     folder = results_folder(results)
     kind = results_kind(folder)
     fns = figures(kind)
-    source = importlib.import_module(KIND_MODULES[kind]).load(folder)  # Read once for all.
+    source = load_results(kind, folder)  # Read once for all.
     target = Path(out) if out is not None else folder / FIGURES_DIR
     target.mkdir(parents=True, exist_ok=True)
     written = []
