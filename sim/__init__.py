@@ -7,9 +7,13 @@ The public API, loaded lazily so that ``import sim`` (and ``sim --help``) stays 
     record = sim.simulate(scenario, seed=1)          # one replication
     results = sim.run(scenario, runs=2000, seed=1)   # an ensemble
     results.summary["outcomes"]
+    paired = sim.compare(
+        "taiwan-flashpoint-2025", "taiwan-flashpoint-2025-us-backs-japan", runs=2000
+    )
+    paired.summary  # paired differences on common random numbers
 
-``load``, ``run`` and ``register_policy`` come from :mod:`sim.scenario`,
-:mod:`sim.experiments.ensemble` and :mod:`sim.engine.policy` on first use.
+``load``, ``run``, ``compare``, ``sweep`` and ``register_policy`` come from
+:mod:`sim.scenario`, :mod:`sim.experiments` and :mod:`sim.engine.policy` on first use.
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ if TYPE_CHECKING:
 
     from sim.engine.record import RunRecord
 
-__all__ = ["__version__", "load", "register_policy", "run", "simulate", "sweep"]
+__all__ = ["__version__", "compare", "load", "register_policy", "run", "simulate", "sweep"]
 
 # Where each lazily loaded name lives.
 _LAZY = {
     "load": ("sim.scenario", "load"),
     "run": ("sim.experiments.ensemble", "run"),
+    "compare": ("sim.experiments.compare", "compare"),
     "sweep": ("sim.experiments.sweep", "sweep"),
     "register_policy": ("sim.engine.policy", "register_policy"),
 }

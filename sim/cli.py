@@ -84,6 +84,24 @@ def _add_overrides(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_destination(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--out", default="results", metavar="DIR", help="results root (default: results)"
+    )
+    p.add_argument(
+        "--name",
+        metavar="LABEL",
+        help="write the results folder as LABEL under the root (default: a fresh time-stamped "
+        "id); an existing LABEL is refused without --force",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="with --name: replace an existing results folder of that name (it is deleted "
+        "when the new run starts; a folder that does not hold sim results is never deleted)",
+    )
+
+
 def _add_run(sub: Any) -> None:
     p = sub.add_parser("run", help="run a Monte Carlo ensemble and summarise it")
     p.add_argument(
@@ -93,9 +111,7 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--seed", type=int, help="root seed (default: 0)")
     _add_overrides(p)
     _add_scale_options(p)
-    p.add_argument(
-        "--out", default="results", metavar="DIR", help="results root (default: results)"
-    )
+    _add_destination(p)
     p.add_argument("--json", action="store_true", help="print summary.json instead of the tables")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no results path")
     p.add_argument("--plot", action="store_true", help="also write the figures (see 'sim plot')")
@@ -169,9 +185,7 @@ def _add_compare(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="root seed of both arms (default: 0)")
     _add_overrides(p)
     _add_executor_options(p)
-    p.add_argument(
-        "--out", default="results", metavar="DIR", help="results root (default: results)"
-    )
+    _add_destination(p)
     p.add_argument("--json", action="store_true", help="print summary.json instead of the tables")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no results path")
     p.add_argument(
@@ -259,6 +273,8 @@ def _run_or_resume(args: argparse.Namespace, run: Any) -> Any:
                 "--resume DIR takes its scenario, --runs, --seed, --set and --precision "
                 "from the folder: give none of them"
             )
+        if args.name is not None or args.force:
+            raise UsageError("--resume DIR finishes that folder: give no --name or --force")
         results = resume(args.resume, progress, **executor)
     elif args.scenario is None:
         raise UsageError("give a scenario (NAME or PATH), or --resume DIR")
@@ -276,6 +292,8 @@ def _run_or_resume(args: argparse.Namespace, run: Any) -> Any:
             executor=args.executor,
             scheduler=args.scheduler,
             command=args.command_line,
+            name=args.name,
+            force=args.force,
         )
     summary = results.summary
     if summary.get("precision") and args.json and not args.quiet:
@@ -309,6 +327,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         executor=args.executor,
         scheduler=args.scheduler,
         command=args.command_line,
+        name=args.name,
+        force=args.force,
     )
     if args.json:
         print(json_text(result.summary))
@@ -532,9 +552,7 @@ def _add_sweep(sub: Any) -> None:
         help="an outcome of interest: an outcome class id, peak>=K, peak_rung_mean or "
         "cost_ACTOR_mean (repeatable; default: every outcome class)",
     )
-    p.add_argument(
-        "--out", default="results", metavar="DIR", help="results root (default: results)"
-    )
+    _add_destination(p)
     p.add_argument("--resume", metavar="DIR", help="finish an interrupted sweep in DIR")
     p.add_argument(
         "--workers", type=int, help="worker processes (default: every core; 1: this process)"
@@ -574,6 +592,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         progress=sys.stderr.isatty() and not args.quiet,
         command=args.command_line,
+        name=args.name,
+        force=args.force,
     )
     if args.json:
         from sim.experiments.store import json_text

@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 import sim
-from sim.errors import SimError
+from sim.errors import SimError, UsageError
 from sim.experiments import store
 from sim.scenario.registry import resolve
 
@@ -501,18 +501,80 @@ def test_resuming_a_complete_folder_is_refused(first_run: Path) -> None:
     assert _digest(first_run) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`sim run` has no --force (issue 7 asks that an existing results folder is never "
-    "overwritten without it). Every run writes a fresh timestamped folder, so nothing is "
-    "overwritten today, but there is no way to ask for a named folder or to overwrite one.",
-)
-def test_force_is_accepted(tmp_path: Path) -> None:
-    done = sim_cli(
-        "run", NAME, "--runs", "2", "--workers", "1", "--out", str(tmp_path), "--force",
-        "--quiet", cwd=tmp_path,
+def _named(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``sim run`` of two runs into the folder ``results/NAME/base``."""
+    return sim_cli(
+        "run", NAME, "--runs", "2", "--workers", "1", "--out", "results", "--name", "base",
+        "--quiet", *extra, cwd=tmp_path,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+
+
+def test_a_named_results_folder_is_never_overwritten_without_force(tmp_path: Path) -> None:
+    folder = tmp_path / "results" / NAME / "base"
+    first = _named(tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert json.loads((folder / "manifest.json").read_text())["status"] == "complete"
+    before = _digest(folder)
+
+    again = _named(tmp_path, "--seed", "7")
+    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert f"results/{NAME}/base already exists: pass --force" in again.stderr
+    assert _digest(folder) == before
+
+    forced = _named(tmp_path, "--seed", "7", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert json.loads((folder / "manifest.json").read_text())["seed"] == 7
+    assert _digest(folder) != before
+    assert [p.name for p in folder.parent.iterdir()] == ["base"]  # replaced, nothing beside
+
+
+def test_force_never_deletes_a_folder_that_holds_no_results(tmp_path: Path) -> None:
+    mine = tmp_path / "results" / NAME / "base"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("an analyst's notes")
+    done = _named(tmp_path, "--force")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "does not hold sim results" in done.stderr and "not replacing it" in done.stderr
+    assert (mine / "notes.txt").read_text() == "an analyst's notes"
+
+
+@pytest.mark.parametrize("label", ["../elsewhere", "a/b", ".hidden", "", "x" * 101, "sp ace"])
+def test_a_folder_name_is_one_plain_folder(label: str, tmp_path: Path) -> None:
+    """A name cannot climb out of the results root or hide (checked before anything runs)."""
+    with pytest.raises(UsageError, match="expected a folder name"):
+        sim.run(NAME, runs=2, out=tmp_path, name=label)
+    assert not any(tmp_path.rglob("manifest.json"))
+
+
+def test_a_name_without_a_results_root_is_refused() -> None:
+    with pytest.raises(UsageError, match="needs a results root"):
+        sim.run(NAME, runs=2, name="base")
+    with pytest.raises(UsageError, match="needs a results root"):
+        sim.compare(NAME, runs=2, overrides=["actors.CHN.attributes.resolve=0.9"], force=True)
+
+
+def test_compare_and_sweep_write_named_folders_and_refuse_to_overwrite(tmp_path: Path) -> None:
+    change = ["actors.CHN.attributes.resolve=0.9"]
+    made = sim.compare(NAME, runs=2, out=tmp_path, overrides=change, name="resolve", workers=1)
+    assert made.path == tmp_path / "compare" / f"{NAME}--{NAME}" / "resolve"
+    with pytest.raises(UsageError, match="already exists: pass --force"):
+        sim.compare(NAME, runs=2, out=tmp_path, overrides=change, name="resolve", workers=1)
+    swept = sim.sweep(
+        NAME, out=tmp_path, name="grid", workers=1, runs=2,
+        parameters={"actors.CHN.attributes.resolve": [0.5, 0.9]},
+    )  # fmt: skip
+    assert swept.path == tmp_path / NAME / "grid"
+    again = sim.sweep(
+        NAME, out=tmp_path, name="grid", force=True, workers=1, runs=2, seed=3,
+        parameters={"actors.CHN.attributes.resolve": [0.5, 0.9]},
+    )  # fmt: skip
+    assert again.path == swept.path and len(again.points) == 2
+
+
+def test_resume_takes_no_name(first_run: Path) -> None:
+    done = sim_cli("run", "--resume", str(first_run), "--force", "--quiet", cwd=first_run.parent)
+    assert done.returncode == 2 and "give no --name or --force" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_the_named_scenario_is_on_the_search_path() -> None:

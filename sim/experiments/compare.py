@@ -73,6 +73,8 @@ def compare(
     scheduler: str | None = None,
     chunk_size: int = DEFAULT_CHUNK,
     command: str | None = None,
+    name: str | None = None,
+    force: bool = False,
 ) -> Comparison:
     """Run ``base`` and ``variant`` on common random numbers and compare them pairwise.
 
@@ -90,7 +92,11 @@ def compare(
         scheduler: a Dask scheduler address, as for :func:`sim.run`.
         chunk_size: replications per chunk.
         command: the command line to record in the manifest.
+        name: write to ``out/compare/<base>--<variant>/<name>/`` instead of a fresh folder;
+            a folder of that name is refused unless ``force``.
+        force: replace an existing results folder ``name`` (deleted as the comparison starts).
     """
+    store.check_destination(out, name, force)
     base_s = resolve_scenario(base, None)
     variant_s = resolve_scenario(base if variant is None else variant, overrides)
     if variant_s.content_hash() == base_s.content_hash():
@@ -111,7 +117,8 @@ def compare(
     path = None
     if out is not None:
         parent = Path(out) / "compare"
-        path = store.create_run_dir(parent, f"{base_s.name}--{variant_s.name}", started)
+        arms_name = f"{base_s.name}--{variant_s.name}"
+        path = store.create_run_dir(parent, arms_name, started, name=name, force=force)
     arms: list[Results] = []
     chosen = choose_executor(executor, workers, scheduler, runs, chunk_size)
     info = _Info(base_s, variant_s, overrides, seed, runs, command, started)

@@ -867,6 +867,8 @@ def run(
     chunk_size: int = DEFAULT_CHUNK,
     command: str | None = None,
     callback: Callback | None = None,
+    name: str | None = None,
+    force: bool = False,
 ) -> Results:
     """Run replications of a scenario and return their :class:`Results`.
 
@@ -890,6 +892,9 @@ def run(
         chunk_size: replications per chunk.
         command: the command line to record in the manifest (default: ``sys.argv``).
         callback: called after each chunk with (replications done, replications planned).
+        name: write to ``out/<scenario>/<name>/`` instead of a fresh ``<run-id>`` folder; a
+            folder of that name is refused unless ``force``.
+        force: replace an existing results folder ``name`` (deleted as this run starts).
 
     Results are the same for the same seed whatever the executor and number of workers.
     If interrupted (Ctrl-C, a worker that dies, an error), whatever completed is written,
@@ -913,6 +918,8 @@ def run(
         command=command,
         precision=target,
         callback=callback,
+        name=name,
+        force=force,
     )
 
 
@@ -944,12 +951,15 @@ def run_spec(
     precision: Precision | None = None,
     folder: str | os.PathLike[str] | None = None,
     callback: Callback | None = None,
+    name: str | None = None,
+    force: bool = False,
 ) -> Results:
     """Run an ensemble of an already compiled ``spec`` (of ``scenario``); see :func:`run`.
 
     ``folder`` writes to exactly that new folder instead of a fresh one under ``out``.
     """
     plan = _checked_plan(runs, precision, spec, chunk_size)
+    store.check_destination(out, name, force)
     try:
         seed = check_seed(seed)
     except ValueError as exc:
@@ -961,7 +971,8 @@ def run_spec(
     if folder is not None:
         sink = store.ResultsWriter.at(Path(folder), schema, n_dyads, spec.days)
     elif out is not None:
-        sink = store.ResultsWriter.create(Path(out), spec.name, started, schema, n_dyads, spec.days)
+        path = store.create_run_dir(Path(out), spec.name, started, name=name, force=force)
+        sink = store.ResultsWriter(path, schema, n_dyads, spec.days)
     else:
         sink = store.MemoryTables(schema, n_dyads, spec.days)
     collector = Collector(sink, Tally(spec.days, len(spec.rung_names)))

@@ -25,7 +25,9 @@ import hashlib
 import json
 import math
 import os
+import re
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -39,6 +41,7 @@ import pyarrow.parquet as pq
 
 from sim.engine.record import MoveRecord
 from sim.errors import UsageError
+from sim.experiments.sweep_spec import SWEEP_PLAN
 
 #: Where ``sim run`` writes by default, relative to the working directory.
 DEFAULT_ROOT = Path("results")
@@ -152,24 +155,89 @@ def new_run_id(now: dt.datetime, salt: str = "") -> str:
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{digest.hexdigest()[:6]}"
 
 
-def create_run_dir(root: Path, scenario: str, now: dt.datetime, salt: str = "") -> Path:
-    """Create and return a new, empty ``root/<scenario>/<run-id>`` folder; never reuse one."""
+def create_run_dir(
+    root: Path,
+    scenario: str,
+    now: dt.datetime,
+    salt: str = "",
+    *,
+    name: str | None = None,
+    force: bool = False,
+    prefix: str = "",
+) -> Path:
+    """Create and return a new, empty results folder under ``root/<scenario>/``.
+
+    Without ``name`` the folder is ``<prefix><run-id>``, fresh, never one used before. With
+    ``name`` it is ``root/<scenario>/<name>``: an existing folder of that name is refused,
+    or with ``force`` replaced, if it holds results (a folder of other files never is).
+    Writing is tried before returning, so that a folder that cannot be written fails now,
+    before any run.
+    """
     parent = Path(root) / scenario
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(100):
-            path = parent / new_run_id(now, salt)
-            try:
-                path.mkdir()
-            except FileExistsError:
-                continue  # A clash on the random part: draw another id.
-            probe = path / ".writable"
-            probe.write_bytes(b"")  # fail now, before any run, if nothing can be written here
-            probe.unlink()
-            return path
+        if name is not None:
+            path = _named_dir(parent, name, force)
+        else:
+            path = _fresh_dir(parent, now, salt, prefix)
+        probe = path / ".writable"
+        probe.write_bytes(b"")  # fail now, before any run, if nothing can be written here
+        probe.unlink()
+        return path
     except OSError as err:
         raise UsageError(f"cannot write results under {parent}: {err.strerror or err}") from None
+
+
+#: What a results folder's ``name`` may be: one folder name, no path, nothing hidden.
+FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+#: Files that mark a folder as sim results (an ensemble's or comparison's manifest, a sweep's
+#: plan): only such a folder, or an empty one, is replaced by ``force``.
+RESULTS_MARKERS = (MANIFEST, SWEEP_PLAN)
+
+
+def check_destination(out: object, name: str | None, force: bool) -> None:
+    """Refuse a folder name, or ``force``, for results that are not written anywhere."""
+    if out is None and (name is not None or force):
+        raise UsageError("a results folder name (or --force) needs a results root to write to")
+
+
+def _fresh_dir(parent: Path, now: dt.datetime, salt: str, prefix: str) -> Path:
+    for _ in range(100):
+        path = parent / f"{prefix}{new_run_id(now, salt)}"
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue  # A clash on the random part: draw another id.
+        return path
     raise UsageError(f"could not create a fresh results folder under {parent}")
+
+
+def _named_dir(parent: Path, name: str, force: bool) -> Path:
+    if not FOLDER_NAME.fullmatch(name):
+        raise UsageError(
+            f"--name {name!r}: expected a folder name of up to 100 letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit (no path)"
+        )
+    path = parent / name
+    if path.exists():
+        if not force:
+            raise UsageError(
+                f"{path} already exists: pass --force to replace it, or choose another --name"
+            )
+        if not path.is_dir() or not _replaceable(path):
+            raise UsageError(
+                f"{path} exists and does not hold sim results (no {' or '.join(RESULTS_MARKERS)})"
+                ": not replacing it, even with --force"
+            )
+        shutil.rmtree(path)
+    path.mkdir()
+    return path
+
+
+def _replaceable(path: Path) -> bool:
+    """Whether a folder holds sim results, or nothing at all."""
+    return any((path / m).is_file() for m in RESULTS_MARKERS) or not any(path.iterdir())
 
 
 def git_commit(where: Path | None = None) -> dict[str, Any] | None:
@@ -329,19 +397,6 @@ class ResultsWriter:
         self.moves = TableWriter(path / MOVES, MOVES_SCHEMA, MOVES_ROW_GROUP)
         self.failures = TableWriter(path / FAILURES, FAILURES_SCHEMA, FAILURES_ROW_GROUP)
         self.trajectories = TrajectoryWriter(path / TRAJECTORIES, n_dyads, days + 1)
-
-    @classmethod
-    def create(
-        cls,
-        root: Path,
-        scenario: str,
-        now: dt.datetime,
-        runs_schema: pa.Schema,
-        n_dyads: int,
-        days: int,
-    ) -> ResultsWriter:
-        """Open a writer on a fresh folder under ``root``."""
-        return cls(create_run_dir(root, scenario, now), runs_schema, n_dyads, days)
 
     @classmethod
     def at(cls, path: Path, runs_schema: pa.Schema, n_dyads: int, days: int) -> ResultsWriter:

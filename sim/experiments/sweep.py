@@ -391,19 +391,24 @@ class Folder:
         self.path = Path(path)
 
     @classmethod
-    def create(cls, root: Path, scenario: str, now: dt.datetime) -> Folder:
-        """Create a fresh ``root/<scenario>/sweep-<id>`` folder; never reuse one."""
-        parent = Path(root) / scenario
-        parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(100):
-            path = parent / f"sweep-{store.new_run_id(now, 'sweep')}"
-            try:
-                path.mkdir()
-            except FileExistsError:
-                continue
-            (path / RUNS_DIR).mkdir()
-            return cls(path)
-        raise RuntimeError(f"could not create a fresh sweep folder under {parent}")
+    def create(
+        cls,
+        root: Path,
+        scenario: str,
+        now: dt.datetime,
+        name: str | None = None,
+        force: bool = False,
+    ) -> Folder:
+        """Create a sweep folder with its runs subfolder.
+
+        That is a fresh ``root/<scenario>/sweep-<id>``, or ``<name>`` (see
+        :func:`store.create_run_dir`).
+        """
+        path = store.create_run_dir(
+            root, scenario, now, "sweep", name=name, force=force, prefix="sweep-"
+        )
+        (path / RUNS_DIR).mkdir()
+        return cls(path)
 
     def point_file(self, point: int) -> Path:
         """Return the runs file of a point."""
@@ -753,6 +758,8 @@ def sweep(
     chunk_size: int | None = None,
     progress: bool = False,
     command: str | None = None,
+    name: str | None = None,
+    force: bool = False,
     **fields: Any,
 ) -> SweepResults:
     """Run a parameter sweep and return its tables.
@@ -774,11 +781,17 @@ def sweep(
             worker busy, at most the ensemble's default).
         progress: show a progress bar on stderr.
         command: the command line to record in the manifest (default: ``sys.argv``).
+        name: write to ``out/<scenario>/<name>/`` instead of a fresh ``sweep-<id>`` folder; a
+            folder of that name is refused unless ``force``.
+        force: replace an existing results folder ``name`` (deleted as the sweep starts).
         **fields: fields of :class:`SweepSpec` that set or override the target's:
             ``parameters`` (``{path: "0.3:0.9:7"}``, ``{path: [0, 1]}`` or
             ``{path: {"low": 0, "high": 1}}``), ``design``, ``points``, ``runs``, ``seed``,
             ``common_random_numbers``, ``outcomes``, ``set``, ``second_order``, ``bootstrap``.
     """
+    store.check_destination(out, name, force)
+    if resume is not None and (name is not None or force):
+        raise UsageError("--resume DIR finishes that folder: give no --name or --force")
     folder = Folder(Path(resume)) if resume is not None else None
     spec, scenario = resolve_spec(target, fields, folder.path if folder else None)
     if target is None and folder is not None:
@@ -786,7 +799,7 @@ def sweep(
     plan = prepare(spec, scenario)
     chosen = choose_executor(executor, workers, scheduler)
     chunk = chunk_size or default_chunk(spec.runs, getattr(chosen, "workers", 1))
-    return execute(plan, out, folder, chosen, chunk, progress, command)
+    return execute(plan, out, folder, chosen, chunk, progress, command, name=name, force=force)
 
 
 def choose_executor(executor: Any, workers: int | None, scheduler: str | None) -> Any:
@@ -815,6 +828,9 @@ def execute(
     chunk_size: int | None,
     progress: bool,
     command: str | None,
+    *,
+    name: str | None = None,
+    force: bool = False,
 ) -> SweepResults:
     """Run the missing points of a checked plan, in memory or into a (new or resumed) folder."""
     if folder is None and out is None:
@@ -846,7 +862,7 @@ def execute(
             failures=pd.concat(failures, ignore_index=True) if failures else None,
         )
     started = dt.datetime.now(dt.UTC)
-    folder = _open_folder(plan, out, folder, started)
+    folder = _open_folder(plan, out, folder, started, name, force)
     todo = [p for p in range(plan.spec.n_points) if p not in folder.finished_points()]
     with _recording(plan, folder, started, command, len(todo)):
         run_points(
@@ -861,7 +877,12 @@ def execute(
 
 
 def _open_folder(
-    plan: Plan, out: str | os.PathLike[str] | None, folder: Folder | None, started: dt.datetime
+    plan: Plan,
+    out: str | os.PathLike[str] | None,
+    folder: Folder | None,
+    started: dt.datetime,
+    name: str | None,
+    force: bool,
 ) -> Folder:
     """Create the sweep's folder and write its plan and design, or check the resumed one's."""
     document = plan_document(plan.spec, plan.base, plan.kinds)
@@ -875,7 +896,7 @@ def _open_folder(
             leftover.unlink()  # A point that was being written when the sweep died.
         return folder
     assert out is not None
-    folder = Folder.create(Path(out), plan.base.outline.name, started)
+    folder = Folder.create(Path(out), plan.base.outline.name, started, name, force)
     store.write_json(folder.path / SWEEP_PLAN, {**document, "started": started.isoformat()})
     store.write_table(folder.path / DESIGN, plan.design)
     return folder

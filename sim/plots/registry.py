@@ -26,12 +26,20 @@ if TYPE_CHECKING:
 #: A figure function: results (an object or a folder path) in, a matplotlib Figure out.
 FigureFn = Callable[[Any], "Figure"]
 
-#: The modules holding the figures of each kind of results, imported in this order (which
-#: is the order their figures are drawn and listed in).
+#: The modules of figures, by short name (only these are ever imported by name).
+FIGURE_MODULES = {
+    "ensemble": "sim.plots.ensemble",
+    "profiles": "sim.plots.profiles",
+    "comparison": "sim.plots.comparison",
+    "sweep": "sim.plots.sweep",
+}
+
+#: The figure modules of each kind of results, imported in this order (the order their
+#: figures are drawn and listed in); the first one also loads the kind's results.
 KIND_MODULES: dict[str, tuple[str, ...]] = {
-    "ensemble": ("sim.plots.ensemble", "sim.plots.profiles"),
-    "comparison": ("sim.plots.comparison",),
-    "sweep": ("sim.plots.sweep",),
+    "ensemble": ("ensemble", "profiles"),
+    "comparison": ("comparison",),
+    "sweep": ("sweep",),
 }
 
 #: The formats ``sim plot`` writes.
@@ -71,13 +79,14 @@ def figures(kind: str) -> dict[str, FigureFn]:
         known = ", ".join(sorted(KIND_MODULES))
         raise UsageError(f"no figures for {kind!r} results (figures exist for: {known})")
     for module in KIND_MODULES[kind]:
-        importlib.import_module(module)
+        importlib.import_module(FIGURE_MODULES[module])
     return dict(_REGISTRY.get(kind, {}))
 
 
 def load_results(kind: str, folder: Path) -> Any:
     """Read a folder's results for its figures: the ``load`` of the kind's first module."""
-    return importlib.import_module(KIND_MODULES[kind][0]).load(folder)
+    first = KIND_MODULES[kind][0]
+    return importlib.import_module(FIGURE_MODULES[first]).load(folder)
 
 
 def results_kind(folder: Path) -> str:
