@@ -63,6 +63,7 @@ from hypothesis import strategies as st
 import sim
 from sim.errors import SimError
 from sim.scenario import compile_scenario
+from sim.scenario.nesting import MAX_DEPTH
 from sim.scenario.registry import resolve
 
 NAME = "taiwan-flashpoint-2025"
@@ -525,9 +526,34 @@ def garbage(draw: st.DrawFn) -> Case:
     return Case("garbage", data, note=f"{junk!r} at {at}")
 
 
+def _field_of_collection(path: Path_, too_deep: bool) -> str:
+    """The dotted path of ``path`` once a list or mapping is there (an id then is no name).
+
+    Past the nesting limit the loader stops reading at the deep value: an item is named by
+    its id only if the id comes before the value in the file, else by its position.
+    """
+    doc = copy.deepcopy(BASE)
+    set_at(doc, path, [])
+    for depth in range(1, len(path)) if too_deep else ():
+        item = get_at(doc, path[:depth])
+        if isinstance(item, dict) and "id" in item:
+            keys = list(item)
+            if keys.index("id") > keys.index(path[depth]):
+                item["id"] = None
+    return dotted(doc, path)
+
+
+def _too_deep(levels: int) -> str | None:
+    """What the message must say when the document nests ``levels`` collections deep."""
+    return "levels deep" if levels > MAX_DEPTH else None
+
+
 @st.composite
 def deep_nesting(draw: st.DrawFn) -> Case:
-    """Lists or mappings nested up to 1,000 deep, flow or block style, or through --set."""
+    """Lists or mappings nested up to 1,000 deep, flow or block style, or through --set.
+
+    Past the loader's limit the message must say so, at the field where the nesting is.
+    """
     # (Deeper costs more time, not more insight: PyYAML's scanner is quadratic in depth.)
     depth = draw(st.one_of(st.integers(1, 300), st.sampled_from([600, 800, 1_000])))
     style = draw(st.sampled_from(["list", "map", "block", "--set"]))
@@ -538,17 +564,31 @@ def deep_nesting(draw: st.DrawFn) -> Case:
             BASE_TEXT.encode(),
             overrides=[f"description={value}"],
             must_fail=True,
+            says=_too_deep(depth),  # the value alone is parsed, its own depth counts
             note=f"--set depth {depth}",
         )
     if style == "block":  # one-space indents: depth**2 / 2 bytes, so keep under the size cap
         depth = min(depth, 1000)
         nest = "".join(f"{' ' * k}a:\n" for k in range(depth)) + " " * depth + "a: 1\n"
         data = BASE_TEXT + "\nzz_nested:\n" + "".join(" " + s for s in nest.splitlines(True))
-        return Case("deep_nesting", data.encode(), must_fail=True, note=f"block depth {depth}")
+        return Case(
+            "deep_nesting",
+            data.encode(),
+            field="zz_nested",
+            must_fail=True,
+            says=_too_deep(depth + 2),  # the root, then depth + 1 mappings
+            note=f"block depth {depth}",
+        )
     payload = "[" * depth + "]" * depth if style == "list" else "{a: " * depth + "1" + "}" * depth
     path = draw(st.sampled_from(ALL_PATHS))
+    says = _too_deep(len(path) + depth)  # the root and the path's collections, then these
     return Case(
-        "deep_nesting", with_payload(path, payload), must_fail=True, note=f"{style} {depth}"
+        "deep_nesting",
+        with_payload(path, payload),
+        field=_field_of_collection(path, too_deep=says is not None),
+        must_fail=True,
+        says=says,
+        note=f"{style} {depth}",
     )
 
 
@@ -684,10 +724,7 @@ def long_name(draw: st.DrawFn) -> Case:
 
 
 # The kinds: strategy, examples per run, and a known loader defect that makes it fail.
-KNOWN_DEFECT = {
-    "deep_nesting": "read_yaml: yaml.compose recurses once per nesting level; a few hundred "
-    "levels give a clear error but one that cannot name the field (the parser never got there)",
-}
+KNOWN_DEFECT: dict[str, str] = {}
 KINDS: dict[str, tuple[Callable[[], st.SearchStrategy[Case]], int]] = {
     # Each case of these parses the whole named scenario (about 0.25 s of CPU).
     "wrong_type": (wrong_type, 5),

@@ -124,6 +124,8 @@ def _cases() -> list[Bad]:
         "title: Two actors with fixed delays (test fixture)",
         "title: !!python/object:builtins.dict {}",
     )
+    t_deep = edit("effect: {economic: 1.0}", f"effect: {{economic: {'[' * 150}{']' * 150}}}")
+    too_deep = "nested more than 100 levels deep (the scenario format needs under 10)"
     named = ", ".join(NAMES)
     return [
         Bad(
@@ -156,6 +158,20 @@ def _cases() -> list[Bad]:
             (f"{{file}}:{line_of(DUEL, 'military_rung: 3')}: invalid YAML:", "'\\t'"),
         ),
         Bad("not-utf8", {"main.yaml": "name: caf\udce9\n"}, ("{file}: not UTF-8 text",)),
+        Bad(  # the 101st level is the 95th list in economic: the path is cut after 12 parts
+            "too-deep",
+            {"main.yaml": t_deep},
+            (
+                f"{{file}}:{line_of(t_deep, 'economic: [[[')}: "
+                f"actors.A.levers.sanction.effect.economic.0.0.0.0.0.0...: {too_deep}",
+            ),
+        ),
+        Bad(  # as text, the value would pass for a title: it is refused instead
+            "too-deep-set",
+            {"main.yaml": DUEL},
+            (f"--set title={'[' * 40}...: title{'.0' * 12}...: {too_deep}",),
+            sets=(f"title={'[' * 150}{']' * 150}",),
+        ),
         Bad(
             "wrong-type",
             {"main.yaml": t_type},
@@ -486,6 +502,7 @@ def _cli_args(case: Bad, folder: Path, target: str) -> list[str]:
 IN_SUBPROCESS = (
     "unknown-scenario-name-run",  # UnknownScenario, from `sim run`
     "invalid-yaml",  # a YAML error
+    "too-deep",  # nested past the limit, found before the composer recurses
     "unknown-event-lever",  # a reference problem found by validation
     "set-unknown-actor-run",  # a PathError, from `sim run` (which must then write nothing)
     "extends-cycle",  # a problem of the extends chain

@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from sim.errors import SimError
+from sim.scenario.nesting import NestingGuard, TooDeep
 from sim.scenario.paths import format_path, parse_path, set_path
 from sim.scenario.references import ReferenceProblem
 
@@ -53,8 +54,26 @@ class _StrictLoader(yaml.SafeLoader):
 
     A date such as 2025-13-01 or an integer of thousands of digits makes PyYAML's own
     constructors raise ValueError; kept as text, it reaches pydantic, which then names the
-    field and what it expected.
+    field and what it expected. Nesting is bounded (:class:`TooDeep`, from
+    :class:`NestingGuard`) as the events are composed, before the composer's recursion
+    can reach Python's limit.
     """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._nesting = NestingGuard(self._scalar_tag)
+
+    def get_event(self) -> yaml.Event:
+        """The parser's next event, checked for depth (the composer takes every event here)."""
+        event = super().get_event()
+        self._nesting.see(event)
+        return event
+
+    def _scalar_tag(self, event: yaml.ScalarEvent) -> str:
+        """The tag the composer will give a scalar (as Composer.compose_scalar_node)."""
+        if event.tag is None or event.tag == "!":
+            return self.resolve(yaml.ScalarNode, event.value, event.implicit)
+        return event.tag
 
     def construct_yaml_timestamp(self, node: yaml.ScalarNode):  # noqa: ANN201
         try:
@@ -130,7 +149,9 @@ def read_yaml(path: Path) -> Source:
             loader.dispose()
     except yaml.YAMLError as err:
         raise ScenarioError(_yaml_message(path, err)) from None
-    except RecursionError:
+    except TooDeep as err:
+        raise ScenarioError(f"{path}:{err.line}: {err.dotted()}: {err.problem()}") from None
+    except RecursionError:  # a backstop: NestingGuard stops the composer long before
         raise ScenarioError(f"{path}: nested deeper than the YAML parser can follow") from None
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
@@ -338,6 +359,16 @@ def _split(override: str) -> tuple[str, Any]:
     path, text = override.split("=", 1)
     try:
         value = yaml.load(text, Loader=_StrictLoader) if text.strip() else ""  # noqa: S506
+    except TooDeep as err:  # as text it could pass for a valid string: say what is wrong
+        raise ScenarioError(_too_deep_override(path.strip(), text, err)) from None
     except (yaml.YAMLError, RecursionError):
         value = text
     return path.strip(), value
+
+
+def _too_deep_override(path: str, text: str, err: TooDeep) -> str:
+    """'--set path=value: path.0.0...: nested more than N levels deep', the value cut short."""
+    shown = text if len(text) <= 40 else f"{text[:40]}..."
+    inner = err.dotted()
+    where = path if inner == "(top level)" else f"{path}.{inner}"
+    return f"--set {path}={shown}: {where}: {err.problem()}"
