@@ -35,6 +35,7 @@ class ActorProcess:
         self.policy = spec.policy_cls(spec.policy_params, spec, world.spec.start)
         self.options = actor_options(world.spec, spec.index)
         self.others = [b.index for b in world.spec.actors if b.index != spec.index]
+        self.other_dyads = [(b, world.spec.dyad_of(spec.index, b)) for b in self.others]
         self.inbox: list[Perceived] = []
         self.prompt: tuple[tuple[int, ...], int] | None = None
         self.waiting = False  # in the wait for the next review
@@ -149,12 +150,12 @@ class ActorProcess:
             candidates=candidates,
             inbox=self.inbox,
             prompted=self.prompt is not None,
-            dyad_rung={b: world.rung_between(a, b) for b in others},
+            dyad_rung={b: world.dyad_rung[d] for b, d in self.other_dyads},
             grievance={b: grievance[b] for b in others},
             actor_ids=world.spec.actor_ids,
             actors=world.spec.actors,
             levers=world.spec.levers,
-            stocks=tuple(tuple(x) for x in world.stocks),
+            stocks=tuple(map(tuple, world.stocks)),
         )
 
     def _open(self, options: Sequence[Option], now: float) -> list[Option]:

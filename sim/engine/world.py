@@ -122,6 +122,11 @@ class World:
         self.risk_tolerance = [a.risk_tolerance for a in spec.actors]
         self.domestic = [a.domestic_pressure for a in spec.actors]
         self.backing = [al.backing for al in spec.alliances]
+        # (alliance, resolve boost) of each actor's patrons, for effective_resolve
+        self.boosts = [
+            [(al.index, al.resolve_boost) for al in spec.alliances if al.protege == a]
+            for a in range(n)
+        ]
         self.uses = [0] * len(spec.levers)
         self.stock = [lv.stock for lv in spec.levers]
         self.potency = [1.0] * len(spec.levers)
@@ -166,12 +171,9 @@ class World:
 
     def effective_resolve(self, a: int) -> float:
         """Resolve raised by domestic pressure and by an ally's public backing."""
-        boost = sum(
-            al.resolve_boost * self.backing[al.index]
-            for al in self.spec.alliances
-            if al.protege == a
-        )
-        return min(1.0, self.resolve[a] + self.pressure[a].at(self.now) + boost)
+        backing = self.backing
+        boost = sum(share * backing[alliance] for alliance, share in self.boosts[a])
+        return min(1.0, self.resolve[a] + self.pressure[a].at(self.env.now) + boost)
 
     def exposure_count(self, dyad: int, rung: int) -> int:
         """How many hostile measures at or above ``rung`` are in force in a dyad."""

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-from typing import Annotated, ClassVar
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from sim.engine.policy import Candidate, DecisionContext, Policy, register_policy
 from sim.engine.spec import DEESCALATE, ESCALATE
+
+if TYPE_CHECKING:
+    from sim.engine.spec import ActorSpec
 
 Weight = Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
 
@@ -66,9 +71,15 @@ class LogitPolicy(Policy):
             "against waiting, so a strong motive launches a package of measures at once.",
         )
 
+    def __init__(self, params: BaseModel, actor: ActorSpec, start: dt.date) -> None:
+        super().__init__(params, actor, start)
+        # The weights as plain attributes: read a dozen times per option of every decision,
+        # where a pydantic model's attribute costs three times as much.
+        self.weights = SimpleNamespace(**params.model_dump())
+
     def utility(self, c: Candidate, ctx: DecisionContext) -> float:
         """The utility of playing candidate ``c``."""
-        p = self.params
+        p = self.weights
         if c.direction == ESCALATE:
             return (
                 p.grievance * ctx.resolve * c.grievance * (0.5 + c.severity)
@@ -120,7 +131,7 @@ class LogitPolicy(Policy):
         self, candidates: list[Candidate], utilities: list[float], rng: np.random.Generator
     ) -> Candidate | None:
         """The two-stage logit draw: act or wait, then which move."""
-        lam = self.params.rationality
+        lam = self.weights.rationality
         best = max(utilities)
         if rng.random() >= 1.0 / (1.0 + math.exp(-lam * best)):
             return None
