@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from sim.analysis import scoring, stats
+from sim.analysis import events, scoring, stats
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -220,11 +220,18 @@ def build_summary(
         "days_to_watch_rung": time_to_rung(spec, runs, spec.watch_rung),
         "costs": cost_summary(spec, runs),
         "scores": scoring.summary_block(runs, spec.actor_ids),
+        "events": events.events_block(spec, runs),
+        "before_events": events.before_events(spec, runs, _military_reach(spec)),
         "levers": lever_summary(spec, tally, n, lever_names or {}),
         "daily_rung_quantiles": daily_quantiles(tally.daily),
         "ended_early": int(column(runs, "ended_early").sum()) if n else 0,
         "simpy_events_per_run": _mean_or_none(runs, "simpy_events"),
     }
+
+
+def _military_reach(spec: SpecLike) -> dict[int, str]:
+    """The first-day columns of the rungs from the watched (first military) rung up."""
+    return {k: reach_column(k) for k in range(spec.watch_rung, len(spec.rung_names))}
 
 
 def failure_summary(

@@ -67,6 +67,8 @@ def render_summary(summary: Mapping[str, Any]) -> str:
         peak_table(summary),
         watch_rung_text(summary),
         time_to_rung_table(summary),
+        events_table(summary),
+        before_events_table(summary),
         costs_table(summary),
         scores_table(summary),
         levers_text(summary),
@@ -207,6 +209,40 @@ def time_to_rung_table(summary: Mapping[str, Any]) -> str:
     return table(headers, rows, right=(1, 2, 3))
 
 
+def events_table(summary: Mapping[str, Any]) -> str:
+    """Return whether each scheduled event was held, and how often each random one occurred."""
+    rows = []
+    for e in (summary.get("events") or {}).values():
+        if e["kind"] == "scheduled":
+            held = e["held"]
+            what = f"held ({e['date']})"
+            if e["not_reached"]:
+                what += f"; {e['not_reached']:,} runs ended before"
+            rows.append([e["name"], what, pct(held["p"]), interval(held["ci95"]),
+                         pct(held["se"], 2)])  # fmt: skip
+        else:
+            once, per_run = e["at_least_once"], e["per_run"]
+            what = f"at least once (mean {num(per_run['mean'], 2)} a run)"
+            rows.append([e["name"], what, pct(once["p"]), interval(once["ci95"]),
+                         pct(once["se"], 2)])  # fmt: skip
+    if not rows:
+        return ""
+    return table(["Exogenous event", "", "p", "95% CI", "MC SE"], rows, right=(2, 4))
+
+
+def before_events_table(summary: Mapping[str, Any]) -> str:
+    """Return the chance of each military rung before each scheduled event's day."""
+    rows = []
+    for e in (summary.get("before_events") or {}).values():
+        for r in e["rungs"].values():
+            if r["count"]:
+                rows.append([f"{e['name']} ({e['date']})", f"{r['rung']} {r['name']}",
+                             pct(r["p"]), interval(r["ci95"]), pct(r["se"], 2)])  # fmt: skip
+    if not rows:
+        return ""
+    return table(["Reached before", "rung", "p", "95% CI", "MC SE"], rows, right=(2, 4))
+
+
 def costs_table(summary: Mapping[str, Any]) -> str:
     """Return the mean cost per actor with its standard error and 95% CI."""
     names = summary.get("actors", {})
@@ -314,10 +350,19 @@ def render_comparison(summary: Mapping[str, Any]) -> str:
         _paired_table("Mean cost", summary["costs"].items(), num, num)
         + f"\nin {summary.get('cost_unit', 'cost units')}",
         _paired_table("Escalation score per run", scores.items(), num, num) if scores else "",
+        _paired_events_table(summary, pct, pts),
         f"variance reduction over the outcome probabilities: "
         f"{times(summary['variance_reduction']['outcomes'])}",
     ]
     return "\n\n".join(s for s in sections if s) + "\n"
+
+
+def _paired_events_table(summary: Mapping[str, Any], level: Any, diff: Any) -> str:
+    """Return the paired differences of exogenous events and of rungs reached before them."""
+    items = list((summary.get("events") or {}).items())
+    for event in (summary.get("before_events") or {}).values():
+        items += [(k, r) for k, r in event["rungs"].items() if r["base"] or r["variant"]]
+    return _paired_table("Exogenous events", items, level, diff) if items else ""
 
 
 def _paired_table(title: str, items: Any, level: Any, diff: Any) -> str:

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.analysis import stats
-from sim.analysis.summary import cost_column
+from sim.analysis import events, stats
+from sim.analysis.summary import cost_column, reach_column
 from sim.errors import UsageError
 from sim.experiments import store
 from sim.experiments.ensemble import (
@@ -318,8 +318,54 @@ def comparison_summary(
         "peak_rung": peak,
         "costs": costs,
         "scores": scores,
+        "events": _paired_events(specs, (a_runs, b_runs), (rows_a, rows_b)),
+        "before_events": _paired_before_events(specs, (a_runs, b_runs), (rows_a, rows_b)),
         "variance_reduction": {"outcomes": _pooled_reduction(outcomes.values())},
     }
+
+
+def _shared_events(specs: tuple[Any, Any]) -> list[Any]:
+    """The base's exogenous events that the variant has too, of the same kind and day."""
+    variant = {e.id: e for e in getattr(specs[1], "events", ())}
+    return [
+        e
+        for e in getattr(specs[0], "events", ())
+        if e.id in variant and (variant[e.id].scheduled, variant[e.id].day) == (e.scheduled, e.day)
+    ]
+
+
+def _paired_events(specs: tuple[Any, Any], runs: tuple[Any, Any], rows: Any) -> dict[str, Any]:
+    """Paired differences in the chance that each event is held (or occurs at least once)."""
+    out = {}
+    for event in _shared_events(specs):
+        column = events.event_column(event)
+        if column not in runs[0] or column not in runs[1]:
+            continue  # results written before events were recorded
+        a, b = (np.asarray(r[column])[i] for r, i in zip(runs, rows, strict=True))
+        what = "held" if event.scheduled else "at least once"
+        happened = (a == events.HELD, b == events.HELD) if event.scheduled else (a > 0, b > 0)
+        label = f"{event.name}: {what}"
+        out[event.id] = {"label": label, "what": what, **paired_difference(*happened)}
+    return out
+
+
+def _paired_before_events(
+    specs: tuple[Any, Any], runs: tuple[Any, Any], rows: Any
+) -> dict[str, Any]:
+    """Paired differences in the chance of each military rung before each scheduled event."""
+    spec = specs[0]
+    out = {}
+    for event in _shared_events(specs):
+        if not event.scheduled or not 0 < event.day <= min(s.days for s in specs):
+            continue
+        rungs = {}
+        for rung in range(spec.watch_rung, len(spec.rung_names)):
+            a, b = (np.asarray(r[reach_column(rung)], dtype=float)[i]
+                    for r, i in zip(runs, rows, strict=True))  # fmt: skip
+            label = f"{spec.rung_names[rung]} before {event.name}"
+            rungs[str(rung)] = {"label": label, **paired_difference(a < event.day, b < event.day)}
+        out[event.id] = {"name": event.name, "day": event.day, "rungs": rungs}
+    return out
 
 
 def _pooled_reduction(rows: Any) -> float:

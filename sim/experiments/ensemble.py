@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sim.analysis import scoring
+from sim.analysis import events, scoring
 from sim.analysis.summary import (
     Tally,
     build_summary,
@@ -93,6 +93,7 @@ def runs_columns(spec: Any) -> list[str]:
         "simpy_events",
         *(reach_column(k) for k in range(1, len(spec.rung_names))),
         *scoring.run_score_columns(spec.actor_ids),
+        *events.event_dtypes(getattr(spec, "events", ())),
     ]
 
 
@@ -114,6 +115,7 @@ def runs_dtypes(spec: Any) -> dict[str, str]:
     dtypes.update({moves_column(a): "int64" for a in spec.actor_ids})
     dtypes.update({reach_column(k): "float64" for k in range(1, len(spec.rung_names))})
     dtypes.update(dict.fromkeys(scoring.run_score_columns(spec.actor_ids), "float64"))
+    dtypes.update(events.event_dtypes(getattr(spec, "events", ())))
     return dtypes
 
 
@@ -152,6 +154,7 @@ def run_row(spec: Any, root: int, index: int, record: Any) -> dict[str, Any]:
     for rung in range(1, len(spec.rung_names)):
         row[reach_column(rung)] = float(record.first_day_at_rung[rung])
     row.update(scoring.run_scores(spec.actor_ids, record.moves))
+    row.update(events.run_events(getattr(spec, "events", ()), record.event_log))
     return row
 
 

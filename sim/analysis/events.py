@@ -1,0 +1,123 @@
+"""Exogenous events across an ensemble: was the summit held, how often did incidents occur.
+
+An analyst's question is often tied to a scheduled event ("a military crisis before the
+April visit?", "is the visit still held?") or to random ones (incidents at sea, arms-sale
+notifications). Each replication's event log becomes one column per event in the runs
+table (:func:`run_events`): for a scheduled event whether it was held, cancelled, or not
+reached (the run ended before its day); for a random event how many times it occurred. The
+summary (:func:`events_block`) gives each share with its Wilson interval and Monte Carlo
+standard error, and for each scheduled event the probability of having reached each rung
+from the first military one up before its day (:func:`before_events`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from sim.analysis import stats
+
+# What a scheduled event's column holds.
+HELD, CANCELLED, NOT_REACHED = 1, 0, -1
+
+
+def event_column(event: Any) -> str:
+    """The runs-table column of an event: ``held_<id>`` (scheduled) or ``occurred_<id>``."""
+    return f"held_{event.id}" if event.scheduled else f"occurred_{event.id}"
+
+
+def event_dtypes(events: Iterable[Any]) -> dict[str, str]:
+    """The runs-table columns of ``events`` with their dtypes, in the events' order."""
+    return {event_column(e): "int8" if e.scheduled else "int32" for e in events}
+
+
+def run_events(
+    events: Sequence[Any], event_log: Iterable[tuple[float, str, str]]
+) -> dict[str, int]:
+    """One replication's event columns, from its event log of (day, event id, what)."""
+    row = {event_column(e): NOT_REACHED if e.scheduled else 0 for e in events}
+    scheduled = {e.id: e.scheduled for e in events}
+    for _, event_id, what in event_log:
+        if event_id not in scheduled:
+            continue
+        column = f"held_{event_id}" if scheduled[event_id] else f"occurred_{event_id}"
+        if what == "held":
+            row[column] = HELD
+        elif what == "cancelled":
+            row[column] = CANCELLED
+        elif what == "occurred":
+            row[column] += 1
+    return row
+
+
+def events_block(spec: Any, runs: Any) -> dict[str, dict[str, Any]]:
+    """The ``events`` section of a summary: one entry per exogenous event, in spec order.
+
+    Runs tables written before events were recorded have no event columns; their events are
+    left out (an empty section), never guessed.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for event in getattr(spec, "events", ()):
+        name = event_column(event)
+        if name not in runs:
+            continue
+        values = np.asarray(runs[name], dtype=np.int64)
+        if event.scheduled:
+            out[event.id] = _scheduled(spec, event, values)
+        else:
+            out[event.id] = _random(event, values)
+    return out
+
+
+def _scheduled(spec: Any, event: Any, status: np.ndarray) -> dict[str, Any]:
+    n = len(status)
+    return {
+        "name": event.name,
+        "kind": "scheduled",
+        "day": event.day,
+        "date": _date(spec.start, event.day),
+        "held": stats.proportion(int((status == HELD).sum()), n),
+        "cancelled": stats.proportion(int((status == CANCELLED).sum()), n),
+        "not_reached": int((status == NOT_REACHED).sum()),
+    }
+
+
+def _random(event: Any, counts: np.ndarray) -> dict[str, Any]:
+    n = len(counts)
+    return {
+        "name": event.name,
+        "kind": "random",
+        "at_least_once": stats.proportion(int((counts > 0).sum()), n),
+        "per_run": stats.mean_se(counts.astype(float)),
+    }
+
+
+def before_events(spec: Any, runs: Any, reach: Mapping[int, str]) -> dict[str, dict[str, Any]]:
+    """For each scheduled event: the chance of having reached each rung before its day.
+
+    ``reach`` maps rungs (from the first military rung up) to their runs-table column of
+    first days. Every run is observed up to the event's day (the horizon comes after it, and
+    a run that ends early ends in an absorbing state), so the share of runs whose first day
+    at the rung is before the event's day is the probability itself, with a Wilson interval.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    n = len(runs)
+    for event in getattr(spec, "events", ()):
+        if not event.scheduled or not 0 < event.day <= spec.days:
+            continue  # a trigger on day 0 has nothing before it
+        rungs = {}
+        for rung, name in reach.items():
+            first = np.asarray(runs[name], dtype=float)
+            reached = int(np.count_nonzero(first < event.day))  # NaN: never reached
+            rungs[str(rung)] = {"rung": rung, "name": spec.rung_names[rung],
+                                **stats.proportion(reached, n)}  # fmt: skip
+        out[event.id] = {"name": event.name, "day": event.day,
+                         "date": _date(spec.start, event.day), "rungs": rungs}  # fmt: skip
+    return out
+
+
+def _date(start: dt.date, day: float) -> str:
+    return (start + dt.timedelta(days=int(day))).isoformat()
