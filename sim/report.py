@@ -19,7 +19,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.analysis.tables import interval, num, pct
+from sim.analysis.tables import (
+    BEFORE_HEADERS,
+    EVENT_HEADERS,
+    before_events_rows,
+    events_rows,
+    interval,
+    num,
+    pct,
+)
 from sim.errors import UsageError
 
 #: The report's file name inside a results folder.
@@ -198,19 +206,31 @@ def figures_section(images: Sequence[tuple[str, str, str]]) -> str:
 
 
 def tables_section(s: Mapping[str, Any]) -> str:
-    """Return the peak rung, time-to-rung, cost and lever tables."""
+    """Return the peak rung, time-to-rung, events, cost and lever tables."""
     return "\n".join(
         [
             "<h3>Peak rung</h3>",
             peak_table(s),
             "<h3>Time to each rung</h3>",
             time_table(s),
+            *events_section(s),
             "<h3>Costs</h3>",
             costs_table(s),
             "<h3>Most used levers</h3>",
             levers_table(s),
         ]
     )
+
+
+def events_section(s: Mapping[str, Any]) -> list[str]:
+    """Return the exogenous events and the rungs reached before them (none: nothing)."""
+    out = []
+    if rows := events_rows(s):
+        out += ["<h3>Exogenous events</h3>", table(EVENT_HEADERS, rows, numeric=(2, 3, 4))]
+    if rows := before_events_rows(s):
+        out += ["<h3>Reached before a scheduled event</h3>",
+                table(BEFORE_HEADERS, rows, numeric=(2, 3, 4))]  # fmt: skip
+    return out
 
 
 def outcomes_table(s: Mapping[str, Any]) -> str:

@@ -111,6 +111,10 @@ def test_report_holds_tables_parameters_and_manifest(folder: Path, report: Path)
     for d in summary["peak_rung"]["distribution"]:
         assert f"{d['value']} {d['name']}" in text
     assert summary["cost_unit"] in text
+    assert summary["events"], "the report's scenario should have exogenous events"
+    for e in summary["events"].values():
+        share = e["held"] if e["kind"] == "scheduled" else e["at_least_once"]
+        assert e["name"] in text and f"{100 * share['p']:.1f}%" in text
     params = manifest["parameters"]
     for src in params["sources"]:
         assert src["citation"] in text

@@ -209,38 +209,49 @@ def time_to_rung_table(summary: Mapping[str, Any]) -> str:
     return table(headers, rows, right=(1, 2, 3))
 
 
-def events_table(summary: Mapping[str, Any]) -> str:
-    """Return whether each scheduled event was held, and how often each random one occurred."""
+#: The columns of the events tables (text and HTML).
+EVENT_HEADERS = ["Exogenous event", "", "p", "95% CI", "MC SE"]
+BEFORE_HEADERS = ["Reached before", "rung", "p", "95% CI", "MC SE"]
+
+
+def events_rows(summary: Mapping[str, Any]) -> list[list[str]]:
+    """Rows: whether each scheduled event was held, how often each random one occurred."""
     rows = []
     for e in (summary.get("events") or {}).values():
         if e["kind"] == "scheduled":
-            held = e["held"]
+            share = e["held"]
             what = f"held ({e['date']})"
             if e["not_reached"]:
                 what += f"; {e['not_reached']:,} runs ended before"
-            rows.append([e["name"], what, pct(held["p"]), interval(held["ci95"]),
-                         pct(held["se"], 2)])  # fmt: skip
         else:
-            once, per_run = e["at_least_once"], e["per_run"]
-            what = f"at least once (mean {num(per_run['mean'], 2)} a run)"
-            rows.append([e["name"], what, pct(once["p"]), interval(once["ci95"]),
-                         pct(once["se"], 2)])  # fmt: skip
-    if not rows:
-        return ""
-    return table(["Exogenous event", "", "p", "95% CI", "MC SE"], rows, right=(2, 4))
+            share = e["at_least_once"]
+            what = f"at least once (mean {num(e['per_run']['mean'], 2)} a run)"
+        rows.append([e["name"], what, pct(share["p"]), interval(share["ci95"]),
+                     pct(share["se"], 2)])  # fmt: skip
+    return rows
 
 
-def before_events_table(summary: Mapping[str, Any]) -> str:
-    """Return the chance of each military rung before each scheduled event's day."""
+def before_events_rows(summary: Mapping[str, Any]) -> list[list[str]]:
+    """Rows: the chance of each military rung (reached at least once) before each event."""
     rows = []
     for e in (summary.get("before_events") or {}).values():
         for r in e["rungs"].values():
             if r["count"]:
                 rows.append([f"{e['name']} ({e['date']})", f"{r['rung']} {r['name']}",
                              pct(r["p"]), interval(r["ci95"]), pct(r["se"], 2)])  # fmt: skip
-    if not rows:
-        return ""
-    return table(["Reached before", "rung", "p", "95% CI", "MC SE"], rows, right=(2, 4))
+    return rows
+
+
+def events_table(summary: Mapping[str, Any]) -> str:
+    """Return whether each scheduled event was held, and how often each random one occurred."""
+    rows = events_rows(summary)
+    return table(EVENT_HEADERS, rows, right=(2, 4)) if rows else ""
+
+
+def before_events_table(summary: Mapping[str, Any]) -> str:
+    """Return the chance of each military rung before each scheduled event's day."""
+    rows = before_events_rows(summary)
+    return table(BEFORE_HEADERS, rows, right=(2, 4)) if rows else ""
 
 
 def costs_table(summary: Mapping[str, Any]) -> str:
