@@ -83,6 +83,16 @@ def test_the_chance_of_a_rung_before_an_event_is_read_from_first_days() -> None:
     for k, row in before["rungs"].items():
         first = table[reach_column(int(k))].to_numpy(dtype=float)
         assert row["count"] == int((first < day).sum())
+    # Independently, from the moves: a run holds rung 6 from the first hostile move at
+    # rung 6 or above that stays in force (a quarantine, an incident), none of which ends
+    # before it starts.
+    spec, moves = results.spec, results.moves
+    lasting = {(spec.actor_ids[lv.actor], lv.id) for lv in spec.levers if lv.duration > 0}
+    hostile = moves[(moves["rung"] >= 6) & (moves["direction"] == "escalate")]
+    pairs = zip(hostile["actor"], hostile["lever"], strict=True)
+    hostile = hostile[[pair in lasting for pair in pairs]]
+    before_visit = hostile.loc[hostile["day"] < day, "index"].nunique()
+    assert before["rungs"]["6"]["count"] == before_visit
     assert "takaichi_statement" not in summary["before_events"]  # the day-0 trigger
     text = render_summary(summary)
     assert "Trump visits Beijing" in text and "Reached before" in text

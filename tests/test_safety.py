@@ -17,6 +17,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -538,19 +540,65 @@ def test_force_never_deletes_a_folder_that_holds_no_results(tmp_path: Path) -> N
     assert (mine / "notes.txt").read_text() == "an analyst's notes"
 
 
+def _results_like(folder: Path, manifest: dict, *extra: str) -> Path:
+    """A folder with this manifest.json and these extra files."""
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    for name in extra:
+        (folder / name).write_text("keep me")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("manifest", "extra", "said"),
+    [
+        ({"name": "pwa", "version": 1}, ("app.js",), "does not hold sim results only"),
+        ({"name": "pwa", "version": 1}, (), "no sim manifest or sweep plan"),
+        ({"format_version": 3, "kind": "ensemble", "status": "complete"}, ("notes.txt",),
+         "it holds notes.txt"),
+        ({"format_version": 3, "kind": "ensemble", "status": "running",
+          "process": {"pid": os.getpid(), "host": socket.gethostname()}}, (),
+         "being written by a running process"),
+    ],
+)  # fmt: skip
+def test_force_never_deletes_what_sim_did_not_write_or_is_writing(
+    manifest: dict, extra: tuple[str, ...], said: str, tmp_path: Path
+) -> None:
+    folder = _results_like(tmp_path / NAME / "base", manifest, *extra)
+    before = _digest(folder)
+    with pytest.raises(UsageError, match=said):
+        sim.run(NAME, runs=2, out=tmp_path, name="base", force=True, workers=1)
+    assert _digest(folder) == before
+
+
+def test_force_does_not_follow_a_symbolic_link(tmp_path: Path) -> None:
+    elsewhere = _results_like(tmp_path / "elsewhere", {"format_version": 3, "kind": "ensemble"})
+    (tmp_path / "root" / NAME).mkdir(parents=True)
+    (tmp_path / "root" / NAME / "base").symlink_to(elsewhere)
+    with pytest.raises(UsageError, match="is a symbolic link"):
+        sim.run(NAME, runs=2, out=tmp_path / "root", name="base", force=True, workers=1)
+    assert (elsewhere / "manifest.json").is_file()
+
+
+def test_force_without_a_name_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="give --name"):
+        sim.run(NAME, runs=2, out=tmp_path, force=True)
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("label", ["../elsewhere", "a/b", ".hidden", "", "x" * 101, "sp ace"])
 def test_a_folder_name_is_one_plain_folder(label: str, tmp_path: Path) -> None:
     """A name cannot climb out of the results root or hide (checked before anything runs)."""
     with pytest.raises(UsageError, match="expected a folder name"):
         sim.run(NAME, runs=2, out=tmp_path, name=label)
-    assert not any(tmp_path.rglob("manifest.json"))
+    assert not any(tmp_path.iterdir())  # refused before anything was created
 
 
 def test_a_name_without_a_results_root_is_refused() -> None:
     with pytest.raises(UsageError, match="needs a results root"):
         sim.run(NAME, runs=2, name="base")
     with pytest.raises(UsageError, match="needs a results root"):
-        sim.compare(NAME, runs=2, overrides=["actors.CHN.attributes.resolve=0.9"], force=True)
+        sim.compare(NAME, runs=2, overrides=["actors.CHN.attributes.resolve=0.9"], name="x")
 
 
 def test_compare_and_sweep_write_named_folders_and_refuse_to_overwrite(tmp_path: Path) -> None:

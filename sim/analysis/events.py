@@ -39,11 +39,11 @@ def run_events(
 ) -> dict[str, int]:
     """One replication's event columns, from its event log of (day, event id, what)."""
     row = {event_column(e): NOT_REACHED if e.scheduled else 0 for e in events}
-    scheduled = {e.id: e.scheduled for e in events}
+    columns = {e.id: event_column(e) for e in events}
     for _, event_id, what in event_log:
-        if event_id not in scheduled:
+        column = columns.get(event_id)
+        if column is None:
             continue
-        column = f"held_{event_id}" if scheduled[event_id] else f"occurred_{event_id}"
         if what == "held":
             row[column] = HELD
         elif what == "cancelled":
@@ -102,6 +102,8 @@ def before_events(spec: Any, runs: Any, reach: Mapping[int, str]) -> dict[str, d
     first days. Every run is observed up to the event's day (the horizon comes after it, and
     a run that ends early ends in an absorbing state), so the share of runs whose first day
     at the rung is before the event's day is the probability itself, with a Wilson interval.
+    (If a scenario ends runs early in a state below the rung -- a concession -- this is the
+    chance of reaching the rung before both the event and that end.)
     """
     out: dict[str, dict[str, Any]] = {}
     n = len(runs)

@@ -905,6 +905,7 @@ def run(
     """
     from sim.scenario import compile_scenario
 
+    store.check_destination(out, name, force)  # before the scenario loads
     runs, target = length(runs, precision, max_runs)
     scenario = resolve_scenario(scenario, overrides)
     spec = compile_scenario(scenario)
@@ -1071,23 +1072,10 @@ def _resumable_manifest(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path}: written by another version of sim; it cannot be resumed")
     if status == "complete":
         raise UsageError(f"{path}: this run is already complete")
-    if status == "running" and _alive(manifest.get("process")):
+    if status == "running" and store.process_alive(manifest.get("process")):
         pid = manifest["process"]["pid"]
         raise UsageError(f"{path}: this run is still running (process {pid})")
     return manifest
-
-
-def _alive(process: Mapping[str, Any] | None) -> bool:
-    """Return True if ``process`` (pid and host of a run) is alive on this machine."""
-    if not process or process.get("host") != socket.gethostname():
-        return False
-    try:
-        os.kill(int(process["pid"]), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _manifest_scenario(path: Path, manifest: Mapping[str, Any]) -> Any:

@@ -28,6 +28,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -54,7 +55,7 @@ TRAJECTORIES = "trajectories.npy"
 FAILURES = "failures.parquet"
 
 #: Bump when the layout of a results folder changes incompatibly.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: event columns in runs.parquet
 
 # Arrow types of the annotations a MoveRecord field may have.
 _ARROW_TYPES = {"str": pa.string(), "float": pa.float64(), "int": pa.int32(), "bool": pa.bool_()}
@@ -191,15 +192,18 @@ def create_run_dir(
 #: What a results folder's ``name`` may be: one folder name, no path, nothing hidden.
 FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
-#: Files that mark a folder as sim results (an ensemble's or comparison's manifest, a sweep's
-#: plan): only such a folder, or an empty one, is replaced by ``force``.
-RESULTS_MARKERS = (MANIFEST, SWEEP_PLAN)
-
 
 def check_destination(out: object, name: str | None, force: bool) -> None:
-    """Refuse a folder name, or ``force``, for results that are not written anywhere."""
-    if out is None and (name is not None or force):
-        raise UsageError("a results folder name (or --force) needs a results root to write to")
+    """Check a results folder's name and ``force`` before anything is loaded or created."""
+    if force and name is None:
+        raise UsageError("--force (force=True) replaces a named folder: give --name (name=) too")
+    if name is not None and out is None:
+        raise UsageError("a results folder name needs a results root (--out, out=) to write to")
+    if name is not None and not FOLDER_NAME.fullmatch(name):
+        raise UsageError(
+            f"--name {name!r}: expected a folder name of up to 100 letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit (no path)"
+        )
 
 
 def _fresh_dir(parent: Path, now: dt.datetime, salt: str, prefix: str) -> Path:
@@ -214,30 +218,83 @@ def _fresh_dir(parent: Path, now: dt.datetime, salt: str, prefix: str) -> Path:
 
 
 def _named_dir(parent: Path, name: str, force: bool) -> Path:
-    if not FOLDER_NAME.fullmatch(name):
-        raise UsageError(
-            f"--name {name!r}: expected a folder name of up to 100 letters, digits, '.', '_' "
-            "or '-', starting with a letter or digit (no path)"
-        )
+    """Create ``parent/name``, replacing a results folder of that name only with ``force``."""
+    check_destination(parent, name, force)
     path = parent / name
+    if path.is_symlink():
+        raise UsageError(f"{path} is a symbolic link: not writing results through it")
     if path.exists():
         if not force:
             raise UsageError(
-                f"{path} already exists: pass --force to replace it, or choose another --name"
+                f"{path} already exists: pass --force (force=True) to replace it, or choose "
+                "another --name"
             )
-        if not path.is_dir() or not _replaceable(path):
-            raise UsageError(
-                f"{path} exists and does not hold sim results (no {' or '.join(RESULTS_MARKERS)})"
-                ": not replacing it, even with --force"
-            )
+        _check_replaceable(path)
         shutil.rmtree(path)
     path.mkdir()
     return path
 
 
-def _replaceable(path: Path) -> bool:
-    """Whether a folder holds sim results, or nothing at all."""
-    return any((path / m).is_file() for m in RESULTS_MARKERS) or not any(path.iterdir())
+#: What a folder sim wrote may hold at its top (an ensemble's files, a comparison's arms, a
+#: sweep's tables, figures and report): ``--force`` deletes nothing else.
+RESULT_ENTRIES = frozenset(
+    {MANIFEST, SUMMARY, RUNS, MOVES, TRAJECTORIES, FAILURES, SWEEP_PLAN, ".writable",
+     "figures", "report.html", "base", "variant", "runs", "failures", "design.parquet",
+     "points.parquet", "sensitivity.parquet"}
+)  # fmt: skip
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse to replace a folder that sim did not write, holds more, or a run is writing.
+
+    A folder is sim's if its manifest (or a sweep's plan) is sim's JSON (a ``kind`` or
+    ``scenario`` and a ``format_version``); an empty folder may go too.
+    """
+    if not path.is_dir():
+        raise UsageError(f"{path} exists and is not a folder: not replacing it")
+    entries = list(path.iterdir())
+    if not entries:
+        return
+    found = (_sim_json(path / MANIFEST), _sim_json(path / SWEEP_PLAN))
+    marker = next((m for m in found if m is not None), None)
+    others = sorted(
+        e.name for e in entries if e.name not in RESULT_ENTRIES and not _partial_name(e.name)
+    )
+    if marker is None or others:
+        what = f"it holds {', '.join(others[:3])}" if others else "no sim manifest or sweep plan"
+        raise UsageError(
+            f"{path} does not hold sim results only ({what}): not replacing it, even with --force"
+        )
+    if marker.get("status") == "running" and process_alive(marker.get("process")):
+        raise UsageError(f"{path} is being written by a running process: not replacing it")
+
+
+def _sim_json(path: Path) -> dict[str, Any] | None:
+    """A manifest or plan sim wrote, or None (missing, unreadable, or someone else's JSON)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ours = isinstance(data, dict) and "format_version" in data
+    return data if ours and ("kind" in data or "scenario" in data) else None
+
+
+def _partial_name(name: str) -> bool:
+    """Whether a file name is one of sim's temporary ``.<file>.part`` files."""
+    return name.startswith(".") and name.endswith(".part")
+
+
+def process_alive(process: Mapping[str, Any] | None) -> bool:
+    """Return True if ``process`` (the pid and host a manifest records) is alive here."""
+    if not process or process.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(process["pid"]), 0)
+    except (ProcessLookupError, KeyError, ValueError, TypeError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def git_commit(where: Path | None = None) -> dict[str, Any] | None:

@@ -93,7 +93,9 @@ class _StrictLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, str | int | float | bool | type(None)):
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"a key must be a plain value, not a {type(key).__name__}",
+                    None,
+                    None,
+                    f"a key must be a plain value, not a {type(key).__name__}",
                     key_node.start_mark,
                 )
             if key in seen:
@@ -282,8 +284,12 @@ def _without_union_tags(data: Any, loc: tuple) -> tuple:
     """
     out, node = [], data
     for part in loc:
-        if (isinstance(node, dict) and isinstance(part, str) and part not in node
-                and part in (node.get("kind"), node.get("type"))):
+        if (
+            isinstance(node, dict)
+            and isinstance(part, str)
+            and part not in node
+            and part in (node.get("kind"), node.get("type"))
+        ):
             continue
         out.append(part)
         if isinstance(node, dict):
