@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -125,6 +126,14 @@ def _streaming(row: dict[str, float]) -> str:
     return "" if peak is None else f" (streaming {peak:7.1f} MiB)"
 
 
+def _load() -> str:
+    """Return ', load A B C' (the 1, 5 and 15 minute load averages), '' where unknown."""
+    try:
+        return ", load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except (AttributeError, OSError):  # Windows
+        return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure each size, print its peak memory and the ratio of the largest to the smallest."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -148,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(
                 f"{runs:>9,} runs: peak RSS {row['peak_rss_mib']:7.1f} MiB{_streaming(row)}, "
-                f"{row['runs'] / row['seconds']:6.1f} runs/s, folder {row['folder_mib']:8.1f} MiB",
+                f"{row['runs'] / row['seconds']:6.1f} runs/s, folder {row['folder_mib']:8.1f} MiB"
+                f"{_load()}",
                 flush=True,
             )
     ratio = rows[-1]["peak_rss_mib"] / rows[0]["peak_rss_mib"]
