@@ -142,8 +142,8 @@ def km_point_summary(durations: np.ndarray, observed: np.ndarray, at: float) -> 
     """Return the Kaplan-Meier n, events, median and its CI, and S(``at``), without the curve.
 
     The numbers equal those of :func:`kaplan_meier` and ``km_survival_at(..., at)``; the
-    curve itself (one point per distinct duration) is never turned into Python lists,
-    which for 200,000 runs with continuous times would take some 40 MB at once.
+    curve itself (one point per distinct duration) is never turned into Python lists: for
+    200,000 distinct times ``kaplan_meier`` peaked at +44 MiB, this at +27 (scipy's arrays).
     """
     t, obs = _censored_data(durations, observed)
     if t.size == 0:

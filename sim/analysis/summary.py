@@ -321,8 +321,8 @@ def time_to_rung(spec: SpecLike, runs: RunsLike, rung: int) -> dict[str, Any]:
     is ``1 - S(horizon)``, with its Greenwood standard error.
     """
     durations, observed = reach_times(spec, runs, rung)
-    # Not stats.kaplan_meier: its curve as lists would be the largest thing a big ensemble
-    # ever holds (one point per run when reach days are continuous).
+    # Not stats.kaplan_meier: its curve as Python lists (a point per run, reach days being
+    # fractional) raised the peak memory of a large ensemble's summary.
     km = stats.km_point_summary(durations, observed, float(spec.days))
     reached = 1.0 - km["survival_at"]
     return {
