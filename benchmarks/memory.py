@@ -4,18 +4,21 @@ Each size runs in a fresh child interpreter (so one run's memory never inflates 
 other's), writing a results folder to a temporary directory, and reports the peak resident
 set size of the process that collects and writes the results
 (``getrusage(RUSAGE_SELF).ru_maxrss``) and the throughput. The figure that matters is the
-ratio of the two peaks: it should be about 1 (the target is at most 1.2).
+ratio of the two peaks: it should be about 1 (the target is at most 1.2). On Linux it also
+reports the peak reached while the runs were streaming in (``VmHWM`` after the last
+chunk), so a peak made by the summary at the end can be told from one made on the way.
 
 With ``--synthetic`` the replications come from a stand-in for the engine that draws
 records of the scenario's shape and volume (its actors, levers, dyads, horizon and
-outcome classes; ``--moves`` moves per run, 39 in the named scenario) at hundreds of runs
-per second in one process, so 200,000 runs take minutes instead of hours. Everything
-after the engine -- chunks, collector, tables, trajectories, summary -- is the real code,
-and that is what the memory question is about.
+outcome classes; ``--moves`` moves per run, about 88 in the named scenario; first days at
+each rung as fractional days, like the engine's, so the survival curves of the summary have
+one point per run) at hundreds of runs per second in one process, so 200,000 runs take
+minutes instead of hours. Everything after the engine -- chunks, collector, tables,
+trajectories, summary -- is the real code, and that is what the memory question is about.
 
 Run by hand, never in the tests::
 
-    python benchmarks/memory.py --synthetic          # 10,000 vs 200,000 runs in minutes
+    python benchmarks/memory.py --synthetic          # 10,000 vs 200,000 runs in ~20 minutes
     python benchmarks/memory.py --runs 2000 20000    # the real engine: about an hour
     python benchmarks/memory.py                      # the real engine at full size: hours
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -42,6 +46,17 @@ name, out, moves_per_run = sys.argv[1], sys.argv[5], float(sys.argv[6])
 runs, workers, seed = (int(a) for a in sys.argv[2:5])
 overrides = sys.argv[7:]
 unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+streaming = {"peak_kib": None}
+
+
+def high_water(done, planned):
+    # The peak so far (Linux only), read after every chunk: the last one is the streaming peak.
+    try:
+        with open("/proc/self/status") as status:
+            line = next(s for s in status if s.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return
+    streaming["peak_kib"] = int(line.split()[1])
 
 
 def synthetic(spec, seed):
@@ -60,6 +75,8 @@ def synthetic(spec, seed):
     overall = rungs.max(axis=0)
     firsts = np.array([np.argmax(overall >= k) if (overall >= k).any() else np.nan
                        for k in range(len(spec.rung_names))], dtype=float)
+    # The engine records the time of day a rung is first reached: continuous, nearly all distinct.
+    firsts[1:] = np.maximum(firsts[1:] - rng.random(len(firsts) - 1), 0.0)
     return RunRecord(
         outcome=spec.outcome_ids[int(rng.integers(len(spec.outcome_ids)))],
         peak_rung=int(overall.max()), peak_day=float(np.argmax(overall)),
@@ -72,14 +89,17 @@ def synthetic(spec, seed):
 start = time.perf_counter()
 if moves_per_run >= 0:
     scenario = sim.load(name, overrides)
-    results = run_spec(scenario, compile_scenario(scenario), runs, seed, out, engine=synthetic)
+    results = run_spec(scenario, compile_scenario(scenario), runs, seed, out, engine=synthetic,
+                       callback=high_water)
 else:
-    results = run(name, runs=runs, seed=seed, out=out, workers=workers, overrides=overrides)
+    results = run(name, runs=runs, seed=seed, out=out, workers=workers, overrides=overrides,
+                  callback=high_water)
 seconds = time.perf_counter() - start
 print(json.dumps({
     "runs": results.summary["replications"],
     "seconds": seconds,
     "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit / 2**20,
+    "streaming_peak_mib": None if streaming["peak_kib"] is None else streaming["peak_kib"] / 1024,
     "folder_mib": sum(p.stat().st_size for p in results.path.iterdir()) / 2**20,
 }))
 """
@@ -100,6 +120,20 @@ def measure(args: argparse.Namespace, runs: int, out: Path) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _streaming(row: dict[str, float]) -> str:
+    """Return ' (streaming S MiB)' for a row that has the streaming peak, else ''."""
+    peak = row.get("streaming_peak_mib")
+    return "" if peak is None else f" (streaming {peak:7.1f} MiB)"
+
+
+def _load() -> str:
+    """Return ', load A B C' (the 1, 5 and 15 minute load averages), '' where unknown."""
+    try:
+        return ", load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except (AttributeError, OSError):  # Windows
+        return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure each size, print its peak memory and the ratio of the largest to the smallest."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -109,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="P=V")
     parser.add_argument("--synthetic", action="store_true", help="a stand-in for the engine")
-    parser.add_argument("--moves", type=float, default=39.0, help="synthetic moves per run")
+    parser.add_argument("--moves", type=float, default=88.0, help="synthetic moves per run")
     parser.add_argument(
         "--keep", metavar="DIR", help="write the results folders here and keep them"
     )
@@ -122,8 +156,9 @@ def main(argv: list[str] | None = None) -> int:
             row = measure(args, runs, root / str(runs))
             rows.append(row)
             print(
-                f"{runs:>9,} runs: peak RSS {row['peak_rss_mib']:7.1f} MiB, "
-                f"{row['runs'] / row['seconds']:6.1f} runs/s, folder {row['folder_mib']:8.1f} MiB",
+                f"{runs:>9,} runs: peak RSS {row['peak_rss_mib']:7.1f} MiB{_streaming(row)}, "
+                f"{row['runs'] / row['seconds']:6.1f} runs/s, folder {row['folder_mib']:8.1f} MiB"
+                f"{_load()}",
                 flush=True,
             )
     ratio = rows[-1]["peak_rss_mib"] / rows[0]["peak_rss_mib"]

@@ -328,8 +328,10 @@ def time_to_rung(spec: SpecLike, runs: RunsLike, rung: int) -> dict[str, Any]:
     is ``1 - S(horizon)``, with its Greenwood standard error.
     """
     durations, observed = reach_times(spec, runs, rung)
-    km = stats.kaplan_meier(durations, observed)
-    reached = 1.0 - stats.km_survival_at(km, float(spec.days))
+    # Not stats.kaplan_meier: its curve as Python lists (a point per run, reach days being
+    # fractional) raised the peak memory of a large ensemble's summary.
+    km = stats.km_point_summary(durations, observed, float(spec.days))
+    reached = 1.0 - km["survival_at"]
     return {
         "rung": rung,
         "name": spec.rung_names[rung],

@@ -676,6 +676,11 @@ class RunsColumns:
     It answers ``len()``, ``in`` and ``[name]`` (a pandas Series) like a DataFrame, so a
     summary can be built from a large runs table without ever holding all of it. String
     columns come back as categoricals.
+
+    Each column is read from a memory-mapped file on this thread: ``pq.read_table`` (the
+    dataset reader, with its thread pools and read buffers) left about 49 MiB more resident
+    after reading the 44 columns of a 200,000-run table one by one, against 15 MiB for
+    10,000 runs; this way 18 against 7.
     """
 
     def __init__(self, path: Path) -> None:
@@ -695,7 +700,8 @@ class RunsColumns:
             raise KeyError(name)
         kind = self._schema.field(name).type
         textual = pa.types.is_string(kind) or pa.types.is_large_string(kind)
-        table = pq.read_table(
-            self.path, columns=[name], read_dictionary=[name] if textual else None
-        )
+        with pq.ParquetFile(
+            self.path, memory_map=True, read_dictionary=[name] if textual else None
+        ) as file:
+            table = file.read(columns=[name], use_threads=False)
         return table.column(0).to_pandas().rename(name)
