@@ -628,3 +628,18 @@ def test_resume_takes_no_name(first_run: Path) -> None:
 def test_the_named_scenario_is_on_the_search_path() -> None:
     """The named scenario the tests above run resolves (guards against a renamed file)."""
     assert resolve(NAME).is_file()
+
+
+def test_force_knows_every_file_sim_writes_in_a_results_folder() -> None:
+    """``--force`` replaces only folders holding sim's own files: its list must name them all
+    (store cannot import the modules that write them, so it keeps the names itself)."""
+    from sim.experiments import compare, sweep
+    from sim.plots.registry import FIGURES_DIR
+    from sim.report import REPORT
+
+    written = {
+        store.MANIFEST, store.SUMMARY, store.RUNS, store.MOVES, store.TRAJECTORIES,
+        store.FAILURES, sweep.SWEEP_PLAN, sweep.DESIGN, sweep.POINTS, sweep.RUNS_DIR,
+        sweep.FAILURES_DIR, sweep.SENSITIVITY, FIGURES_DIR, REPORT, *compare.ARMS,
+    }  # fmt: skip
+    assert written <= store.RESULT_ENTRIES, written - store.RESULT_ENTRIES

@@ -107,18 +107,25 @@ def before_events(spec: Any, runs: Any, reach: Mapping[int, str]) -> dict[str, d
     """
     out: dict[str, dict[str, Any]] = {}
     n = len(runs)
-    for event in getattr(spec, "events", ()):
-        if not event.scheduled or not 0 < event.day <= spec.days:
-            continue  # a trigger on day 0 has nothing before it
+    for event in milestones(getattr(spec, "events", ()), spec.days):
         rungs = {}
         for rung, name in reach.items():
-            first = np.asarray(runs[name], dtype=float)
-            reached = int(np.count_nonzero(first < event.day))  # NaN: never reached
+            reached = int(np.count_nonzero(reached_before(runs[name], event.day)))
             rungs[str(rung)] = {"rung": rung, "name": spec.rung_names[rung],
                                 **stats.proportion(reached, n)}  # fmt: skip
         out[event.id] = {"name": event.name, "day": event.day,
                          "date": _date(spec.start, event.day), "rungs": rungs}  # fmt: skip
     return out
+
+
+def milestones(events: Iterable[Any], days: float) -> list[Any]:
+    """The scheduled events that have a "before": after day 0 (the trigger), within ``days``."""
+    return [e for e in events if e.scheduled and 0 < e.day <= days]
+
+
+def reached_before(first_days: Any, day: float) -> np.ndarray:
+    """Per run, whether a rung was first reached before ``day`` (NaN: never reached)."""
+    return np.asarray(first_days, dtype=float) < day
 
 
 def _date(start: dt.date, day: float) -> str:

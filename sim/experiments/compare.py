@@ -356,18 +356,16 @@ def _paired_before_events(
     spec = specs[0]
     top = min(len(s.rung_names) for s in specs)  # rungs on both ladders
     out = {}
-    for event in _shared_events(specs):
-        if not event.scheduled or not 0 < event.day <= min(s.days for s in specs):
-            continue
+    for event in events.milestones(_shared_events(specs), min(s.days for s in specs)):
         rungs = {}
         for rung in range(spec.watch_rung, top):
             column = reach_column(rung)
             if column not in runs[0] or column not in runs[1]:
                 continue
-            a, b = (np.asarray(r[column], dtype=float)[i]
+            a, b = (events.reached_before(r[column], event.day)[i]
                     for r, i in zip(runs, rows, strict=True))  # fmt: skip
             label = f"{spec.rung_names[rung]} before {event.name}"
-            rungs[str(rung)] = {"label": label, **paired_difference(a < event.day, b < event.day)}
+            rungs[str(rung)] = {"label": label, **paired_difference(a, b)}
         out[event.id] = {"name": event.name, "day": event.day, "rungs": rungs}
     return out
 
