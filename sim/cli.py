@@ -9,6 +9,7 @@ and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import shlex
 import sys
 from collections.abc import Sequence
@@ -430,6 +431,18 @@ def _add_backtest(sub: Any) -> None:
     p.add_argument("--runs", type=int, default=500, help="replications (default: 500)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default: 0)")
     _add_overrides(p)
+    window = p.add_mutually_exclusive_group()
+    window.add_argument(
+        "--until",
+        type=dt.date.fromisoformat,
+        metavar="DATE",
+        help="score moves up to this date (default: the record's last date)",
+    )
+    window.add_argument(
+        "--full-horizon",
+        action="store_true",
+        help="score the whole horizon, even past the record's last date",
+    )
     p.add_argument("--json", action="store_true", help="print the backtest as JSON")
     p.set_defaults(func=cmd_backtest)
 
@@ -446,6 +459,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         seed=args.seed,
         overrides=args.overrides,
         progress=sys.stderr.isatty() and not args.json,
+        until=args.until,
+        full_horizon=args.full_horizon,
     )
     if args.json:
         print(json_text(result.to_json()))

@@ -345,3 +345,26 @@ def test_shipped_scenario_validates_and_matches_the_timeline() -> None:
     assert not obs.unmodelled and not obs.outside_window
     assert {a for r in obs.outside_actors for a in (*r.actors, *r.targets)} >= {"TWN"}
     assert sum(o.count for o in obs.kinds.values()) == 32
+
+
+def test_the_scored_window_ends_with_the_record() -> None:
+    """Moves after the record's last date are not held against it (a short record, a long run)."""
+    spec = toy_spec()
+    rows = [
+        bt.Row(2, dt.date(2025, 2, 4), ("USA",), ("CHN",), "", "163", -8.0),
+        bt.Row(3, dt.date(2025, 2, 9), ("USA",), ("CHN",), "", "163", -8.0),
+    ]
+    window = bt.record_window(rows, spec)
+    assert window == 8 and bt.record_window(rows, spec, dt.date(2030, 1, 1)) == spec.days
+    moves = pd.DataFrame(
+        [
+            {"index": 0, "day": d, "actor": "USA", "target": "CHN", "cameo": "163", "source": "p"}
+            for d in (3.6, 8.9, 9.0, 40.0)
+        ]
+    )
+    result = bt.evaluate(spec, bt.observe(rows, spec, window), moves, runs=1, seed=0, window=window)
+    (tariffs,) = result.observed
+    assert tariffs.count.mean == 2.0  # days 3 and 8; days 9 and 40 are after the record
+    assert result.days == window and "to 2025-02-09 (8 days)" in result.render()
+    full = bt.evaluate(spec, bt.observe(rows, spec), moves, runs=1, seed=0)
+    assert full.observed[0].count.mean == 4.0

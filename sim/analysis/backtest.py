@@ -246,10 +246,13 @@ class Observations:
     outside_window: list[Row]
 
 
-def observe(rows: Sequence[Row], spec: Any) -> Observations:
-    """Sort timeline rows into kinds of move of a compiled scenario ``spec``."""
+def observe(rows: Sequence[Row], spec: Any, window: int | None = None) -> Observations:
+    """Sort timeline rows into kinds of move of a compiled scenario ``spec``.
+
+    Rows after day ``window`` (default: the horizon) are out of the scored window.
+    """
     actor_ids = set(spec.actor_ids)
-    end = spec.start + dt.timedelta(days=spec.days)
+    end = spec.start + dt.timedelta(days=spec.days if window is None else window)
     outside_actors, outside_window, scoped = [], [], []
     for row in rows:
         if not set(row.actors) <= actor_ids or not set(row.targets) <= actor_ids:
@@ -468,7 +471,7 @@ class Backtest:
         return float(np.mean(scores)) if scores else math.nan
 
     def date(self, day: float) -> str:
-        """Return a day as an ISO date, or 'never' past the horizon."""
+        """Return a day as an ISO date, or 'never' past the scored window."""
         if day > self.days:
             return "never"
         return (self.start + dt.timedelta(days=int(day))).isoformat()
@@ -482,6 +485,18 @@ class Backtest:
         return render_backtest(self)
 
 
+def record_window(rows: Sequence[Row], spec: Any, until: dt.date | None = None) -> int:
+    """The last day a backtest scores: ``until``, else the record's last date, within the horizon.
+
+    A record is complete only up to its last row: what the ensemble does after it cannot be
+    held against the record (the Nov 7-25 record of a scenario that runs to April).
+    """
+    last = until if until is not None else max((r.date for r in rows), default=None)
+    if last is None:
+        return spec.days
+    return max(0, min(spec.days, (last - spec.start).days))
+
+
 def backtest(
     scenario: Any,
     timeline: str | os.PathLike[str],
@@ -490,11 +505,15 @@ def backtest(
     *,
     overrides: list[str] | Mapping[str, Any] | None = None,
     progress: bool = False,
+    until: dt.date | None = None,
+    full_horizon: bool = False,
 ) -> Backtest:
     """Run ``runs`` replications of a scenario and backtest them against a timeline file.
 
     ``scenario`` is a name, a path or a loaded Scenario (``overrides`` apply to names and
-    paths). The timeline is read and checked before anything is simulated.
+    paths). The timeline is read and checked before anything is simulated. The scored
+    window ends at ``until``, by default on the record's last date (:func:`record_window`);
+    ``full_horizon`` scores the whole horizon instead.
     """
     from sim.experiments.ensemble import resolve_scenario, run_spec
     from sim.scenario import compile_scenario
@@ -502,9 +521,12 @@ def backtest(
     rows = read_timeline(timeline)
     loaded = resolve_scenario(scenario, overrides)
     spec = compile_scenario(loaded)
-    observations = observe(rows, spec)
+    window = spec.days if full_horizon else record_window(rows, spec, until)
+    observations = observe(rows, spec, window)
     results = run_spec(loaded, spec, runs, seed, out=None, progress=progress)
-    return evaluate(spec, observations, results.moves, runs, seed, str(timeline), loaded.title)
+    return evaluate(
+        spec, observations, results.moves, runs, seed, str(timeline), loaded.title, window
+    )
 
 
 def evaluate(
@@ -515,11 +537,17 @@ def evaluate(
     seed: int,
     timeline: str = "",
     title: str = "",
+    window: int | None = None,
 ) -> Backtest:
-    """Score an ensemble's moves (replications ``0 .. runs - 1``) against observations."""
+    """Score an ensemble's moves (replications ``0 .. runs - 1``) against observations.
+
+    Only moves up to day ``window`` (default: the horizon) count; later ones are ignored, as
+    the record says nothing of them.
+    """
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_PIT_STREAM,)))
     indices = list(range(runs))
-    horizon = spec.days
+    horizon = spec.days if window is None else window
+    moves = moves[np.floor(moves["day"].to_numpy(dtype=float)) <= horizon]
     observed = [
         _kind_result(spec, moves, obs.kind, obs, indices, horizon, rng)
         for obs in observations.kinds.values()
@@ -671,10 +699,11 @@ def _header(bt: Backtest) -> str:
     scored = sum(o.count for o in obs.kinds.values())
     return (
         f"Backtest of {bt.title or bt.scenario} ({bt.scenario}) against {bt.timeline}\n"
-        f"{bt.runs:,} runs, seed {bt.seed}, {bt.start.isoformat()} to {bt.date(bt.days)} "
-        f"({bt.days} days); {scored} observed moves in {len(obs.kinds)} kinds scored\n"
+        f"{bt.runs:,} runs, seed {bt.seed}, scored from {bt.start.isoformat()} to "
+        f"{bt.date(bt.days)} ({bt.days} days); {scored} observed moves in {len(obs.kinds)} "
+        "kinds scored\n"
         "PIT: randomized rank of the record in the ensemble (0.5 = the median run); "
-        "'never' = no such move by the horizon"
+        "'never' = no such move by the end of the scored window"
     )
 
 
