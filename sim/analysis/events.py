@@ -7,7 +7,9 @@ table (:func:`run_events`): for a scheduled event whether it was held, cancelled
 reached (the run ended before its day); for a random event how many times it occurred. The
 summary (:func:`events_block`) gives each share with its Wilson interval and Monte Carlo
 standard error, and for each scheduled event the probability of having reached each rung
-from the first military one up before its day (:func:`before_events`).
+from the first military one up before its day (:func:`before_events`). A scheduled event
+that can slip also has a ``postponed_<id>`` column: how many times it was postponed (an
+event postponed past the horizon is "not reached").
 """
 
 from __future__ import annotations
@@ -29,9 +31,24 @@ def event_column(event: Any) -> str:
     return f"held_{event.id}" if event.scheduled else f"occurred_{event.id}"
 
 
+def postponed_column(event: Any) -> str:
+    """The runs-table column counting a scheduled event's postponements."""
+    return f"postponed_{event.id}"
+
+
+def can_slip(event: Any) -> bool:
+    """Whether a scheduled event can be postponed (it then has a postponements column)."""
+    return bool(event.scheduled and getattr(event, "postpone_max", 0) > 0)
+
+
 def event_dtypes(events: Iterable[Any]) -> dict[str, str]:
     """The runs-table columns of ``events`` with their dtypes, in the events' order."""
-    return {event_column(e): "int8" if e.scheduled else "int32" for e in events}
+    out: dict[str, str] = {}
+    for e in events:
+        out[event_column(e)] = "int8" if e.scheduled else "int32"
+        if can_slip(e):
+            out[postponed_column(e)] = "int16"
+    return out
 
 
 def run_events(
@@ -39,17 +56,21 @@ def run_events(
 ) -> dict[str, int]:
     """One replication's event columns, from its event log of (day, event id, what)."""
     row = {event_column(e): NOT_REACHED if e.scheduled else 0 for e in events}
-    columns = {e.id: event_column(e) for e in events}
+    row.update({postponed_column(e): 0 for e in events if can_slip(e)})
+    by_id = {e.id: e for e in events}
     for _, event_id, what in event_log:
-        column = columns.get(event_id)
-        if column is None:
+        event = by_id.get(event_id)
+        if event is None:
             continue
+        column = event_column(event)
         if what == "held":
             row[column] = HELD
         elif what == "cancelled":
             row[column] = CANCELLED
         elif what == "occurred":
             row[column] += 1
+        elif what == "postponed" and can_slip(event):
+            row[postponed_column(event)] += 1
     return row
 
 
@@ -67,6 +88,9 @@ def events_block(spec: Any, runs: Any) -> dict[str, dict[str, Any]]:
         values = np.asarray(runs[name], dtype=np.int64)
         if event.scheduled:
             out[event.id] = _scheduled(spec, event, values)
+            slips = postponed_column(event)
+            if slips in runs:
+                out[event.id].update(_postponed(np.asarray(runs[slips], dtype=np.int64)))
         else:
             out[event.id] = _random(event, values)
     return out
@@ -82,6 +106,15 @@ def _scheduled(spec: Any, event: Any, status: np.ndarray) -> dict[str, Any]:
         "held": stats.proportion(int((status == HELD).sum()), n),
         "cancelled": stats.proportion(int((status == CANCELLED).sum()), n),
         "not_reached": int((status == NOT_REACHED).sum()),
+    }
+
+
+def _postponed(slips: np.ndarray) -> dict[str, Any]:
+    """How often a scheduled event slipped: at least once, and postponements per run."""
+    n = len(slips)
+    return {
+        "postponed": stats.proportion(int((slips > 0).sum()), n),
+        "postponements_per_run": stats.mean_se(slips.astype(float)),
     }
 
 

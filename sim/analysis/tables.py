@@ -218,17 +218,26 @@ def events_rows(summary: Mapping[str, Any]) -> list[list[str]]:
     """Rows: whether each scheduled event was held, how often each random one occurred."""
     rows = []
     for e in (summary.get("events") or {}).values():
-        if e["kind"] == "scheduled":
-            share = e["held"]
-            what = f"held ({e['date']})"
-            if e["not_reached"]:
-                what += f"; {e['not_reached']:,} runs ended before"
-        else:
-            share = e["at_least_once"]
-            what = f"at least once (mean {num(e['per_run']['mean'], 2)} a run)"
-        rows.append([e["name"], what, pct(share["p"]), interval(share["ci95"]),
-                     pct(share["se"], 2)])  # fmt: skip
+        for what, share in _event_shares(e):
+            rows.append([e["name"], what, pct(share["p"]), interval(share["ci95"]),
+                         pct(share["se"], 2)])  # fmt: skip
     return rows
+
+
+def _event_shares(e: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """What became of one event, as (what, share) pairs: held, cancelled, postponed."""
+    if e["kind"] != "scheduled":
+        return [(f"at least once (mean {num(e['per_run']['mean'], 2)} a run)", e["at_least_once"])]
+    held = f"held (planned {e['date']})"
+    if e["not_reached"]:
+        held += f"; {e['not_reached']:,} runs ended or slipped past the horizon first"
+    out = [(held, e["held"])]
+    if e["cancelled"]["count"]:
+        out.append(("cancelled", e["cancelled"]))
+    if "postponed" in e:
+        mean = num(e["postponements_per_run"]["mean"], 2)
+        out.append((f"postponed at least once (mean {mean} a run)", e["postponed"]))
+    return out
 
 
 def before_events_rows(summary: Mapping[str, Any]) -> list[list[str]]:

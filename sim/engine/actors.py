@@ -16,6 +16,7 @@ import simpy
 
 from sim.engine.policy import Candidate, DecisionContext, Perceived
 from sim.engine.spec import DEESCALATE, ESCALATE, SUPPORT, ActorSpec, LeverSpec, RunSpec
+from sim.engine.world import move_hostility, patron_share
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,7 +38,8 @@ class ActorProcess:
         self.others = [b.index for b in world.spec.actors if b.index != spec.index]
         self.other_dyads = [(b, world.spec.dyad_of(spec.index, b)) for b in self.others]
         self.inbox: list[Perceived] = []
-        self.prompt: tuple[tuple[int, ...], int] | None = None
+        # (levers, target, defer, asking event): questions the next decisions answer
+        self.prompts: list[tuple[tuple[int, ...], int, float, str]] = []
         self.waiting = False  # in the wait for the next review
         self.interrupted = False
         self.pending = False  # a reason to decide arrived while deciding
@@ -66,9 +68,24 @@ class ActorProcess:
         if perceived.hostility > 0 or conciliatory:
             self.wake()
 
-    def ask(self, levers: tuple[int, ...], target: int) -> None:
-        """An exogenous event asks the actor to choose among ``levers`` on ``target``."""
-        self.prompt = (levers, target)
+    @property
+    def prompt(self) -> tuple[tuple[int, ...], int, float, str] | None:
+        """The exogenous question the next decision answers, if any."""
+        return self.prompts[0] if self.prompts else None
+
+    def ask(
+        self, levers: tuple[int, ...], target: int, defer: float = math.inf, event: str = ""
+    ) -> None:
+        """An exogenous event asks the actor to choose among ``levers`` on ``target``.
+
+        If the actor makes none of the moves and ``defer`` is finite, it is asked again
+        ``defer`` days later: the case stays in the pipeline (and the event's log says so).
+        A question already waiting for an answer is not queued twice: one decision answers
+        both (two arms-sale cases on the desk are one decision to notify or not).
+        """
+        if any(p[0] == levers and p[1] == target for p in self.prompts):
+            return
+        self.prompts.append((levers, target, defer, event))
         self.wake()
 
     def run(self):  # noqa: ANN201 - a simpy generator
@@ -120,20 +137,26 @@ class ActorProcess:
         An exogenous prompt asks for one answer among given levers; otherwise the policy
         may launch a package of moves at once.
         """
-        prompted = self.prompt is not None
+        prompt = self.prompt
         ctx = self.context()
         self.inbox = []
-        self.prompt = None
-        if prompted:
-            choice = self.policy.choose(ctx, self.rng) if ctx.candidates else None
-            return [] if choice is None else [choice]
-        return self.policy.choose_moves(ctx, self.rng)
+        if prompt is None:
+            return self.policy.choose_moves(ctx, self.rng)
+        self.prompts.pop(0)
+        if self.prompts:
+            self.pending = True  # another question waits for its answer
+        choice = self.policy.choose(ctx, self.rng) if ctx.candidates else None
+        levers, target, defer, event = prompt
+        if choice is None and math.isfinite(defer):
+            self.world.event_log.append((self.world.now, event, "deferred"))
+            self.world.after(defer, lambda: self.ask(levers, target, defer, event))
+        return [] if choice is None else [choice]
 
     def context(self) -> DecisionContext:
         """What the policy sees now."""
         world, a, now = self.world, self.spec.index, self.world.env.now
         if self.prompt is not None:
-            levers, target = self.prompt
+            levers, target, _, _ = self.prompt
             options = [Option(world.spec, world.spec.levers[i], target) for i in levers]
         else:
             options = self.options
@@ -228,10 +251,9 @@ class Option:
         "target",
         "dyad",
         "severity",
-        "offense",
+        "offends",
         "patrons",
         "deterrents",
-        "stake",
         "commitment",
         "rivals",
         "direction",
@@ -244,29 +266,27 @@ class Option:
     )
 
     def __init__(self, spec: RunSpec, lever: LeverSpec, target: int) -> None:
-        a, stakes = lever.actor, spec.actors[lever.actor].stakes
+        a = lever.actor
         escalate = lever.direction == ESCALATE
         self.lever, self.target = lever, target
         self.dyad = spec.dyad_of(a, target)
         self.severity = lever.rung / max(1, spec.top_rung)
-        # offence to third parties the lever names, and to the target if hostile
+        # hostility felt by third parties the lever names (weighed by the user's stakes in
+        # them at decision time, which events can raise)
         scale = spec.hostility_scale
-        self.offense = sum(stakes[k] * w * scale for k, w in lever.offends if k not in (a, target))
-        self.offense += stakes[target] * self.severity if escalate else 0.0
-        # patrons of the target, offended in proportion to their public backing
-        hostility = scale * (abs(lever.goldstein) / 10.0) ** spec.hostility_exponent
+        self.offends = tuple((k, w * scale) for k, w in lever.offends if k not in (a, target))
+        # patrons of the target, who feel a share of a hostile move on it (patron_share)
+        hostility = move_hostility(spec, lever)
         self.patrons = tuple(
-            (al.index, stakes[al.patron] * al.offense_share * hostility)
+            (al, hostility)
             for al in spec.alliances
             if escalate and al.protege == target and al.patron not in (a, target)
         )
-        military = escalate and lever.rung >= spec.military_rung
         self.deterrents = tuple(
             (al.index, al.deterrence * al.commitment)
             for al in spec.alliances
-            if military and al.protege == target and al.patron != a
+            if escalate and lever.rung >= al.deters_from and al.protege == target and al.patron != a
         )
-        self.stake = stakes[target]
         self.commitment = max(
             (al.commitment for al in spec.alliances if al.patron == a and al.protege == target),
             default=0.0,
@@ -292,6 +312,10 @@ def availability_check(lever: LeverSpec) -> int:
         or lever.req_rung >= 0
         or lever.req_unused
         or lever.req_tension >= 0
+        or lever.req_used
+        or lever.req_their_rung >= 0
+        or lever.req_after
+        or lever.tightens >= 0
     )
     if limited or (lever.direction == DEESCALATE and lever.cooldown > 0):
         return FULL_CHECK
@@ -308,20 +332,23 @@ def features(
     ``grievance`` is the user's grievance against each actor now, ``tension`` each dyad's.
     """
     lever, target, direction = option.lever, option.target, option.direction
+    stakes = world.stakes[lever.actor]
     risk = option.risk
     if option.deterrents:
         backing = world.backing
         for alliance, weight in option.deterrents:
             risk *= 1.0 + weight * (0.5 + 0.5 * backing[alliance])
-    offense = option.offense
-    if option.patrons:
-        backing = world.backing
-        for alliance, weight in option.patrons:
-            offense += weight * backing[alliance]
+    offense = stakes[target] * option.severity if direction == ESCALATE else 0.0
+    for k, hostility in option.offends:
+        offense += stakes[k] * hostility
+    for al, hostility in option.patrons:
+        offense += stakes[al.patron] * hostility * patron_share(al, world.backing[al.index])
     need = 0.0
     if direction == SUPPORT and option.rivals:
         need = option.commitment * max(tension[d] for d in option.rivals)
     cost = option.fixed_cost
+    if lever.cost_audience > 0 and not world.reciprocated(lever):
+        cost = (expected_cost(world, lever, now) if cost is None else cost) + lever.cost_audience
     return Candidate(
         lever,
         target,
@@ -335,8 +362,9 @@ def features(
         grievance[target],
         _relief(world, lever, target) if direction == DEESCALATE else 0.0,
         tension[option.dyad],
-        option.stake,
+        stakes[target],
         need,
+        value=lever.value,
     )
 
 

@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from sim.engine.actors import ActorProcess
     from sim.engine.world import World
 
+# The world's per-actor lists that an attribute effect changes, by the schema's names.
+ATTRIBUTES = {
+    "resolve": "resolve",
+    "risk_tolerance": "risk_tolerance",
+    "domestic_pressure": "domestic",
+}
+
 
 class Exogenous:
     """Applies event effects to the world and its actors."""
@@ -26,21 +33,15 @@ class Exogenous:
     def start(self, event: EventSpec, rng: np.random.Generator) -> None:
         """Put one event on the clock."""
         if event.scheduled:
-            self.world.after(event.day, lambda: self._fire_scheduled(event))
+            ScheduledProcess(self, event, rng)
         else:
             StochasticProcess(self, event, rng)
 
-    def _fire_scheduled(self, event: EventSpec) -> None:
-        if any(self.holds(c) for c in event.cancel_if):
-            self.log(event, "cancelled")
-            self.apply(event.on_cancel, event)
-        else:
-            self.log(event, "held")
-            self.apply(event.effects, event)
-
     def holds(self, cond: ConditionSpec) -> bool:
         """Whether a condition holds now."""
-        return self.world.condition_holds(cond.dyad, cond.rung_at_least, cond.tension_at_least)
+        return self.world.condition_holds(
+            cond.dyad, cond.rung_at_least, cond.tension_at_least, cond.moves, cond.within
+        )
 
     def log(self, event: EventSpec, what: str) -> None:
         """Note in the run's event log what became of an event."""
@@ -61,14 +62,90 @@ class Exogenous:
             self.log(event, f"no effect: {lever.id} unavailable")
 
     def _apply_prompt(self, effect: EffectSpec, event: EventSpec) -> None:
-        self.actors[effect.actor].ask(effect.levers, effect.target)
+        self.actors[effect.actor].ask(effect.levers, effect.target, effect.defer, event.id)
 
     def _apply_tension(self, effect: EffectSpec, event: EventSpec) -> None:
         self.world.tension[effect.dyad].shift(self.world.now, effect.delta)
 
     def _apply_attribute(self, effect: EffectSpec, event: EventSpec) -> None:
-        values = getattr(self.world, effect.attribute)
+        values = getattr(self.world, ATTRIBUTES[effect.attribute])
         values[effect.actor] = min(1.0, max(0.0, values[effect.actor] + effect.delta))
+
+
+class ScheduledProcess:
+    """A dated event that outside causes or triggers can postpone, and conditions cancel.
+
+    Before its day, postponements arrive as a Poisson process at the event's outside rate
+    (other crises, domestic politics, scheduling). On its day, a cancelling condition
+    cancels it; else a postponing condition postpones it; else it is held. A postponement
+    moves the day by a delay drawn from the event's rule; once the event has been postponed
+    its allowed number of times, the next postponement cancels it. In the run-up to the
+    event (from ``boost_lead`` days before its current day until it is held or cancelled)
+    its parties value calm with each other more.
+    """
+
+    def __init__(self, exo: Exogenous, event: EventSpec, rng: np.random.Generator) -> None:
+        self.exo, self.event, self.rng = exo, event, rng
+        self.day = event.day
+        self.postponed = 0
+        self.boosted = False
+        self.process = exo.world.env.process(self.run())
+
+    def run(self):  # noqa: ANN201 - a simpy generator
+        """Wait for the day, slipping as postponements come; then hold or cancel the event."""
+        env, event = self.exo.world.env, self.event
+        pending = True
+        while pending:
+            now = env.now
+            runup = self.day - event.boost_lead
+            self._boost(now >= runup)
+            hazard = self._next_hazard(now)
+            wake, why = min((self.day, 0), (hazard, 1), (runup if runup > now else math.inf, 2))
+            yield env.timeout(wake - now)
+            if why == 0:
+                pending = self._on_the_day()
+            elif why == 1:
+                pending = self._slip("postponed")
+
+    def _next_hazard(self, now: float) -> float:
+        rate = self.event.postpone_rate
+        if rate <= 0 or now >= self.day:
+            return math.inf
+        return now + self.rng.exponential(1.0 / rate)
+
+    def _on_the_day(self) -> bool:
+        """Hold, cancel or postpone the event; whether it is still pending afterwards."""
+        exo, event = self.exo, self.event
+        if any(exo.holds(c) for c in event.cancel_if):
+            return self._cancel()
+        if any(exo.holds(c) for c in event.postpone_when):
+            return self._slip("postponed")
+        self._boost(False)
+        exo.log(event, "held")
+        exo.apply(event.effects, event)
+        return False
+
+    def _slip(self, what: str) -> bool:
+        """Postpone the event (or cancel it past its allowed postponements)."""
+        event = self.event
+        if self.postponed >= event.postpone_max or event.postpone_delay is None:
+            return self._cancel()
+        self.postponed += 1
+        self.day = self.exo.world.now + event.postpone_delay.sample(self.rng)
+        self.exo.log(event, what)
+        return True
+
+    def _cancel(self) -> bool:
+        self._boost(False)
+        self.exo.log(self.event, "cancelled")
+        self.exo.apply(self.event.on_cancel, self.event)
+        return False
+
+    def _boost(self, on: bool) -> None:
+        event = self.event
+        if on != self.boosted and event.boost_actors and event.boost_value > 0:
+            self.exo.world.boost_stakes(event.boost_actors, event.boost_value, on)
+            self.boosted = on
 
 
 class StochasticProcess:
@@ -90,10 +167,10 @@ class StochasticProcess:
             world.exposure_watchers[event.exposure.dyad].append(self._exposure_changed)
         self.process = world.env.process(self.run())
 
-    def _multiplier(self) -> int:
+    def _multiplier(self) -> float:
         exposure = self.event.exposure
         if exposure is None:
-            return 1
+            return 1.0
         return self.exo.world.exposure_count(exposure.dyad, exposure.rung_at_least)
 
     def _exposure_changed(self) -> None:

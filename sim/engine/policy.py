@@ -49,6 +49,7 @@ class Candidate:
     stake: float
     need: float
     amount: float = 1.0  # a policy may scale the move (stock changes, recorded magnitude)
+    value: float = 0.0  # the move's worth to its user in itself (the lever's ``value``)
 
 
 @dataclass(slots=True)

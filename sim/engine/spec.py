@@ -78,6 +78,18 @@ class LeverSpec:
     offends: tuple[tuple[int, float], ...]
     choosable: bool
     req_unused: tuple[int, ...] = ()  # global indices of levers that must not have been used
+    req_used: tuple[int, ...] = ()  # one of these must have been used (a concession)
+    req_their_rung: int = -1  # the target holds a hostile measure at least this high on us
+    req_after: tuple[int, ...] = ()  # one of these was used within req_after_days
+    req_after_days: float = 0.0
+    tightens: int = -1  # the global index of the own measure this one steps up
+    reciprocates: tuple[int, ...] = ()  # concessions that spare the audience cost
+    cost_audience: float = 0.0
+    standing: float = 0.0  # grievance floor the target keeps while this is in force
+    backing_level: float = 1.0  # backing set while in force (with backing >= 0)
+    value: float = 0.0  # worth of the move to its user in itself (utility units)
+    hazard_weight: float = 1.0  # weight in the exposure of incident hazards while in force
+    hostility: float = -1.0  # the target's hostility, instead of the Goldstein one (-1: derive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,15 +126,18 @@ class AllianceSpec:
     resolve_boost: float
     deterrence: float
     offense_share: float
+    deters_from: int = 0  # the lowest rung extended deterrence weighs on
 
 
 @dataclass(frozen=True, slots=True)
 class ConditionSpec:
-    """A test on a dyad (index) or, with dyad -1, on the overall rung."""
+    """A test on a dyad (index) or, with dyad -1, on the overall rung; or on recent moves."""
 
     dyad: int
     rung_at_least: int  # -1: no test
     tension_at_least: float  # -1: no test
+    moves: tuple[int, ...] = ()  # global lever indices; the test holds if one was used...
+    within: float = math.inf  # ... within this many days
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +151,7 @@ class EffectSpec:
     dyad: int = -1
     attribute: str = ""
     delta: float = 0.0
+    defer: float = math.inf  # prompts: ask again after this many days if nothing was chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +169,13 @@ class EventSpec:
     window: tuple[float, float] = (0.0, math.inf)
     max_occurrences: int = -1
     exposure: ConditionSpec | None = None
+    postpone_rate: float = 0.0  # per day, before the event
+    postpone_when: tuple[ConditionSpec, ...] = ()
+    postpone_delay: DelaySpec | None = None
+    postpone_max: int = 0
+    boost_actors: tuple[int, ...] = ()  # parties whose stakes in each other rise before it
+    boost_value: float = 0.0
+    boost_lead: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +220,7 @@ class RunSpec:
     outcomes: tuple[OutcomeSpec, ...]
     initial_tension: tuple[float, ...]  # by dyad
     initial_grievance: tuple[tuple[int, int, float], ...]  # (holder, against, amount)
+    initial_measures: tuple[tuple[int, int, bool], ...]  # (lever, target, holds rung)
     tension_decay: float  # per day
     grievance_decay: float
     pressure_decay: float

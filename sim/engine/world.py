@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.engine.record import MoveRecord
-from sim.engine.spec import DEESCALATE, ESCALATE, SUPPORT, LeverSpec, RunSpec
+from sim.engine.spec import DEESCALATE, ESCALATE, SUPPORT, AllianceSpec, LeverSpec, RunSpec
 
 if TYPE_CHECKING:
     import simpy
@@ -25,28 +25,38 @@ DIRECTION_NAMES = {ESCALATE: "escalate", DEESCALATE: "deescalate", SUPPORT: "sup
 
 
 class Fading:
-    """A non-negative quantity that decays exponentially at ``rate`` per day.
+    """A non-negative quantity that decays exponentially at ``rate`` per day, towards a floor.
 
     Reading it is pure: the value at ``now`` is computed from the last change, never
     stored, so that reading the state (a policy weighing options, a trace) cannot change
-    the floats of a run; only the changes (add, saturate, scale) move the reference point.
+    the floats of a run; only the changes (add, saturate, scale, a new floor) move the
+    reference point. The floor (0 unless set) is what a standing offence keeps it at: the
+    value fades towards it, never below, and no change takes it below.
     """
 
-    __slots__ = ("value", "since", "rate")
+    __slots__ = ("value", "since", "rate", "floor")
 
     def __init__(self, value: float, rate: float) -> None:
         self.value = value  # at time ``since``
         self.since = 0.0
         self.rate = rate
+        self.floor = 0.0
 
     def at(self, now: float) -> float:
         """The value at time ``now``."""
         if now == self.since:
             return self.value
-        return self.value * math.exp(-self.rate * (now - self.since))
+        floor = self.floor
+        return floor + (self.value - floor) * math.exp(-self.rate * (now - self.since))
 
     def _set(self, now: float, value: float) -> None:
-        self.value, self.since = value, now
+        self.value, self.since = max(value, self.floor), now
+
+    def set_floor(self, now: float, floor: float) -> None:
+        """Fade towards ``floor`` from now on (raising the value to it if it is below)."""
+        value = self.at(now)
+        self.floor = floor
+        self._set(now, value)
 
     def add(self, now: float, amount: float, ceiling: float = math.inf) -> None:
         """Add ``amount`` (may be negative), keeping the value in [0, ceiling]."""
@@ -68,6 +78,35 @@ class Fading:
         self._set(now, self.at(now) * factor)
 
 
+def lever_actor(spec: RunSpec, lever: int) -> int:
+    """The actor who holds a lever (by global index)."""
+    return spec.levers[lever].actor
+
+
+def move_hostility(spec: RunSpec, lever: LeverSpec) -> float:
+    """How hostile a move feels to its target: ``scale * (-Goldstein / 10) ^ exponent``.
+
+    A lever may set its own hostility instead (a statement on sovereignty rankles more than
+    its Goldstein score says); conciliatory and supporting moves are not hostile to their
+    target.
+    """
+    if lever.direction != ESCALATE:
+        return 0.0
+    if lever.hostility >= 0:
+        return lever.hostility
+    return spec.hostility_scale * (abs(lever.goldstein) / 10.0) ** spec.hostility_exponent
+
+
+def patron_share(alliance: AllianceSpec, backing: float) -> float:
+    """The share of a hostile move on its protege that a patron takes as aimed at itself.
+
+    A patron feels a blow to its ally through its commitment even on the sidelines, and
+    more when it has backed the ally publicly: ``offense_share * commitment * (0.5 + 0.5 *
+    backing)``, the same weighing of commitment and backing as extended deterrence's.
+    """
+    return alliance.offense_share * alliance.commitment * (0.5 + 0.5 * backing)
+
+
 class Measure:
     """A move in force: it holds its dyad's rung and costs its user and target per day."""
 
@@ -83,10 +122,17 @@ class Measure:
         "cost_rate",
         "ended",
         "backing",
+        "holds_rung",
     )
 
     def __init__(
-        self, lever: LeverSpec, target: int, dyad: int, now: float, pain_rate: float
+        self,
+        lever: LeverSpec,
+        target: int,
+        dyad: int,
+        now: float,
+        pain_rate: float,
+        holds_rung: bool = True,
     ) -> None:
         self.lever = lever
         self.actor = lever.actor
@@ -99,6 +145,7 @@ class Measure:
         self.cost_rate = lever.cost_per_day
         self.ended = False
         self.backing = lever.backing
+        self.holds_rung = holds_rung and lever.direction == ESCALATE
 
     def days_in_force(self, until: float) -> float:
         """Days between onset and ``until`` (or the end, if earlier)."""
@@ -118,6 +165,9 @@ class World:
         for holder, against, amount in spec.initial_grievance:
             self.grievance[holder][against].value = amount
         self.pressure = [Fading(0.0, spec.pressure_decay) for _ in range(n)]
+        self.stake_base = [list(a.stakes) for a in spec.actors]
+        self.stakes = [list(a.stakes) for a in spec.actors]  # with the boosts of events
+        self.stake_boosts: list[tuple[tuple[int, ...], float]] = []
         self.resolve = [a.resolve for a in spec.actors]
         self.risk_tolerance = [a.risk_tolerance for a in spec.actors]
         self.domestic = [a.domestic_pressure for a in spec.actors]
@@ -149,6 +199,9 @@ class World:
         self.perceivers: list[Callable[[int, int, int, float, float], None]] = []
         self.exposure_watchers: list[list[Callable[[], None]]] = [[] for _ in spec.dyads]
         self.event_log: list[tuple[float, str, str]] = []
+        for lever, target, holds in spec.initial_measures:
+            self._impose(spec.levers[lever], target, spec.dyad_of(lever_actor(spec, lever), target),
+                         holds_rung=holds)  # fmt: skip
 
     # --- reading the state --------------------------------------------------------------
 
@@ -175,12 +228,54 @@ class World:
         boost = sum(share * backing[alliance] for alliance, share in self.boosts[a])
         return min(1.0, self.resolve[a] + self.pressure[a].at(self.env.now) + boost)
 
-    def exposure_count(self, dyad: int, rung: int) -> int:
-        """How many hostile measures at or above ``rung`` are in force in a dyad."""
-        return sum(1 for m in self.measures[dyad] if m.lever.rung >= rung)
+    def boost_stakes(self, parties: tuple[int, ...], value: float, on: bool) -> None:
+        """Raise (or, with ``on`` false, restore) the parties' stakes in calm with each other."""
+        entry = (parties, value)
+        if on:
+            self.stake_boosts.append(entry)
+        else:
+            self.stake_boosts.remove(entry)
+        for a in parties:
+            for b in parties:
+                if a != b:
+                    boosts = self.stake_boosts
+                    extra = sum(v for group, v in boosts if a in group and b in group)
+                    self.stakes[a][b] = min(1.0, self.stake_base[a][b] + extra)
 
-    def condition_holds(self, dyad: int, rung_at_least: int, tension_at_least: float) -> bool:
-        """Whether a dyad (or, with dyad -1, the world) is at least this high and tense."""
+    def their_rung(self, a: int, b: int) -> int:
+        """The highest rung of the crisis measures ``b`` holds in force against ``a``."""
+        return max(
+            (m.lever.rung for m in self.measures[self.spec.dyad_of(a, b)] if m.actor == b),
+            default=0,
+        )
+
+    def used_within(self, levers: tuple[int, ...], days: float) -> bool:
+        """Whether one of ``levers`` was used (by its actor, on anyone) in the last ``days``."""
+        now, last = self.now, self.last_used
+        return any(now - last[j] <= days for j in levers)
+
+    def reciprocated(self, lever: LeverSpec) -> bool:
+        """Whether a concession this conciliatory move answers has been made."""
+        return any(self.uses[j] for j in lever.reciprocates)
+
+    def exposure_count(self, dyad: int, rung: int) -> float:
+        """The hostile measures at or above ``rung`` in force in a dyad, by hazard weight."""
+        return sum(m.lever.hazard_weight for m in self.measures[dyad] if m.lever.rung >= rung)
+
+    def condition_holds(
+        self,
+        dyad: int,
+        rung_at_least: int,
+        tension_at_least: float,
+        moves: tuple[int, ...] = (),
+        within: float = math.inf,
+    ) -> bool:
+        """Whether a dyad (or, with dyad -1, the world) is at least this high and tense.
+
+        With ``moves``, one of them must also have been made within ``within`` days.
+        """
+        if moves and not self.used_within(moves, within):
+            return False
         if dyad < 0:
             rung = self.overall_rung()
             tension = max((t.at(self.now) for t in self.tension), default=0.0)
@@ -207,9 +302,24 @@ class World:
             return False
         if lever.req_unused and any(self.uses[j] for j in lever.req_unused):
             return False  # e.g. no refusing to retract what was retracted
+        if not self._answers_hold(lever, target):
+            return False
         return (
             lever.req_tension < 0 or self.tension_between(lever.actor, target) >= lever.req_tension
         )
+
+    def _answers_hold(self, lever: LeverSpec, target: int) -> bool:
+        """The preconditions that make a move an answer: to a measure, a concession, a move."""
+        if lever.tightens >= 0 and (lever.tightens, target) not in self.in_force:
+            return False  # nothing in force to step up
+        if lever.req_used and not any(self.uses[j] for j in lever.req_used):
+            return False  # e.g. no lifting before the other side has conceded
+        if (
+            lever.req_their_rung >= 0
+            and self.their_rung(lever.actor, target) < lever.req_their_rung
+        ):
+            return False  # e.g. an alert answers a drill
+        return not lever.req_after or self.used_within(lever.req_after, lever.req_after_days)
 
     def play(self, lever: LeverSpec, target: int, source: str, amount: float = 1.0) -> None:
         """Announce a move and apply its immediate effects (``amount`` scales stock changes)."""
@@ -220,8 +330,12 @@ class World:
         for k, delta in lever.stock_deltas:
             self.stocks[a][k] += delta * amount
         dyad = self.spec.dyad_of(a, target)
+        if lever.cost_audience > 0 and not self.reciprocated(lever):
+            self.costs[a] += lever.cost_audience  # backing down for nothing
         if lever.direction == ESCALATE:
             self._satisfy(lever, target)
+        if lever.tightens >= 0:
+            self._replace(lever.tightens, target)
         if lever.direction == DEESCALATE:
             for j in lever.lifts:
                 self.lift(j, target)
@@ -287,17 +401,39 @@ class World:
             share = self.spec.actors[target].exposure[user]
         return lever.economic * share * self.potency[lever.index]
 
-    def _impose(self, lever: LeverSpec, target: int, dyad: int) -> None:
-        measure = Measure(lever, target, dyad, self.now, self.pain_rate(lever, target))
+    def _impose(self, lever: LeverSpec, target: int, dyad: int, holds_rung: bool = True) -> None:
+        pain = self.pain_rate(lever, target)
+        measure = Measure(lever, target, dyad, self.now, pain, holds_rung)
         self.potency[lever.index] *= 1.0 - lever.potency_decay
         self.in_force[(lever.index, target)] = measure
         if lever.backing >= 0:
-            self.backing[lever.backing] = 1.0
-        if lever.direction == ESCALATE:
+            self.backing[lever.backing] = lever.backing_level
+        if lever.standing > 0:
+            self._set_standing(target, lever.actor)
+        if measure.holds_rung:
             self.measures[dyad].append(measure)
             self._set_rung(dyad)
         if math.isfinite(measure.end):
             self.after(measure.end - self.now, lambda: self._expire(measure))
+
+    def _set_standing(self, holder: int, against: int) -> None:
+        """The holder's grievance floor: the highest standing offence of ``against`` in force."""
+        floor = max(
+            (
+                m.lever.standing
+                for m in self.in_force.values()
+                if m.actor == against and m.target == holder
+            ),
+            default=0.0,
+        )
+        self.grievance[holder][against].set_floor(self.now, floor)
+
+    def _replace(self, lower: int, target: int) -> None:
+        """A tightened measure replaces the lower step (its rung is set by the new one)."""
+        measure = self.in_force.get((lower, target))
+        if measure is not None:
+            measure.end = self.now
+            self._end(measure, set_rung=False)
 
     def _expire(self, measure: Measure) -> None:
         if not measure.ended:
@@ -310,15 +446,18 @@ class World:
             measure.end = self.now
             self._end(measure)
 
-    def _end(self, measure: Measure) -> None:
+    def _end(self, measure: Measure, set_rung: bool = True) -> None:
         measure.ended = True
         self._accrue(measure, self.now)
         del self.in_force[(measure.lever.index, measure.target)]
         if measure.backing >= 0:
             self.backing[measure.backing] = self.spec.alliances[measure.backing].backing
-        if measure.lever.direction == ESCALATE:
+        if measure.lever.standing > 0:
+            self._set_standing(measure.target, measure.actor)
+        if measure.holds_rung:
             self.measures[measure.dyad].remove(measure)
-            self._set_rung(measure.dyad)
+            if set_rung:
+                self._set_rung(measure.dyad)
 
     def _accrue(self, measure: Measure, until: float) -> None:
         days = measure.days_in_force(until)
@@ -355,28 +494,24 @@ class World:
 
         A lever's ``offends`` weights are hostilities in their own right (a transit by
         Taiwan's president angers Beijing whatever its Goldstein score between Washington
-        and Taipei); a patron feels a share of a hostile move on its protege, in
-        proportion to its public backing.
+        and Taipei); a patron feels a share of a hostile move on its protege
+        (:func:`patron_share`: through its commitment, more with public backing).
         """
         spec = self.spec
         weights = {k: spec.hostility_scale * w for k, w in lever.offends}
         if lever.direction == ESCALATE:
             own = self.hostility(lever)
             for al in spec.alliances:
-                backing = self.backing[al.index]
-                if al.protege == target and al.patron != lever.actor and backing > 0:
-                    share = own * al.offense_share * backing
+                if al.protege == target and al.patron != lever.actor:
+                    share = own * patron_share(al, self.backing[al.index])
                     weights[al.patron] = weights.get(al.patron, 0.0) + share
         weights.pop(lever.actor, None)
         weights.pop(target, None)
         return [(k, w) for k, w in weights.items() if w > 0]
 
     def hostility(self, lever: LeverSpec) -> float:
-        """How hostile a move feels to its target: scale * (-Goldstein / 10) ^ exponent."""
-        if lever.direction != ESCALATE:
-            return 0.0
-        spec = self.spec
-        return spec.hostility_scale * (abs(lever.goldstein) / 10.0) ** spec.hostility_exponent
+        """How hostile a move feels to its target (:func:`move_hostility`)."""
+        return move_hostility(self.spec, lever)
 
     def _notify(self, lever: LeverSpec, target: int) -> None:
         audience = [(target, self.hostility(lever)), *self.offended(lever, target)]

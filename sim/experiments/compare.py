@@ -346,6 +346,12 @@ def _paired_events(specs: tuple[Any, Any], runs: tuple[Any, Any], rows: Any) -> 
         happened = (a == events.HELD, b == events.HELD) if event.scheduled else (a > 0, b > 0)
         label = f"{event.name}: {what}"
         out[event.id] = {"label": label, "what": what, **paired_difference(*happened)}
+        slips = events.postponed_column(event)
+        if event.scheduled and slips in runs[0] and slips in runs[1]:
+            a, b = (np.asarray(r[slips])[i] for r, i in zip(runs, rows, strict=True))
+            label = f"{event.name}: postponed at least once"
+            out[f"{event.id}:postponed"] = {"label": label, "what": "postponed",
+                                            **paired_difference(a > 0, b > 0)}  # fmt: skip
     return out
 
 

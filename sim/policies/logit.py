@@ -80,6 +80,10 @@ class LogitPolicy(Policy):
     def utility(self, c: Candidate, ctx: DecisionContext) -> float:
         """The utility of playing candidate ``c``."""
         p = self.weights
+        return c.value + self._weighed(c, ctx, p)
+
+    def _weighed(self, c: Candidate, ctx: DecisionContext, p: SimpleNamespace) -> float:
+        """The weighted terms of a candidate's utility, by direction."""
         if c.direction == ESCALATE:
             return (
                 p.grievance * ctx.resolve * c.grievance * (0.5 + c.severity)

@@ -86,6 +86,9 @@ def compile_scenario(s: Scenario) -> RunSpec:
         outcomes=tuple(_outcome(s, o, idx) for o in s.outcomes.classes),
         initial_tension=_initial_tension(s, idx),
         initial_grievance=_initial_grievance(s, idx),
+        initial_measures=tuple(
+            (idx.lever[(m.actor, m.lever)], idx.actor[m.target], m.holds_rung) for m in s.in_force
+        ),
         tension_decay=_half_life(s.dynamics.tension_half_life_days),
         grievance_decay=_half_life(s.dynamics.grievance_half_life_days),
         pressure_decay=_half_life(s.dynamics.pressure_half_life_days),
@@ -167,8 +170,29 @@ def _lever(s: Scenario, a: Actor, lv: Lever, idx: _Index) -> LeverSpec:
         stock_deltas=tuple((list(a.stocks).index(k), d) for k, d in lv.effect.stock.items()),
         offends=tuple((idx.actor[k], w) for k, w in lv.offends.items()),
         choosable=lv.choosable,
-        req_unused=tuple(idx.lever[_lever_key(a.id, ref)] for ref in lv.requires.unused),
+        req_unused=_refs(a.id, lv.requires.unused, idx),
+        req_used=_refs(a.id, lv.requires.used, idx),
+        req_their_rung=_or(lv.requires.their_rung_at_least, -1),
+        req_after=_refs(a.id, lv.requires.after.levers, idx) if lv.requires.after else (),
+        req_after_days=lv.requires.after.within_days if lv.requires.after else 0.0,
+        tightens=idx.lever[(a.id, lv.tightens)] if lv.tightens else -1,
+        reciprocates=_refs(a.id, lv.reciprocates, idx),
+        cost_audience=lv.cost.audience,
+        standing=lv.effect.standing,
+        backing_level=lv.effect.backing_level,
+        value=lv.value,
+        hazard_weight=lv.hazard_weight,
+        hostility=_or(lv.effect.hostility, -1.0),
     )
+
+
+def _or(value, default):  # noqa: ANN001, ANN202
+    return default if value is None else value
+
+
+def _refs(actor: str, refs: list[str], idx: _Index) -> tuple[int, ...]:
+    """Global lever indices of lever references made by ``actor``'s lever."""
+    return tuple(idx.lever[_lever_key(actor, ref)] for ref in refs)
 
 
 def _lever_key(actor: str, ref: str) -> tuple[str, str]:
@@ -190,6 +214,7 @@ def _alliances(s: Scenario, idx: _Index) -> list[AllianceSpec]:
             resolve_boost=r.resolve_boost,
             deterrence=r.deterrence,
             offense_share=r.offense_share,
+            deters_from=_or(r.deters_from_rung, s.military_rung),
         )
         for i, r in enumerate(alliances)
     ]
@@ -204,6 +229,8 @@ def _condition(c: EventCondition, idx: _Index) -> ConditionSpec:
         dyad=idx.dyad_of(*c.dyad) if c.dyad else -1,
         rung_at_least=c.rung_at_least if c.rung_at_least is not None else -1,
         tension_at_least=c.tension_at_least if c.tension_at_least is not None else -1.0,
+        moves=tuple(idx.lever[tuple(ref.split(".", 1))] for ref in c.moves),
+        within=_or(c.within_days, math.inf),
     )
 
 
@@ -219,12 +246,14 @@ def _effect(e, idx: _Index) -> EffectSpec:  # noqa: ANN001
         actor=actor,
         target=idx.actor[e.target],
         levers=tuple(idx.lever[(e.actor, n)] for n in names),
+        defer=_or(getattr(e, "defer_days", None), math.inf),
     )
 
 
 def _event(s: Scenario, e, idx: _Index) -> EventSpec:  # noqa: ANN001
     effects = tuple(_effect(x, idx) for x in e.effects)
     if e.kind == "scheduled":
+        post, boost = e.postpone, e.stake_boost
         return EventSpec(
             id=e.id,
             name=e.name or e.id,
@@ -233,6 +262,13 @@ def _event(s: Scenario, e, idx: _Index) -> EventSpec:  # noqa: ANN001
             effects=effects,
             cancel_if=tuple(_condition(c, idx) for c in e.cancel_if),
             on_cancel=tuple(_effect(x, idx) for x in e.on_cancel),
+            postpone_rate=post.rate_per_year / 365.25 if post else 0.0,
+            postpone_when=tuple(_condition(c, idx) for c in post.when) if post else (),
+            postpone_delay=delay_spec(post.delay) if post else None,
+            postpone_max=post.max_times if post else 0,
+            boost_actors=tuple(idx.actor[a] for a in boost.actors) if boost else (),
+            boost_value=boost.value if boost else 0.0,
+            boost_lead=boost.lead_days if boost else 0.0,
         )
     window = (
         _day(s, e.window_start) if e.window_start else 0.0,

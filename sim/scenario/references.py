@@ -54,6 +54,7 @@ def check_references(s: Scenario) -> None:
     _check_actors(s)
     _check_relations(s)
     _check_initial(s)
+    _check_in_force(s)
     _check_events(s)
     _check_outcomes(s)
 
@@ -95,15 +96,18 @@ def _check_lever(
             _fail((*loc, "targets", k), f"an actor cannot target itself ('{user}')")
     for k, lifted in enumerate(lever.lifts):
         _known(lifted, own, (*loc, "lifts", k), f"lever of {user}")
-    for k, ref in enumerate(lever.requires.unused):
-        holder, _, name = ref.rpartition(".")
-        where = (*loc, "requires", "unused", k)
-        if holder:
-            _known(holder, actor_ids, where, "actor")
-            levers = next(a.levers for a in s.actors if a.id == holder)
-            _known(name, [lv.id for lv in levers], where, f"lever of {holder}")
-        else:
-            _known(name, own, where, f"lever of {user}")
+    _check_tightens(s, lever, loc, user, own)
+    _rung_ok(s, lever.requires.their_rung_at_least, (*loc, "requires", "their_rung_at_least"))
+    refs: list[tuple[Loc, str]] = [
+        ((*loc, "requires", "unused", k), ref) for k, ref in enumerate(lever.requires.unused)
+    ]
+    refs += [((*loc, "requires", "used", k), ref) for k, ref in enumerate(lever.requires.used)]
+    refs += [((*loc, "reciprocates", k), ref) for k, ref in enumerate(lever.reciprocates)]
+    if lever.requires.after is not None:
+        after = lever.requires.after.levers
+        refs += [((*loc, "requires", "after", "levers", k), ref) for k, ref in enumerate(after)]
+    for where, ref in refs:
+        _check_lever_ref(s, ref, where, user, own)
     for key in lever.offends:
         _known(key, actor_ids, (*loc, "offends", key), "actor")
     stocks = next(a.stocks for a in s.actors if a.id == user)
@@ -113,6 +117,33 @@ def _check_lever(
         _known(lever.effect.backing, alliances, (*loc, "effect", "backing"), "alliance")
     if lever.direction == "deescalate" and lever.goldstein < 0:
         _fail((*loc, "goldstein"), "a de-escalating move needs a Goldstein score >= 0")
+
+
+def _check_lever_ref(s: Scenario, ref: str, where: Loc, user: str, own: list[str]) -> None:
+    """A lever reference: the user's own lever ('retract') or another's ('JPN.retract')."""
+    holder, _, name = ref.rpartition(".")
+    if holder:
+        _known(holder, [a.id for a in s.actors], where, "actor")
+        _known(name, [lv.id for lv in s.actor(holder).levers], where, f"lever of {holder}")
+    else:
+        _known(name, own, where, f"lever of {user}")
+
+
+def _check_tightens(s: Scenario, lever, loc: Loc, user: str, own: list[str]) -> None:  # noqa: ANN001
+    """A step up replaces a hostile measure of the same actor that can be in force."""
+    if lever.tightens is None:
+        return
+    where = (*loc, "tightens")
+    _known(lever.tightens, own, where, f"lever of {user}")
+    lower = next(lv for lv in s.actor(user).levers if lv.id == lever.tightens)
+    if lower.id == lever.id:
+        _fail(where, "a lever cannot tighten itself")
+    if lever.direction != "escalate" or lower.direction != "escalate":
+        _fail(where, "only a hostile measure can tighten another hostile measure")
+    if lower.delays.duration_days == 0:
+        _fail(where, f"'{lower.id}' leaves nothing in force (duration_days 0) to tighten")
+    if not set(lever.targets) <= set(lower.targets):
+        _fail(where, f"every target of this lever must be a target of '{lower.id}'")
 
 
 def _check_policy(name: str, params: dict, loc: Loc, levers: list[str], actors: list[str]) -> None:
@@ -143,6 +174,8 @@ def _check_relations(s: Scenario) -> None:
             _known(getattr(rel, end), actor_ids, (*loc, end), "actor")
         if getattr(rel, ends[0]) == getattr(rel, ends[1]):
             _fail((*loc, ends[1]), f"{ends[0]} and {ends[1]} must differ")
+        if rel.kind == "alliance":
+            _rung_ok(s, rel.deters_from_rung, (*loc, "deters_from_rung"))
 
 
 def _check_initial(s: Scenario) -> None:
@@ -152,6 +185,25 @@ def _check_initial(s: Scenario) -> None:
         for key in dyad.grievance:
             if key not in dyad.pair:
                 _fail(("initial", i, "grievance", key), f"'{key}' is not a member of {dyad.pair}")
+
+
+def _check_in_force(s: Scenario) -> None:
+    """Measures in force on the start date name an actor's lasting hostile lever and a target."""
+    actor_ids = [a.id for a in s.actors]
+    seen: set[tuple[str, str, str]] = set()
+    for i, m in enumerate(s.in_force):
+        loc: Loc = ("in_force", i)
+        _known(m.actor, actor_ids, (*loc, "actor"), "actor")
+        levers = {lv.id: lv for lv in s.actor(m.actor).levers}
+        _known(m.lever, levers, (*loc, "lever"), f"lever of {m.actor}")
+        lever = levers[m.lever]
+        if m.target not in lever.targets:
+            _fail((*loc, "target"), f"lever '{m.lever}' cannot target '{m.target}'")
+        if lever.direction == "deescalate" or lever.delays.duration_days == 0:
+            _fail((*loc, "lever"), f"'{m.lever}' is not a measure that stays in force")
+        if (m.actor, m.lever, m.target) in seen:
+            _fail(loc, f"{m.actor}.{m.lever} on {m.target} is listed twice")
+        seen.add((m.actor, m.lever, m.target))
 
 
 def _check_pair(pair: tuple[str, str], actor_ids: list[str], loc: Loc) -> None:
@@ -173,6 +225,11 @@ def _check_events(s: Scenario) -> None:
             _check_date(s, event.date, (*loc, "date"))
             for k, cond in enumerate(event.cancel_if):
                 _check_condition(s, cond, (*loc, "cancel_if", k))
+            if event.postpone is not None:
+                for k, cond in enumerate(event.postpone.when):
+                    _check_condition(s, cond, (*loc, "postpone", "when", k))
+            if event.stake_boost is not None:
+                _check_parties(s, event.stake_boost.actors, (*loc, "stake_boost", "actors"))
             _check_effects(s, event.on_cancel, (*loc, "on_cancel"))
         else:
             _check_date(s, event.window_start, (*loc, "window_start"))
@@ -186,11 +243,13 @@ def _check_events(s: Scenario) -> None:
                     exp.dyad is None
                     or exp.rung_at_least is None
                     or exp.tension_at_least is not None
+                    or exp.moves
                 ):
                     _fail(
                         (*loc, "exposure"),
                         "exposure needs a dyad and rung_at_least "
-                        "(the rate counts the measures in force at or above it), and no tension",
+                        "(the rate counts the measures in force at or above it), "
+                        "and no tension or moves",
                     )
         _check_effects(s, event.effects, (*loc, "effects"))
 
@@ -199,6 +258,17 @@ def _check_condition(s: Scenario, cond: EventCondition, loc: Loc) -> None:
     if cond.dyad is not None:
         _check_pair(cond.dyad, [a.id for a in s.actors], (*loc, "dyad"))
     _rung_ok(s, cond.rung_at_least, (*loc, "rung_at_least"))
+    for k, ref in enumerate(cond.moves):
+        _check_move_ref(s, ref, (*loc, "moves", k))
+    if cond.within_days is not None and not cond.moves:
+        _fail((*loc, "within_days"), "within_days needs moves to look back for")
+
+
+def _check_parties(s: Scenario, parties: list[str], loc: Loc) -> None:
+    for k, party in enumerate(parties):
+        _known(party, [a.id for a in s.actors], (*loc, k), "actor")
+    if len(set(parties)) != len(parties):
+        _fail(loc, "an actor is listed twice")
 
 
 def _check_effects(s: Scenario, effects: list, loc: Loc) -> None:

@@ -141,6 +141,11 @@ class LeverCost(Strict):
 
     upfront: NonNegative = 0.0
     per_day: NonNegative = Field(default=0.0, description="While the measure is in force.")
+    audience: NonNegative = Field(
+        default=0.0,
+        description="Audience cost of backing down for nothing (Fearon 1994): paid on top of "
+        "upfront when the move is made while none of the lever's `reciprocates` has been made.",
+    )
 
 
 class LeverEffect(Strict):
@@ -152,7 +157,10 @@ class LeverEffect(Strict):
     added to the dyad's tension (negative for cooperative moves); when absent it is
     derived from the Goldstein score. ``grievance_relief`` removes that share of the
     target's grievance against the user (an apology, a retraction, a call).
-    ``backing`` sets the public backing of an alliance while the measure is in force.
+    ``backing`` sets the public backing of an alliance to ``backing_level`` while the measure
+    is in force. ``standing`` makes the move a standing offence: while it is in force the
+    target's grievance against the user cannot fade below that level (an unretracted
+    statement keeps rankling until it is retracted).
     """
 
     economic: NonNegative = 0.0
@@ -160,6 +168,21 @@ class LeverEffect(Strict):
     tension: Annotated[float, Field(ge=-1.0, le=1.0)] | None = None
     grievance_relief: Probability = 0.0
     backing: Ident | None = None
+    backing_level: Probability = Field(
+        default=1.0,
+        description="The public backing the lever sets while in force: 1 a presidential "
+        "statement, less a spokesperson's or an ambassador's.",
+    )
+    hostility: Annotated[float, Field(ge=0.0, le=3.0, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="How hostile the target finds the move, instead of the hostility derived "
+        "from its Goldstein score (a statement on sovereignty rankles more than its score says).",
+    )
+    standing: Probability = Field(
+        default=0.0,
+        description="A standing offence: while in force, the target's grievance against the "
+        "user stays at or above this level.",
+    )
     stock: dict[Ident, Finite] = Field(
         default_factory=dict,
         description="Change to the user's continuous stocks per unit of the move's amount.",
@@ -190,11 +213,34 @@ class LeverLimits(Strict):
     )
 
 
+class RecentMoves(Strict):
+    """Moves made (by anyone, on anyone) within the last ``within_days`` days."""
+
+    levers: list[LeverRef] = Field(min_length=1, max_length=64)
+    within_days: Annotated[float, Field(gt=0.0, le=MAX_DAYS)]
+
+
 class LeverRequires(Strict):
-    """Preconditions on the dyad between the user and the target."""
+    """Preconditions on the dyad between the user and the target, and on moves made."""
 
     dyad_rung_at_least: int | None = Field(default=None, ge=0)
     tension_at_least: Probability | None = None
+    their_rung_at_least: int | None = Field(
+        default=None,
+        ge=0,
+        description="The target holds a hostile measure at or above this rung against the "
+        "user: the move answers one (an alert answers a drill), it is not a first move.",
+    )
+    used: list[LeverRef] = Field(
+        default_factory=list,
+        description="At least one of these levers has been used (a concession, a deal): "
+        "lifting a measure may need the target to have given something first.",
+    )
+    after: RecentMoves | None = Field(
+        default=None,
+        description="Available only within some days after one of these moves was made "
+        "(sanctions on the firms of an arms sale answer the sale).",
+    )
     unused: list[LeverRef] = Field(
         default_factory=list,
         description="Levers that must not have been used yet, the actor's own ('retract') or "
@@ -234,11 +280,32 @@ class Lever(Strict):
     lifts: list[Ident] = Field(
         default_factory=list, description="Own measures this move ends (retract, ease, lift)."
     )
+    tightens: Ident | None = Field(
+        default=None,
+        description="An own measure this one steps up: available only while that measure is in "
+        "force on the target, and it replaces it (an advisory, then a ban on group tours).",
+    )
+    reciprocates: list[LeverRef] = Field(
+        default_factory=list,
+        description="The concessions or deals this conciliatory move answers; made while none "
+        "of them has been, it costs the user its `cost.audience`.",
+    )
     offends: dict[Ident, Probability] = Field(
         default_factory=dict, description="Third parties that take the move as aimed at them."
     )
     choosable: bool = Field(
         default=True, description="False for moves only exogenous events make (incidents)."
+    )
+    hazard_weight: Annotated[float, Field(ge=0.0, le=10.0, allow_inf_nan=False)] = Field(
+        default=1.0,
+        description="Weight of this measure, while in force, in the exposure of incident "
+        "hazards (a static deployment on one's own soil adds none, white hulls less than "
+        "warships).",
+    )
+    value: Annotated[float, Field(ge=-5.0, le=5.0, allow_inf_nan=False)] = Field(
+        default=0.0,
+        description="What the move is worth to its user in itself, apart from its effects (a "
+        "legal obligation, a constituency): added to its utility under the logit policy.",
     )
     source: str = Field(default="", description="Where the values come from: a fact or 'judgment'.")
 
@@ -308,7 +375,14 @@ class Alliance(Strict):
     )
     offense_share: Probability = Field(
         default=0.5,
-        description="Share of a hostile move on the protege the patron feels at full backing.",
+        description="Share of a hostile move on the protege the patron feels, times its "
+        "commitment and (0.5 + 0.5 * backing).",
+    )
+    deters_from_rung: int | None = Field(
+        default=None,
+        ge=0,
+        description="The lowest rung on which the commitment deters (default: the military "
+        "rung); grey-zone moves below it are not deterred (the stability-instability paradox).",
     )
     source: str = ""
 
@@ -346,6 +420,11 @@ class PromptEffect(Strict):
     actor: Ident
     levers: list[Ident] = Field(min_length=1)
     target: Ident
+    defer_days: Annotated[float, Field(gt=0.0, le=MAX_DAYS)] | None = Field(
+        default=None,
+        description="If the actor makes none of the moves, ask again after this many days: the "
+        "case stays in the pipeline (an arms sale held back until after a summit).",
+    )
 
 
 class TensionEffect(Strict):
@@ -371,11 +450,43 @@ Effect = Annotated[
 
 
 class EventCondition(Strict):
-    """A test of a dyad's state (for cancelling a scheduled event, or gating a hazard)."""
+    """A test of a dyad's state, or of moves made lately (cancelling or postponing an event)."""
 
     dyad: tuple[Ident, Ident] | None = Field(default=None, description="None: the overall rung.")
     rung_at_least: int | None = Field(default=None, ge=0)
     tension_at_least: Probability | None = None
+    moves: list[MoveRef] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Holds if one of these moves (ACTOR.lever) was made within `within_days` "
+        "(ever, without it): a transit by Taiwan's president before a summit.",
+    )
+    within_days: Annotated[float, Field(gt=0.0, le=MAX_DAYS)] | None = None
+
+
+class Postponement(Strict):
+    """How a scheduled event slips: an outside hazard, triggers, and the new date's delay.
+
+    Before the event, postponements arrive at random at ``rate_per_year`` (other crises,
+    domestic politics, scheduling: causes outside the scenario); on its day, any condition
+    of ``when`` that holds postpones it too. Each postponement moves the date by a delay
+    drawn from ``delay``; after ``max_times`` postponements the next one cancels it.
+    """
+
+    rate_per_year: NonNegative = Field(default=0.0, le=365.0)
+    when: list[EventCondition] = Field(default_factory=list)
+    delay: Delay = Delay(dist="uniform", low=14.0, high=60.0)
+    max_times: int = Field(default=2, ge=0, le=100)
+
+
+class StakeBoost(Strict):
+    """In the run-up to an event its parties value calm with each other more (summit diplomacy)."""
+
+    actors: list[Ident] = Field(min_length=2, max_length=64)
+    value: Probability = Field(description="Added to each party's stake in calm with the others.")
+    lead_days: Annotated[float, Field(gt=0.0, le=MAX_DAYS)] = Field(
+        description="From this many days before the event until it is held or cancelled."
+    )
 
 
 class ScheduledEvent(Strict):
@@ -390,6 +501,8 @@ class ScheduledEvent(Strict):
         default_factory=list, description="Any condition that holds cancels the event."
     )
     on_cancel: list[Effect] = Field(default_factory=list)
+    postpone: Postponement | None = None
+    stake_boost: StakeBoost | None = None
     source: str = ""
 
 
@@ -397,7 +510,8 @@ class StochasticEvent(Strict):
     """An event that arrives at random (Poisson) within a window.
 
     ``rate_per_year`` is the base rate. When ``exposure`` is given the rate applies per
-    measure in force at or above ``exposure.rung_at_least`` in that dyad (the hazard of an
+    measure in force at or above ``exposure.rung_at_least`` in that dyad, weighted by the
+    measure's lever's ``hazard_weight`` (the hazard of an
     incident at sea grows with the ships and drills out there), and is zero without any.
     """
 
@@ -448,6 +562,21 @@ class DyadState(Strict):
     )
 
 
+class MeasureInForce(Strict):
+    """A measure already in force on the start date (the truce's tariffs, chip controls).
+
+    It is in force from day 0 with its lever's duration still to run, costs and pains as
+    any measure, and can be lifted or tightened. With ``holds_rung`` false it is part of
+    the status quo the crisis starts from and does not count for its dyad's rung.
+    """
+
+    actor: Ident
+    lever: Ident
+    target: Ident
+    holds_rung: bool = True
+    source: str = ""
+
+
 class Source(Strict):
     """A citation the scenario's parameters rest on."""
 
@@ -480,6 +609,9 @@ class Scenario(Strict):
     actors: list[Actor] = Field(min_length=1, max_length=64)
     relations: list[Relation] = Field(default_factory=list)
     initial: list[DyadState] = Field(default_factory=list)
+    in_force: list[MeasureInForce] = Field(
+        default_factory=list, description="Measures already in force on the start date."
+    )
     events: list[Event] = Field(default_factory=list)
     outcomes: Outcomes
 
