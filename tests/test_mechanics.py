@@ -401,11 +401,9 @@ def test_a_postponed_event_is_held_later_or_not_at_all() -> None:
         whats = [w for _, w in log]
         assert whats.count("postponed") <= 2
         assert whats[-1] in ("held", "cancelled", "postponed")
-        if "held" in whats:
+        if "held" in whats:  # each slip moves the planned day 20 days later, never earlier
             held = next(day for day, w in log if w == "held")
-            assert (
-                held == pytest.approx(100 + 20 * whats.count("postponed"), abs=1e-9) or held < 200
-            )
+            assert held == pytest.approx(100 + 20 * whats.count("postponed"))
         if whats.count("postponed") == 2 and "cancelled" in whats:
             assert whats.index("cancelled") == 2  # a third slip cancels
     # the share postponed at least once is the Poisson chance of an arrival in 100 days,

@@ -78,7 +78,7 @@ class ScheduledProcess:
     Before its day, postponements arrive as a Poisson process at the event's outside rate
     (other crises, domestic politics, scheduling). On its day, a cancelling condition
     cancels it; else a postponing condition postpones it; else it is held. A postponement
-    moves the day by a delay drawn from the event's rule; once the event has been postponed
+    moves its day later by a delay drawn from the event's rule; once the event has been postponed
     its allowed number of times, the next postponement cancels it. In the run-up to the
     event (from ``boost_lead`` days before its current day until it is held or cancelled)
     its parties value calm with each other more.
@@ -131,7 +131,7 @@ class ScheduledProcess:
         if self.postponed >= event.postpone_max or event.postpone_delay is None:
             return self._cancel()
         self.postponed += 1
-        self.day = self.exo.world.now + event.postpone_delay.sample(self.rng)
+        self.day += event.postpone_delay.sample(self.rng)  # a slip only ever moves it later
         self.exo.log(event, what)
         return True
 
