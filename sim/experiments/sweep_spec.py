@@ -282,14 +282,20 @@ def parameter_input(path: str, spec: Any) -> dict[str, Any]:
     )
 
 
-def parse_shorthand(text: str, path: str) -> dict[str, Any]:
-    """Parse ``low:high[:steps]``, ``[v, ...]`` or ``dist(args)`` into Parameter fields."""
+def parse_shorthand(
+    text: str, path: str, distributions: dict[str, tuple[str, ...]] = DIST_ARGS
+) -> dict[str, Any]:
+    """Parse ``low:high[:steps]``, ``[v, ...]`` or ``dist(args)`` into Parameter fields.
+
+    ``distributions`` names the known ``dist(args)`` calls and their arguments (a
+    calibration's priors know more than a sweep's designs).
+    """
     text = text.strip()
     if text.startswith("["):
         return {"values": _yaml_list(text, path)}
     call = _DIST_CALL.match(text)
     if call:
-        return _parse_call(call.group(1), call.group(2), path)
+        return _parse_call(call.group(1), call.group(2), path, distributions)
     if ":" in text:
         return _parse_range(text, path)
     raise ValueError(
@@ -326,12 +332,14 @@ def _parse_range(text: str, path: str) -> dict[str, Any]:
     )
 
 
-def _parse_call(name: str, inner: str, path: str) -> dict[str, Any]:
-    if name not in DIST_ARGS:
+def _parse_call(
+    name: str, inner: str, path: str, distributions: dict[str, tuple[str, ...]] = DIST_ARGS
+) -> dict[str, Any]:
+    if name not in distributions:
         raise ValueError(
-            f"parameter {path}: unknown distribution '{name}'; known: {', '.join(DIST_ARGS)}"
+            f"parameter {path}: unknown distribution '{name}'; known: {', '.join(distributions)}"
         )
-    names = DIST_ARGS[name]
+    names = distributions[name]
     try:
         args = [float(a) for a in inner.split(",")]
     except ValueError:
