@@ -127,9 +127,9 @@ class Problem:
 
 
 def prepare(spec: CalibrationSpec, scenario_data: Mapping[str, Any] | None = None) -> Problem:
-    """Check a calibration against its scenario and record; nothing is simulated but the
-    few runs that check a shortened horizon.
+    """Check a calibration against its scenario and record, before anything is simulated.
 
+    (The only runs are the few that check a shortened horizon.)
     Bad input fails here with a message naming the file or field: an unknown path, a prior
     that reaches outside the field's valid values, a record row naming an actor the
     scenario lacks, an unknown statistic.
@@ -371,6 +371,7 @@ class ScenarioModel:
         self.names = parameter_names(len(paths))
 
     def __call__(self, parameters: Mapping[str, float]) -> dict[str, np.ndarray]:
+        """Return the statistics of one run at pyabc's parameter values."""
         values = [float(parameters[n]) for n in self.names]
         seed = np.random.SeedSequence(int(np.random.randint(0, 2**62)))
         return {KEY: self.statistics(values, seed)}
@@ -409,6 +410,7 @@ class Evaluate:
     function: Callable[[], Any] | None = None
 
     def __call__(self, ids: Sequence[int]) -> tuple[int, list[Any]]:
+        """Return the first id and the particles of the evaluations ``ids``."""
         simulate_one = self.function or self._unpacked()
         out = []
         for k in ids:
@@ -666,8 +668,9 @@ def generations_frame(history: Any, seed: int) -> pd.DataFrame:
             }
         )
     frame = pd.DataFrame(rows)
-    calibration = populations[populations["t"] < 0]
-    frame.attrs["prior_sample"] = int(calibration["samples"].sum()) if len(calibration) else 0
+    if not frame.empty:
+        prior_sample = int(populations.loc[populations["t"] < 0, "samples"].sum())
+        frame["simulations_total"] = prior_sample + frame["simulations"].cumsum()
     return frame
 
 
@@ -690,7 +693,7 @@ def particles_frame(history: Any, paths: Sequence[str]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["generation", "weight", "distance", *paths])
     frame = pd.concat(frames, ignore_index=True)
-    for t, group in frame.groupby("generation"):
+    for _, group in frame.groupby("generation"):
         frame.loc[group.index, "weight"] = group["weight"] / group["weight"].sum()
     return frame
 
@@ -749,9 +752,8 @@ def load_calibration(path: str | os.PathLike[str]) -> Calibration:
     plan = read_plan(folder)
     spec = build_spec(plan["spec"], str(folder / PLAN))
     summary = store.read_json(folder / store.SUMMARY) if (folder / store.SUMMARY).is_file() else {}
-    manifest = (
-        store.read_json(folder / store.MANIFEST) if (folder / store.MANIFEST).is_file() else {}
-    )
+    manifest_file = folder / store.MANIFEST
+    manifest = store.read_json(manifest_file) if manifest_file.is_file() else {}
     generations = _read_or_empty(folder / GENERATIONS)
     particles = _read_or_empty(folder / PARTICLES)
     check = pd.read_parquet(folder / CHECK) if (folder / CHECK).is_file() else None
@@ -811,6 +813,8 @@ def calibrate(
 ) -> Calibration:
     """Calibrate scenario parameters to a dated record and return the posterior.
 
+    The posterior is the same for any executor and number of workers (see the module doc).
+
     Args:
         target: a calibration file (path or name such as ``calibrations/NAME``), a
             :class:`CalibrationSpec` or its fields as a mapping, or a scenario name or path
@@ -820,8 +824,12 @@ def calibrate(
             (or ``<name>``). None keeps the results in memory (the history in a temporary
             folder, removed at the end).
         resume: a calibration folder to finish (its plan is run; ``stop`` fields may change).
-        workers, executor, scheduler: where simulations run (see ``sim run``); the posterior
-            is the same for any of them.
+        name: write to ``out/<scenario>/<name>/``; refused if it exists unless ``force``.
+        force: replace an existing folder ``name`` that holds sim results.
+        workers: local worker processes (None or 1: this process).
+        executor: 'processes' (default), 'dask', or an executor object.
+        scheduler: with ``executor='dask'``, a running scheduler's address.
+        command: the command line to record in the manifest (default: ``sys.argv``).
         progress: a progress bar per generation and a line after each on stderr.
         callback: called after each generation with its row (a mapping).
         **fields: fields of the calibration (see :class:`CalibrationSpec`): ``parameters``
@@ -1000,7 +1008,7 @@ def _stop_reason(run: Run, generations: pd.DataFrame, forced: str | None) -> str
     if generations.empty:
         return None
     eps = generations["epsilon"].to_numpy()
-    total = int(generations["simulations"].sum()) + generations.attrs.get("prior_sample", 0)
+    total = _total(generations)
     if len(generations) >= stop.generations:
         return f"{stop.generations} generations"
     if eps[-1] <= stop.min_epsilon:
@@ -1016,6 +1024,11 @@ def _stop_reason(run: Run, generations: pd.DataFrame, forced: str | None) -> str
     return None
 
 
+def _total(generations: pd.DataFrame) -> int:
+    """Return the simulations so far, the prior sample's included."""
+    return int(generations["simulations_total"].iloc[-1]) if len(generations) else 0
+
+
 def _report(run: Run, generations: pd.DataFrame) -> None:
     """Print a line about the generation just done: epsilon, acceptance, ESS, time left."""
     if not run.progress:
@@ -1024,15 +1037,16 @@ def _report(run: Run, generations: pd.DataFrame) -> None:
     stop = run.problem.spec.stop
     left = stop.generations - len(generations)
     seconds = float(row["seconds"])
-    total = int(generations["simulations"].sum()) + generations.attrs.get("prior_sample", 0)
+    total = _total(generations)
     eta = f"at most {left} more generation{'s' if left != 1 else ''}"
     if left:
         eta += f", about {_duration(seconds * left)} at this one's pace or more"
     print(
         f"generation {int(row['generation'])}: epsilon {row['epsilon']:.4g}, accepted "
         f"{int(row['accepted'])} of {int(row['simulations']):,} ({row['acceptance']:.1%}), "
-        f"ESS {row['ess']:.0f}, {_duration(seconds)} ({row['simulations'] / max(seconds, 1e-9):.0f} "
-        f"sims/s); {total:,} simulations in all; {eta}",
+        f"ESS {row['ess']:.0f}, {_duration(seconds)} "
+        f"({row['simulations'] / max(seconds, 1e-9):.0f} sims/s); {total:,} simulations in all; "
+        f"{eta}",
         file=sys.stderr,
     )
 
@@ -1063,6 +1077,7 @@ class Predict:
     seed: int
 
     def __call__(self, runs: Sequence[int]) -> tuple[int, np.ndarray]:
+        """Return the first run and the statistics of the runs ``runs``."""
         out = [
             self.model.statistics(
                 list(self.values[i]),
@@ -1094,10 +1109,8 @@ def predictive_draws(run: Run, particles: pd.DataFrame) -> dict[str, np.ndarray]
 def _predictive(run: Run, executor: Any) -> pd.DataFrame | None:
     """Simulate the record's statistics under each arm; None when no check is asked for."""
     spec = run.problem.spec
-    particles = (
-        pd.read_parquet(run.folder / PARTICLES) if (run.folder / PARTICLES).is_file() else None
-    )
-    if spec.check == 0 or particles is None or particles.empty:
+    particles = _read_or_empty(run.folder / PARTICLES)
+    if spec.check == 0 or particles.empty:
         return None
     model = run.problem.model()
     frames = []
@@ -1167,9 +1180,7 @@ def build_summary(
         "horizon": problem.horizon_note,
     }
     if not generations.empty:
-        total = int(generations["simulations"].sum()) + int(
-            generations.attrs.get("prior_sample", 0)
-        )
+        total = _total(generations)
         last = generations.iloc[-1]
         summary.update(
             {
