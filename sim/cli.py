@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(sub)
     _add_backtest(sub)
     _add_sweep(sub)
+    _add_calibrate(sub)
     return parser
 
 
@@ -620,6 +621,151 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"\nresults: {results.path}", file=sys.stderr if args.json else sys.stdout)
     if args.plot:
         _write_figures(results.path, "png", args.quiet)
+    return 0
+
+
+# --- calibration --------------------------------------------------------------------------------
+
+
+def _add_calibrate(sub: Any) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        help="calibrate scenario parameters to a dated record (ABC-SMC): a posterior",
+        description="Find the parameter values under which the scenario reproduces a dated "
+        "record of moves, as a posterior distribution (pyabc's ABC-SMC on the first day and "
+        "count of each kind of move). See docs/calibration.md.",
+    )
+    p.add_argument(
+        "target",
+        nargs="?",
+        metavar="NAME|FILE",
+        help="a scenario to calibrate with --param, or a calibration file (calibrations/NAME)",
+    )
+    p.add_argument(
+        "timeline", nargs="?", metavar="TIMELINE.csv", help="the record (sim backtest's format)"
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="PATH=PRIOR",
+        help="a calibrated parameter and its prior: uniform(a, b) or a:b, loguniform(a, b), "
+        "triangular(low, mode, high), truncnormal(mean, sd, low, high), gamma(shape, rate) "
+        "(repeatable)",
+    )
+    _add_overrides(p)
+    p.add_argument("--population", type=int, help="particles per generation (default: 500)")
+    p.add_argument("--generations", type=int, help="at most this many generations (default: 8)")
+    p.add_argument("--seed", type=int, help="root seed (default: 0)")
+    p.add_argument("--min-epsilon", type=float, metavar="E", help="stop once epsilon <= E")
+    p.add_argument("--max-simulations", type=int, metavar="M", help="stop after M simulations")
+    p.add_argument("--min-acceptance", type=float, metavar="A", help="stop below acceptance A")
+    p.add_argument("--minutes", type=float, metavar="T", help="stop after T minutes")
+    p.add_argument(
+        "--stable", type=float, metavar="F", help="stop when epsilon falls by less than F (0.05)"
+    )
+    p.add_argument(
+        "--level", choices=("root", "code"), help="kinds by CAMEO root (default) or code"
+    )
+    p.add_argument(
+        "--measure", action="append", choices=("first", "count"), help="first and/or count"
+    )
+    p.add_argument(
+        "--statistic",
+        action="append",
+        metavar="PATTERN",
+        help="keep only statistics matching (e.g. 'count:CHN->JPN *'; repeatable)",
+    )
+    p.add_argument("--exclude", action="append", metavar="PATTERN", help="drop these statistics")
+    p.add_argument(
+        "--weight",
+        action="append",
+        default=[],
+        metavar="PATTERN=W",
+        help="multiply the weight of matching statistics by W (repeatable)",
+    )
+    p.add_argument(
+        "--no-unobserved",
+        action="store_true",
+        help="leave out the kinds the scenario makes but the record never shows",
+    )
+    p.add_argument("--p", type=float, help="the p of the weighted p-norm distance (default: 1)")
+    p.add_argument(
+        "--scale",
+        choices=("rmsd", "sd", "mad", "cmad", "none"),
+        help="each statistic's adaptive scale (default: rmsd); none: weights only",
+    )
+    p.add_argument("--quantile", type=float, help="epsilon: this quantile of the last distances")
+    p.add_argument("--check", type=int, metavar="N", help="runs per arm of the predictive check")
+    p.add_argument(
+        "--until", type=_date, metavar="DATE", help="last day scored (default: record's)"
+    )
+    p.add_argument(
+        "--ignore-actor",
+        action="append",
+        metavar="ID",
+        help="drop the record's rows naming this actor (one the scenario lacks; repeatable)",
+    )
+    p.add_argument(
+        "--full-horizon",
+        action="store_true",
+        help="simulate the whole horizon, not only as far as can change the window's moves",
+    )
+    _add_executor_options(p)
+    _add_destination(p)
+    p.add_argument("--resume", metavar="DIR", help="continue an interrupted calibration")
+    p.add_argument("--json", action="store_true", help="print summary.json instead of the tables")
+    p.add_argument("--quiet", action="store_true", help="no progress, no results path")
+    p.set_defaults(func=cmd_calibrate)
+
+
+def _date(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, not {text!r}") from None
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Check a calibration (fast), run its generations, print the posterior and the check."""
+    from sim.errors import UsageError
+    from sim.experiments.calibration_spec import cli_fields
+
+    fields = cli_fields(args)
+    progress = sys.stderr.isatty() and not args.quiet
+    where = {
+        "workers": args.workers or _all_cores(),
+        "executor": args.executor,
+        "scheduler": args.scheduler,
+        "progress": progress,
+        "command": args.command_line,
+    }
+    from sim.experiments.calibrate import calibrate
+
+    if args.resume:
+        extra = {k: v for k, v in fields.items() if v is not None and k != "stop"}
+        if args.target or extra:
+            raise UsageError(
+                "--resume DIR takes the calibration from its folder: give only stop rules "
+                "(--generations, --min-epsilon, --max-simulations, ...) with it"
+            )
+        result = calibrate(resume=args.resume, stop=fields["stop"], **where)
+    elif args.target is None:
+        raise UsageError("give a scenario and a timeline, a calibration file, or --resume DIR")
+    else:
+        result = calibrate(
+            args.target, out=args.out, name=args.name, force=args.force, **where, **fields
+        )
+    if args.json:
+        from sim.experiments.store import json_text
+
+        print(json_text(result.summary))
+    else:
+        print(result.table(), end="")
+    if not args.quiet:
+        print(f"\nresults: {result.path}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

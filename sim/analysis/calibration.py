@@ -366,3 +366,26 @@ def render_check(rows: Sequence[Mapping[str, Any]], arms: Sequence[str]) -> str:
         "days since the start, the window's length + 1 meaning never"
     )
     return note + "\n" + table(headers, body, right=range(1, len(headers)))
+
+
+def write_timeline(moves: Iterable[Any], start: Any, path: Any, until: float | None = None) -> int:
+    """Write a run's moves as a timeline CSV (a synthetic record); return the rows written.
+
+    Each move (an object with day, actor, target, lever, cameo and goldstein) becomes a row
+    dated ``start`` plus the floor of its day; moves after day ``until`` are left out.
+    """
+    import csv
+    import datetime as dt
+
+    rows = 0
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["date", "actor", "target", "move", "cameo_code", "goldstein"])
+        for m in moves:
+            day = math.floor(m.day)
+            if until is not None and day > until:
+                continue
+            date = start + dt.timedelta(days=day)
+            writer.writerow([date.isoformat(), m.actor, m.target, m.lever, m.cameo, m.goldstein])
+            rows += 1
+    return rows

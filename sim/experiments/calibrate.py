@@ -188,7 +188,7 @@ def _base_document(spec: CalibrationSpec, data: Mapping[str, Any] | None) -> dic
     try:
         steps = {p: resolve_steps(base, p) for p in [*spec.set, *spec.paths]}
     except PathError as err:
-        raise CalibrationError("calibration " + str(err).removeprefix("--set ")) from None
+        raise CalibrationError("calibration parameter " + str(err).removeprefix("--set ")) from None
     from sim.experiments.variants import with_values
 
     return with_values(base, [(steps[p], v) for p, v in spec.set.items()])

@@ -382,3 +382,64 @@ def check_finite(value: float, what: str) -> float:
     if not math.isfinite(value):
         raise CalibrationError(f"{what}: expected a finite number, got {value!r}")
     return value
+
+
+def cli_fields(args: Any) -> dict[str, Any]:
+    """Return the fields given on the ``sim calibrate`` command line (None: not given)."""
+    from sim.experiments.sweep_spec import parse_set_option
+
+    priors = [parse_param_option(option) for option in args.param]
+    sets = dict(parse_set_option(option) for option in args.overrides)
+    statistics = {
+        "level": args.level,
+        "measures": args.measure or None,
+        "include": args.statistic or None,
+        "exclude": args.exclude or None,
+        "weights": dict(_weight_option(w) for w in args.weight) or None,
+        "unobserved": False if args.no_unobserved else None,
+    }
+    stop = {
+        "generations": args.generations,
+        "min_epsilon": args.min_epsilon,
+        "max_simulations": args.max_simulations,
+        "min_acceptance": args.min_acceptance,
+        "minutes": args.minutes,
+        "stable": args.stable,
+    }
+    distance = {"p": args.p, "scale": args.scale}
+    return {
+        "timeline": args.timeline,
+        "parameters": priors or None,
+        "set": sets or None,
+        "statistics": _given(statistics),
+        "stop": _given(stop),
+        "distance": _given(distance),
+        "quantile": args.quantile,
+        "population": args.population,
+        "seed": args.seed,
+        "check": args.check,
+        "until": args.until,
+        "ignore_actors": args.ignore_actor or None,
+        "truncate": False if args.full_horizon else None,
+    }
+
+
+def _given(fields: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the fields that were given, or None when none was."""
+    given = {k: v for k, v in fields.items() if v is not None}
+    return given or None
+
+
+def _weight_option(option: str) -> tuple[str, float]:
+    """Split a ``--weight PATTERN=FACTOR`` option."""
+    pattern, sep, text = option.rpartition("=")
+    try:
+        factor = float(text)
+    except ValueError:
+        factor = math.nan
+    if not sep or not pattern or not math.isfinite(factor) or factor < 0:
+        raise CalibrationError(
+            f"--weight {option}: expected PATTERN=FACTOR with a factor >= 0, "
+            "e.g. --weight 'first:*=0.5'"
+        )
+    return pattern, factor

@@ -99,14 +99,16 @@ class Variants:
         """Return the validated Scenario with ``values`` set."""
         from pydantic import ValidationError
 
+        from sim.scenario.paths import format_path
         from sim.scenario.references import ReferenceProblem
         from sim.scenario.schema import Scenario
 
+        document = self.document(values)
         try:
-            return Scenario.model_validate(self.document(values))
+            return Scenario.model_validate(document)
         except ValidationError as err:
             problem = err.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in problem["loc"])
+            where = format_path(document, tuple(problem["loc"]))
             raise VariantError(f"{self._shown(values)}: {where}: {problem['msg']}") from None
         except ReferenceProblem as err:
             raise VariantError(f"{self._shown(values)}: {err.message}") from None
