@@ -86,6 +86,15 @@ def _add_overrides(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_posterior(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--posterior",
+        metavar="CALIBRATION_DIR",
+        help="draw each replication's calibrated parameters from this calibration's posterior "
+        "(a fresh draw per replication, from its seed; see 'sim calibrate')",
+    )
+
+
 def _add_destination(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out", default="results", metavar="DIR", help="results root (default: results)"
@@ -112,6 +121,7 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--runs", type=int, help="replications (default: 1000)")
     p.add_argument("--seed", type=int, help="root seed (default: 0)")
     _add_overrides(p)
+    _add_posterior(p)
     _add_scale_options(p)
     _add_destination(p)
     p.add_argument("--json", action="store_true", help="print summary.json instead of the tables")
@@ -186,6 +196,7 @@ def _add_compare(sub: Any) -> None:
     p.add_argument("--runs", type=int, default=1000, help="replications per arm (default: 1000)")
     p.add_argument("--seed", type=int, default=0, help="root seed of both arms (default: 0)")
     _add_overrides(p)
+    _add_posterior(p)
     _add_executor_options(p)
     _add_destination(p)
     p.add_argument("--json", action="store_true", help="print summary.json instead of the tables")
@@ -243,6 +254,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"results: {results.path}", file=sys.stderr)
     else:
         print(render_summary(results.summary), end="")
+        if results.summary.get("posterior"):
+            from sim.experiments.posterior import render_block
+
+            print("\n" + render_block(results.summary["posterior"]), end="")
         if args.score:
             from sim.analysis.scoring import render
 
@@ -269,11 +284,19 @@ def _run_or_resume(args: argparse.Namespace, run: Any) -> Any:
         "command": args.command_line,
     }
     if args.resume:
-        given = [args.scenario, args.runs, args.seed, args.overrides, args.precision, args.max_runs]
+        given = [
+            args.scenario,
+            args.runs,
+            args.seed,
+            args.overrides,
+            args.precision,
+            args.max_runs,
+            args.posterior,
+        ]
         if any(v not in (None, []) for v in given):
             raise UsageError(
-                "--resume DIR takes its scenario, --runs, --seed, --set and --precision "
-                "from the folder: give none of them"
+                "--resume DIR takes its scenario, --runs, --seed, --set, --precision and "
+                "--posterior from the folder: give none of them"
             )
         if args.name is not None or args.force:
             raise UsageError("--resume DIR finishes that folder: give no --name or --force")
@@ -296,6 +319,7 @@ def _run_or_resume(args: argparse.Namespace, run: Any) -> Any:
             command=args.command_line,
             name=args.name,
             force=args.force,
+            posterior=args.posterior,
         )
     summary = results.summary
     if summary.get("precision") and args.json and not args.quiet:
@@ -331,6 +355,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         command=args.command_line,
         name=args.name,
         force=args.force,
+        posterior=args.posterior,
     )
     if args.json:
         print(json_text(result.summary))
@@ -338,6 +363,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
             print(f"results: {result.path}", file=sys.stderr)
     else:
         print(result.table(), end="")
+        if result.summary.get("posterior"):
+            from sim.experiments.posterior import render_block
+
+            print("\n" + render_block(result.summary["posterior"]), end="")
         if not args.quiet:
             print(f"\nresults: {result.path}")
     if args.plot:
@@ -549,6 +578,7 @@ def _add_sweep(sub: Any) -> None:
         "PATH=LOW:HIGH (uniform) or PATH=triangular(low,mode,high) etc. (repeatable)",
     )
     _add_overrides(p)
+    _add_posterior(p)
     p.add_argument("--design", choices=("grid", "lhs", "sobol"), help="default: grid")
     p.add_argument(
         "--points", type=int, help="LHS: number of points; Sobol: base sample N (a power of 2)"
@@ -610,6 +640,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         command=args.command_line,
         name=args.name,
         force=args.force,
+        posterior=args.posterior,
     )
     if args.json:
         from sim.experiments.store import json_text

@@ -325,7 +325,11 @@ def prior_row(dist: Any) -> dict[str, float]:
 
 
 def predictive_check(
-    names: Sequence[str], observed: np.ndarray, arms: Mapping[str, np.ndarray], seed: int
+    names: Sequence[str],
+    observed: np.ndarray,
+    arms: Mapping[str, np.ndarray],
+    seed: int,
+    in_record: Sequence[bool] | None = None,
 ) -> list[dict[str, Any]]:
     """Return, per statistic, where the record falls in each arm's predictive sample.
 
@@ -338,6 +342,7 @@ def predictive_check(
     rows = []
     for j, name in enumerate(names):
         row: dict[str, Any] = {"statistic": name, "observed": float(observed[j])}
+        row["in_record"] = True if in_record is None else bool(in_record[j])
         for arm, sample in arms.items():
             v = verdict(sample[:, j], observed[j], float(rng.random()))
             row[arm] = {"pit": v.pit, "lo": v.intervals[0.9][0], "hi": v.intervals[0.9][1]}

@@ -1130,14 +1130,16 @@ def _predictive(run: Run, executor: Any) -> pd.DataFrame | None:
     return check
 
 
-def check_rows(check: pd.DataFrame, names: Sequence[str], observed: np.ndarray, seed: int) -> list:
+def check_rows(check: pd.DataFrame, plan: StatisticPlan, seed: int) -> list[dict[str, Any]]:
     """Return the predictive check's rows from the simulated statistics of each arm."""
+    names = plan.names
     arms = {
         arm: check.loc[check["arm"] == arm, list(names)].to_numpy(dtype=float)
         for arm in ARMS
         if (check["arm"] == arm).any()
     }
-    return predictive_check(names, observed, arms, seed)
+    in_record = [s.in_record for s in plan.statistics]
+    return predictive_check(names, plan.observed, arms, seed, in_record)
 
 
 # --- finishing: summary and manifest --------------------------------------------------------
@@ -1204,7 +1206,7 @@ def build_summary(
             )
     summary["seconds_this_session"] = round(seconds, 1)
     if check is not None:
-        summary["check"] = check_rows(check, problem.plan.names, problem.plan.observed, spec.seed)
+        summary["check"] = check_rows(check, problem.plan, spec.seed)
     return store.jsonable(summary)
 
 
@@ -1309,5 +1311,12 @@ def render_summary(summary: Mapping[str, Any]) -> str:
         text += "\n" + table(headers, rows, right=(1, 4, 5, 7)) + "\n"
     if summary.get("check"):
         arms = [a for a in ARMS if a in summary["check"][0]]
-        text += "\n" + render_check(summary["check"], arms) + "\n"
+        shown = [r for r in summary["check"] if r.get("in_record", True)]
+        text += "\n" + render_check(shown, arms) + "\n"
+        hidden = len(summary["check"]) - len(shown)
+        if hidden:
+            text += (
+                f"({hidden} statistics of kinds the scenario makes and the record lacks are in "
+                "summary.json, under check)\n"
+            )
     return text

@@ -241,7 +241,8 @@ RESULT_ENTRIES = frozenset(
     {MANIFEST, SUMMARY, RUNS, MOVES, TRAJECTORIES, FAILURES, SWEEP_PLAN, ".writable",
      "figures", "report.html", "base", "variant", "runs", "failures", "design.parquet",
      "points.parquet", "sensitivity.parquet", "calibration.json", "abc.db",
-     "generations.parquet", "particles.parquet", "check.parquet", "scales.json"}
+     "generations.parquet", "particles.parquet", "check.parquet", "scales.json",
+     "posterior.json"}
 )  # fmt: skip
 
 
