@@ -721,6 +721,7 @@ class Calibration:
         self.check = check
         self.path = path
         self.status = status
+        self.integer: list[str] = []  # the calibrated fields that hold integers
 
     @property
     def paths(self) -> list[str]:
@@ -757,9 +758,10 @@ def load_calibration(path: str | os.PathLike[str]) -> Calibration:
     generations = _read_or_empty(folder / GENERATIONS)
     particles = _read_or_empty(folder / PARTICLES)
     check = pd.read_parquet(folder / CHECK) if (folder / CHECK).is_file() else None
-    return Calibration(
-        spec, summary, generations, particles, check, folder, manifest.get("status", "unknown")
-    )
+    status = manifest.get("status", "unknown")
+    result = Calibration(spec, summary, generations, particles, check, folder, status)
+    result.integer = list(plan.get("integer_parameters", []))
+    return result
 
 
 def _read_or_empty(path: Path) -> pd.DataFrame:
@@ -1153,7 +1155,9 @@ def _finish(run: Run, status: str, error: str | None, check: pd.DataFrame | None
     summary = build_summary(run, generations, particles, check, status)
     store.write_json(folder / store.SUMMARY, summary)
     _write_manifest(run, status, error)
-    return Calibration(run.problem.spec, summary, generations, particles, check, folder, status)
+    result = Calibration(run.problem.spec, summary, generations, particles, check, folder, status)
+    result.integer = list(run.problem.integer)
+    return result
 
 
 def build_summary(

@@ -116,9 +116,9 @@ def compare(
     from sim.scenario import compile_scenario
 
     specs = (compile_scenario(base_s), compile_scenario(variant_s))
-    from sim.experiments.posterior import Posterior, posterior_engine
+    from sim.experiments.posterior import as_posterior, posterior_engine
 
-    drawn = None if posterior is None else Posterior.load(posterior)
+    drawn = None if posterior is None else as_posterior(posterior)
     engines = [posterior_engine(drawn, s) for s in (base_s, variant_s)]
     started = dt.datetime.now(dt.UTC)
     path = None

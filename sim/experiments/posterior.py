@@ -169,14 +169,26 @@ class PosteriorEngine:
         return {**self.__dict__, "_cache": OrderedDict()}
 
 
-def posterior_engine(posterior: str | os.PathLike[str] | Posterior | None, scenario: Any) -> Any:
-    """Return the engine of runs over ``posterior`` (a calibration folder), None without one."""
+def posterior_engine(posterior: Any, scenario: Any) -> Any:
+    """Return the engine of runs over ``posterior`` (a calibration or its folder), or None."""
     if posterior is None:
         return None
-    found = posterior if isinstance(posterior, Posterior) else Posterior.load(posterior)
+    found = as_posterior(posterior)
     engine = PosteriorEngine(found, scenario)
     engine.check()
     return engine
+
+
+def as_posterior(posterior: Any) -> Posterior:
+    """Return a Posterior from itself, a Calibration (``sim.calibrate``'s) or its folder."""
+    if isinstance(posterior, Posterior):
+        return posterior
+    if hasattr(posterior, "particles") and hasattr(posterior, "posterior"):
+        values, weights = posterior.posterior()
+        source = str(posterior.path) if posterior.path else "a calibration kept in memory"
+        integer = getattr(posterior, "integer", ())
+        return Posterior(posterior.paths, values.to_numpy(), weights, integer, source)
+    return Posterior.load(posterior)
 
 
 def keep(folder: Path | None, engine: PosteriorEngine | None) -> None:

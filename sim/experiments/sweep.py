@@ -462,7 +462,9 @@ def with_posterior(plan: Plan, posterior: Any, folder: Path | None) -> None:
         posterior = Posterior.from_json(kept) if kept else None
     if posterior is None:
         return
-    found = posterior if isinstance(posterior, Posterior) else Posterior.load(posterior)
+    from sim.experiments.posterior import as_posterior
+
+    found = as_posterior(posterior)
     clash = sorted(set(found.paths) & {*plan.spec.paths, *plan.spec.set})
     if clash:
         raise SweepError(
