@@ -254,10 +254,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"results: {results.path}", file=sys.stderr)
     else:
         print(render_summary(results.summary), end="")
-        if results.summary.get("posterior"):
-            from sim.experiments.posterior import render_block
-
-            print("\n" + render_block(results.summary["posterior"]), end="")
+        _print_posterior(results.summary)
         if args.score:
             from sim.analysis.scoring import render
 
@@ -329,6 +326,14 @@ def _run_or_resume(args: argparse.Namespace, run: Any) -> Any:
     return results
 
 
+def _print_posterior(summary: dict[str, Any]) -> None:
+    """Print what a run drew from a posterior, if it did."""
+    if summary.get("posterior"):
+        from sim.experiments.posterior import render_block
+
+        print("\n" + render_block(summary["posterior"]), end="")
+
+
 def _all_cores() -> int:
     """Return the number of cores this process may use (the default of --workers)."""
     from sim.experiments.executors import default_workers
@@ -363,10 +368,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             print(f"results: {result.path}", file=sys.stderr)
     else:
         print(result.table(), end="")
-        if result.summary.get("posterior"):
-            from sim.experiments.posterior import render_block
-
-            print("\n" + render_block(result.summary["posterior"]), end="")
+        _print_posterior(result.summary)
         if not args.quiet:
             print(f"\nresults: {result.path}")
     if args.plot:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sim.analysis.calibration import LEVELS, MEASURES
 from sim.errors import SimError
-from sim.experiments.sweep_spec import DIST_ARGS, parse_shorthand
+from sim.experiments.sweep_spec import DIST_ARGS, check_distinct, find_document, parse_shorthand
 
 #: The arguments of each prior in the ``name(a, b, ...)`` shorthand, in order.
 PRIOR_ARGS = {**DIST_ARGS, "gamma": ("shape", "rate")}
@@ -205,13 +205,7 @@ class CalibrationSpec(_Strict):
 
     @model_validator(mode="after")
     def _check_paths(self) -> CalibrationSpec:
-        paths = [p.path for p in self.parameters]
-        repeated = sorted({p for p in paths if paths.count(p) > 1})
-        if repeated:
-            raise ValueError(f"parameters given twice: {', '.join(repeated)}")
-        clash = sorted(set(paths) & set(self.set))
-        if clash:
-            raise ValueError(f"paths both calibrated and set: {', '.join(clash)}")
+        check_distinct([p.path for p in self.parameters], self.set, "calibrated")
         return self
 
     @property
@@ -284,20 +278,7 @@ def read_calibration_file(path: str | os.PathLike[str]) -> CalibrationSpec:
 
 def find_calibration_file(name: str) -> Path | None:
     """Return the calibration file a name or path stands for, or None if it is none."""
-    import yaml
-
-    from sim.scenario.registry import SUFFIXES, find
-
-    path = Path(name)
-    candidate = path if path.suffix in SUFFIXES and path.is_file() else find(name)
-    if candidate is None:
-        return None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        data = yaml.load(candidate.read_text(encoding="utf-8"), Loader=loader)
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return None
-    return candidate if is_calibration_document(data) else None
+    return find_document(name, is_calibration_document)
 
 
 def resolve_spec(target: Any, fields: dict[str, Any]) -> CalibrationSpec:

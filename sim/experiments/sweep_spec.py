@@ -184,13 +184,7 @@ class SweepSpec(_Strict):
 
     @model_validator(mode="after")
     def _check_design(self) -> SweepSpec:
-        paths = [p.path for p in self.parameters]
-        repeated = sorted({p for p in paths if paths.count(p) > 1})
-        if repeated:
-            raise ValueError(f"parameters given twice: {', '.join(repeated)}")
-        clash = sorted(set(paths) & set(self.set))
-        if clash:
-            raise ValueError(f"paths both swept and set: {', '.join(clash)}")
+        check_distinct([p.path for p in self.parameters], self.set, "swept")
         if self.design == "grid":
             self._check_grid()
         else:
@@ -256,6 +250,16 @@ class SweepSpec(_Strict):
             f"{self.design} design, {self.n_points} points x {self.runs} runs "
             f"= {self.n_points * self.runs} runs, seed {self.seed}, {crn}; {params}"
         )
+
+
+def check_distinct(paths: list[str], fixed: Any, varied: str) -> None:
+    """Raise a ValueError if a path is given twice, or both varied and fixed (``set``)."""
+    repeated = sorted({p for p in paths if paths.count(p) > 1})
+    if repeated:
+        raise ValueError(f"parameters given twice: {', '.join(repeated)}")
+    clash = sorted(set(paths) & set(fixed))
+    if clash:
+        raise ValueError(f"paths both {varied} and set: {', '.join(clash)}")
 
 
 def _power_of_two(n: int) -> int:
@@ -556,6 +560,11 @@ def _merge_parameters(old: Any, new: Any) -> list[dict[str, Any]]:
 
 def find_sweep_file(name: str) -> Path | None:
     """Return the sweep file a name or path stands for, or None if it is no sweep file."""
+    return find_document(name, is_sweep_document)
+
+
+def find_document(name: str, accepts: Any) -> Path | None:
+    """Return the YAML file a name or path stands for if ``accepts`` its data, else None."""
     import yaml
 
     from sim.scenario.registry import SUFFIXES, find
@@ -569,7 +578,7 @@ def find_sweep_file(name: str) -> Path | None:
         data = yaml.load(candidate.read_text(encoding="utf-8"), Loader=loader)
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return None  # The loader of whichever kind of file it is will say what is wrong.
-    return candidate if is_sweep_document(data) else None
+    return candidate if accepts(data) else None
 
 
 # --- checking paths fast, before the scenario is fully loaded ---------------------------------
