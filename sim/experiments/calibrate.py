@@ -386,9 +386,6 @@ class ScenarioModel:
 
 # --- the sampler: pyabc's interface, seeded per evaluation ----------------------------------
 
-#: In a worker: the simulate function of the generation being sampled, by token.
-_WORKER_FUNCTIONS: dict[str, Callable[[], Any]] = {}
-
 
 def evaluation_seed(seed: int, t: int, k: int) -> np.ndarray:
     """Return the numpy seed of evaluation ``k`` of generation ``t`` (-1: the prior sample)."""
@@ -399,42 +396,23 @@ def evaluation_seed(seed: int, t: int, k: int) -> np.ndarray:
 class Evaluate:
     """Evaluates a batch of pyabc proposals: the callable executors map over id ranges.
 
-    In a worker it holds pyabc's simulate function cloudpickled (it is a closure), unpickled
-    once per generation and worker.
+    ``function`` is pyabc's simulate function of the generation (a partial of pyabc's own
+    functions over picklable parts), so a process pool or Dask can take it as it is.
     """
 
     seed: int
     t: int
-    token: str
-    payload: bytes | None = None
-    function: Callable[[], Any] | None = None
+    function: Callable[[], Any]
 
     def __call__(self, ids: Sequence[int]) -> tuple[int, list[Any]]:
         """Return the first id and the particles of the evaluations ``ids``."""
-        simulate_one = self.function or self._unpacked()
         out = []
         for k in ids:
             state = evaluation_seed(self.seed, self.t, k)
             np.random.seed(state)
             random.seed(int(state[0]))
-            out.append(simulate_one())
+            out.append(self.function())
         return ids[0], out
-
-    def _unpacked(self) -> Callable[[], Any]:
-        found = _WORKER_FUNCTIONS.get(self.token)
-        if found is None:
-            import cloudpickle
-
-            _WORKER_FUNCTIONS.clear()  # the last generation's function is done with
-            found = _WORKER_FUNCTIONS[self.token] = cloudpickle.loads(self.payload)
-        return found
-
-    def __getstate__(self) -> dict[str, Any]:
-        if self.payload is None:
-            import cloudpickle
-
-            self.payload = cloudpickle.dumps(self.function)
-        return {**self.__dict__, "function": None}
 
 
 def _make_sampler_class() -> type:
@@ -464,12 +442,7 @@ def _make_sampler_class() -> type:
         ) -> Any:
             del all_accepted, ana_vars  # the order of ids already decides everything
             parallel = getattr(self.executor, "workers", 1) > 1
-            evaluate = Evaluate(self.seed, t, f"{os.getpid()}-{t}-{time.time_ns()}")
-            evaluate.function = simulate_one
-            if parallel:
-                import cloudpickle
-
-                evaluate.payload = cloudpickle.dumps(simulate_one)
+            evaluate = Evaluate(self.seed, t, simulate_one)
             batch = self.batch if parallel else 1
             kept, evaluated, accepted, ok = _ordered_until(
                 self.executor.map(evaluate, _id_ranges(batch)), n, max_eval, self.bar
@@ -523,17 +496,35 @@ def _ordered_until(
 # --- pyabc's pieces ---------------------------------------------------------------------------
 
 
-def scale_function(name: str) -> Callable[..., np.ndarray] | None:
-    """Return pyabc's scale function of a name (None: no adaptive scale)."""
-    from pyabc.distance import scale
+#: pyabc's scale functions, by the names a calibration file uses.
+SCALE_FUNCTIONS = {
+    "rmsd": "root_mean_square_deviation",
+    "sd": "standard_deviation",
+    "mad": "median_absolute_deviation",
+    "cmad": "combined_median_absolute_deviation",
+}
 
-    functions = {
-        "rmsd": scale.root_mean_square_deviation,
-        "sd": scale.standard_deviation,
-        "mad": scale.median_absolute_deviation,
-        "cmad": scale.combined_median_absolute_deviation,
-    }
-    return functions.get(name)
+
+class Scale:
+    """pyabc's scale function of a name, by reference: the distance then pickles.
+
+    (pyabc's own are closures of a checking decorator, which a process pool cannot send.)
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.__name__ = SCALE_FUNCTIONS[name]
+
+    def __call__(self, **kwargs: Any) -> np.ndarray:
+        """Return the scales of the samples (pyabc's keyword interface)."""
+        from pyabc.distance import scale
+
+        return getattr(scale, self.__name__)(**kwargs)
+
+
+def scale_function(name: str) -> Scale | None:
+    """Return pyabc's scale function of a name (None: no adaptive scale)."""
+    return Scale(name) if name in SCALE_FUNCTIONS else None
 
 
 def build_abc(problem: Problem, sampler: Any, scales: Sequence[float] | None = None) -> Any:

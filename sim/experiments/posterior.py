@@ -191,9 +191,12 @@ def as_posterior(posterior: Any) -> Posterior:
     return Posterior.load(posterior)
 
 
-def keep(folder: Path | None, engine: PosteriorEngine | None) -> None:
-    """Write a run's posterior into its results folder (``--resume`` reads it back)."""
-    if folder is None or engine is None:
+def keep(folder: Path | None, engine: Any) -> None:
+    """Write a run's posterior into its results folder (``--resume`` reads it back).
+
+    Any other engine (None: the engine's own ``simulate``) leaves the folder as it is.
+    """
+    if folder is None or not isinstance(engine, PosteriorEngine):
         return
     from sim.experiments import store
 
