@@ -26,7 +26,7 @@ from sim.experiments.calibrate import calibrate, load_calibration, prepare
 from sim.experiments.calibration_spec import CalibrationError, resolve_spec
 
 HERE = Path(__file__).resolve().parent
-ORACLE = HERE / "scenarios" / "poisson_oracle_calibration.yaml"
+ORACLE = HERE / "data" / "poisson_oracle_calibration.yaml"
 DUEL = HERE / "scenarios" / "calibration_duel.yaml"
 DOMAIN = HERE.parents[1] / "shared" / "domain"
 if not DOMAIN.is_dir():  # a worktree beside the main checkout

@@ -15,7 +15,7 @@ from sim.experiments.posterior import Posterior
 from sim.experiments.seeding import replication_seed
 
 HERE = Path(__file__).resolve().parent
-ORACLE = HERE / "scenarios" / "poisson_oracle_calibration.yaml"
+ORACLE = HERE / "data" / "poisson_oracle_calibration.yaml"
 SCENARIO = str(HERE / "scenarios" / "poisson_oracle.yaml")
 
 
