@@ -12,7 +12,13 @@ The public API, loaded lazily so that ``import sim`` (and ``sim --help``) stays 
     )
     paired.summary  # paired differences on common random numbers
 
-``load``, ``run``, ``compare``, ``sweep`` and ``register_policy`` come from
+    posterior = sim.calibrate(
+        "taiwan-flashpoint-2025", "timeline.csv",
+        parameters={"actors.CHN.attributes.resolve": "uniform(0.4, 0.95)"},
+    )
+    posterior.summary["parameters"]  # posterior mean, median, 90% interval against the prior
+
+``load``, ``run``, ``compare``, ``sweep``, ``calibrate`` and ``register_policy`` come from
 :mod:`sim.scenario`, :mod:`sim.experiments` and :mod:`sim.engine.policy` on first use.
 """
 
@@ -26,7 +32,16 @@ if TYPE_CHECKING:
 
     from sim.engine.record import RunRecord
 
-__all__ = ["__version__", "compare", "load", "register_policy", "run", "simulate", "sweep"]
+__all__ = [
+    "__version__",
+    "calibrate",
+    "compare",
+    "load",
+    "register_policy",
+    "run",
+    "simulate",
+    "sweep",
+]
 
 # Where each lazily loaded name lives.
 _LAZY = {
@@ -34,6 +49,7 @@ _LAZY = {
     "run": ("sim.experiments.ensemble", "run"),
     "compare": ("sim.experiments.compare", "compare"),
     "sweep": ("sim.experiments.sweep", "sweep"),
+    "calibrate": ("sim.experiments.calibrate", "calibrate"),
     "register_policy": ("sim.engine.policy", "register_policy"),
 }
 

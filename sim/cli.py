@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(sub)
     _add_backtest(sub)
     _add_sweep(sub)
+    _add_calibrate(sub)
     return parser
 
 
@@ -82,6 +83,15 @@ def _add_overrides(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="PATH=VALUE",
         help="override a scenario value, e.g. --set actors.CHN.attributes.resolve=0.8 (repeatable)",
+    )
+
+
+def _add_posterior(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--posterior",
+        metavar="CALIBRATION_DIR",
+        help="draw each replication's calibrated parameters from this calibration's posterior "
+        "(a fresh draw per replication, from its seed; see 'sim calibrate')",
     )
 
 
@@ -111,6 +121,7 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--runs", type=int, help="replications (default: 1000)")
     p.add_argument("--seed", type=int, help="root seed (default: 0)")
     _add_overrides(p)
+    _add_posterior(p)
     _add_scale_options(p)
     _add_destination(p)
     p.add_argument("--json", action="store_true", help="print summary.json instead of the tables")
@@ -185,6 +196,7 @@ def _add_compare(sub: Any) -> None:
     p.add_argument("--runs", type=int, default=1000, help="replications per arm (default: 1000)")
     p.add_argument("--seed", type=int, default=0, help="root seed of both arms (default: 0)")
     _add_overrides(p)
+    _add_posterior(p)
     _add_executor_options(p)
     _add_destination(p)
     p.add_argument("--json", action="store_true", help="print summary.json instead of the tables")
@@ -242,6 +254,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"results: {results.path}", file=sys.stderr)
     else:
         print(render_summary(results.summary), end="")
+        _print_posterior(results.summary)
         if args.score:
             from sim.analysis.scoring import render
 
@@ -268,11 +281,19 @@ def _run_or_resume(args: argparse.Namespace, run: Any) -> Any:
         "command": args.command_line,
     }
     if args.resume:
-        given = [args.scenario, args.runs, args.seed, args.overrides, args.precision, args.max_runs]
+        given = [
+            args.scenario,
+            args.runs,
+            args.seed,
+            args.overrides,
+            args.precision,
+            args.max_runs,
+            args.posterior,
+        ]
         if any(v not in (None, []) for v in given):
             raise UsageError(
-                "--resume DIR takes its scenario, --runs, --seed, --set and --precision "
-                "from the folder: give none of them"
+                "--resume DIR takes its scenario, --runs, --seed, --set, --precision and "
+                "--posterior from the folder: give none of them"
             )
         if args.name is not None or args.force:
             raise UsageError("--resume DIR finishes that folder: give no --name or --force")
@@ -295,6 +316,7 @@ def _run_or_resume(args: argparse.Namespace, run: Any) -> Any:
             command=args.command_line,
             name=args.name,
             force=args.force,
+            posterior=args.posterior,
         )
     summary = results.summary
     if summary.get("precision") and args.json and not args.quiet:
@@ -302,6 +324,14 @@ def _run_or_resume(args: argparse.Namespace, run: Any) -> Any:
     if summary["failures"]["count"] and not args.quiet:
         print(f"sim: warning: {failures_text(summary)}", file=sys.stderr)
     return results
+
+
+def _print_posterior(summary: dict[str, Any]) -> None:
+    """Print what a run drew from a posterior, if it did."""
+    if summary.get("posterior"):
+        from sim.experiments.posterior import render_block
+
+        print("\n" + render_block(summary["posterior"]), end="")
 
 
 def _all_cores() -> int:
@@ -330,6 +360,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         command=args.command_line,
         name=args.name,
         force=args.force,
+        posterior=args.posterior,
     )
     if args.json:
         print(json_text(result.summary))
@@ -337,6 +368,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             print(f"results: {result.path}", file=sys.stderr)
     else:
         print(result.table(), end="")
+        _print_posterior(result.summary)
         if not args.quiet:
             print(f"\nresults: {result.path}")
     if args.plot:
@@ -548,6 +580,7 @@ def _add_sweep(sub: Any) -> None:
         "PATH=LOW:HIGH (uniform) or PATH=triangular(low,mode,high) etc. (repeatable)",
     )
     _add_overrides(p)
+    _add_posterior(p)
     p.add_argument("--design", choices=("grid", "lhs", "sobol"), help="default: grid")
     p.add_argument(
         "--points", type=int, help="LHS: number of points; Sobol: base sample N (a power of 2)"
@@ -609,6 +642,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         command=args.command_line,
         name=args.name,
         force=args.force,
+        posterior=args.posterior,
     )
     if args.json:
         from sim.experiments.store import json_text
@@ -620,6 +654,151 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"\nresults: {results.path}", file=sys.stderr if args.json else sys.stdout)
     if args.plot:
         _write_figures(results.path, "png", args.quiet)
+    return 0
+
+
+# --- calibration --------------------------------------------------------------------------------
+
+
+def _add_calibrate(sub: Any) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        help="calibrate scenario parameters to a dated record (ABC-SMC): a posterior",
+        description="Find the parameter values under which the scenario reproduces a dated "
+        "record of moves, as a posterior distribution (pyabc's ABC-SMC on the first day and "
+        "count of each kind of move). See docs/calibration.md.",
+    )
+    p.add_argument(
+        "target",
+        nargs="?",
+        metavar="NAME|FILE",
+        help="a scenario to calibrate with --param, or a calibration file (calibrations/NAME)",
+    )
+    p.add_argument(
+        "timeline", nargs="?", metavar="TIMELINE.csv", help="the record (sim backtest's format)"
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="PATH=PRIOR",
+        help="a calibrated parameter and its prior: uniform(a, b) or a:b, loguniform(a, b), "
+        "triangular(low, mode, high), truncnormal(mean, sd, low, high), gamma(shape, rate) "
+        "(repeatable)",
+    )
+    _add_overrides(p)
+    p.add_argument("--population", type=int, help="particles per generation (default: 500)")
+    p.add_argument("--generations", type=int, help="at most this many generations (default: 8)")
+    p.add_argument("--seed", type=int, help="root seed (default: 0)")
+    p.add_argument("--min-epsilon", type=float, metavar="E", help="stop once epsilon <= E")
+    p.add_argument("--max-simulations", type=int, metavar="M", help="stop after M simulations")
+    p.add_argument("--min-acceptance", type=float, metavar="A", help="stop below acceptance A")
+    p.add_argument("--minutes", type=float, metavar="T", help="stop after T minutes")
+    p.add_argument(
+        "--stable", type=float, metavar="F", help="stop when epsilon falls by less than F (0.05)"
+    )
+    p.add_argument(
+        "--level", choices=("root", "code"), help="kinds by CAMEO root (default) or code"
+    )
+    p.add_argument(
+        "--measure", action="append", choices=("first", "count"), help="first and/or count"
+    )
+    p.add_argument(
+        "--statistic",
+        action="append",
+        metavar="PATTERN",
+        help="keep only statistics matching (e.g. 'count:CHN->JPN *'; repeatable)",
+    )
+    p.add_argument("--exclude", action="append", metavar="PATTERN", help="drop these statistics")
+    p.add_argument(
+        "--weight",
+        action="append",
+        default=[],
+        metavar="PATTERN=W",
+        help="multiply the weight of matching statistics by W (repeatable)",
+    )
+    p.add_argument(
+        "--no-unobserved",
+        action="store_true",
+        help="leave out the kinds the scenario makes but the record never shows",
+    )
+    p.add_argument("--p", type=float, help="the p of the weighted p-norm distance (default: 1)")
+    p.add_argument(
+        "--scale",
+        choices=("rmsd", "sd", "mad", "cmad", "none"),
+        help="each statistic's adaptive scale (default: rmsd); none: weights only",
+    )
+    p.add_argument("--quantile", type=float, help="epsilon: this quantile of the last distances")
+    p.add_argument("--check", type=int, metavar="N", help="runs per arm of the predictive check")
+    p.add_argument(
+        "--until", type=_date, metavar="DATE", help="last day scored (default: record's)"
+    )
+    p.add_argument(
+        "--ignore-actor",
+        action="append",
+        metavar="ID",
+        help="drop the record's rows naming this actor (one the scenario lacks; repeatable)",
+    )
+    p.add_argument(
+        "--full-horizon",
+        action="store_true",
+        help="simulate the whole horizon, not only as far as can change the window's moves",
+    )
+    _add_executor_options(p)
+    _add_destination(p)
+    p.add_argument("--resume", metavar="DIR", help="continue an interrupted calibration")
+    p.add_argument("--json", action="store_true", help="print summary.json instead of the tables")
+    p.add_argument("--quiet", action="store_true", help="no progress, no results path")
+    p.set_defaults(func=cmd_calibrate)
+
+
+def _date(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, not {text!r}") from None
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Check a calibration (fast), run its generations, print the posterior and the check."""
+    from sim.errors import UsageError
+    from sim.experiments.calibration_spec import cli_fields
+
+    fields = cli_fields(args)
+    progress = sys.stderr.isatty() and not args.quiet
+    where = {
+        "workers": args.workers or _all_cores(),
+        "executor": args.executor,
+        "scheduler": args.scheduler,
+        "progress": progress,
+        "command": args.command_line,
+    }
+    from sim.experiments.calibrate import calibrate
+
+    if args.resume:
+        extra = {k: v for k, v in fields.items() if v is not None and k != "stop"}
+        if args.target or extra:
+            raise UsageError(
+                "--resume DIR takes the calibration from its folder: give only stop rules "
+                "(--generations, --min-epsilon, --max-simulations, ...) with it"
+            )
+        result = calibrate(resume=args.resume, stop=fields["stop"], **where)
+    elif args.target is None:
+        raise UsageError("give a scenario and a timeline, a calibration file, or --resume DIR")
+    else:
+        result = calibrate(
+            args.target, out=args.out, name=args.name, force=args.force, **where, **fields
+        )
+    if args.json:
+        from sim.experiments.store import json_text
+
+        print(json_text(result.summary))
+    else:
+        print(result.table(), end="")
+    if not args.quiet:
+        print(f"\nresults: {result.path}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

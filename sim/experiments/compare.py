@@ -75,6 +75,7 @@ def compare(
     command: str | None = None,
     name: str | None = None,
     force: bool = False,
+    posterior: str | os.PathLike[str] | None = None,
 ) -> Comparison:
     """Run ``base`` and ``variant`` on common random numbers and compare them pairwise.
 
@@ -95,6 +96,8 @@ def compare(
         name: write to ``out/compare/<base>--<variant>/<name>/`` instead of a fresh folder;
             a folder of that name is refused unless ``force``.
         force: replace an existing results folder ``name`` (deleted as the comparison starts).
+        posterior: a calibration folder: replication ``i`` of both arms draws the same
+            particle of its posterior (see :mod:`sim.experiments.posterior`).
     """
     store.check_destination(out, name, force)
     base_s = resolve_scenario(base, None)
@@ -113,6 +116,10 @@ def compare(
     from sim.scenario import compile_scenario
 
     specs = (compile_scenario(base_s), compile_scenario(variant_s))
+    from sim.experiments.posterior import as_posterior, posterior_engine
+
+    drawn = None if posterior is None else as_posterior(posterior)
+    engines = [posterior_engine(drawn, s) for s in (base_s, variant_s)]
     started = dt.datetime.now(dt.UTC)
     path = None
     if out is not None:
@@ -126,7 +133,9 @@ def compare(
         info.write_manifest(path, "running", None)
     try:
         with _entered(chosen):
-            for name, scenario, spec in zip(ARMS, (base_s, variant_s), specs, strict=True):
+            for name, scenario, spec, engine in zip(
+                ARMS, (base_s, variant_s), specs, engines, strict=True
+            ):
                 arms.append(
                     run_spec(
                         scenario,
@@ -139,6 +148,7 @@ def compare(
                         chunk_size=chunk_size,
                         command=command,
                         folder=None if path is None else path / name,
+                        engine=engine,
                     )
                 )
     except BaseException as exc:
@@ -146,7 +156,10 @@ def compare(
             info.write_manifest(path, "interrupted", f"{type(exc).__name__}: {exc}")
             exc.add_note(f"the comparison in {path} is incomplete")
         raise
-    summary = store.jsonable(comparison_summary(info, specs, arms[0], arms[1]))
+    summary = comparison_summary(info, specs, arms[0], arms[1])
+    if drawn is not None:
+        summary["posterior"] = drawn.summary_block(seed, runs)
+    summary = store.jsonable(summary)
     if path is not None:
         store.write_json(path / store.SUMMARY, summary)
         info.write_manifest(path, "complete", None)

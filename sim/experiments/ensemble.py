@@ -54,6 +54,9 @@ from sim.experiments.executors import (
     WorkerLost,
     make_executor,
 )
+from sim.experiments.posterior import keep as keep_posterior
+from sim.experiments.posterior import kept as kept_posterior
+from sim.experiments.posterior import posterior_engine
 from sim.experiments.precision import DEFAULT_MAX_RUNS, Precision, Schedule
 from sim.experiments.seeding import check_seed, replication_seed, seed_key
 
@@ -712,6 +715,9 @@ class Ensemble:
             summary["precision"] = schedule.precision.report(
                 collector.completed, collector.outcomes, self.spec.outcome_ids, schedule.batches
             )
+        posterior = getattr(self.engine, "posterior", None)
+        if posterior is not None:  # runs over a calibration's posterior say so
+            summary["posterior"] = posterior.summary_block(self.seed, collector.completed)
         return store.jsonable(summary)
 
     def write_manifest(self, status: str, error: str | None) -> None:
@@ -872,6 +878,7 @@ def run(
     callback: Callback | None = None,
     name: str | None = None,
     force: bool = False,
+    posterior: str | os.PathLike[str] | None = None,
 ) -> Results:
     """Run replications of a scenario and return their :class:`Results`.
 
@@ -898,6 +905,8 @@ def run(
         name: write to ``out/<scenario>/<name>/`` instead of a fresh ``<run-id>`` folder; a
             folder of that name is refused unless ``force``.
         force: replace an existing results folder ``name`` (deleted as this run starts).
+        posterior: a calibration folder: each replication draws its parameters from its
+            posterior (see :mod:`sim.experiments.posterior`); the summary says so.
 
     Results are the same for the same seed whatever the executor and number of workers.
     If interrupted (Ctrl-C, a worker that dies, an error), whatever completed is written,
@@ -909,6 +918,7 @@ def run(
     runs, target = length(runs, precision, max_runs)
     scenario = resolve_scenario(scenario, overrides)
     spec = compile_scenario(scenario)
+    engine = posterior_engine(posterior, scenario)
     chosen = choose_executor(executor, workers, scheduler, runs, chunk_size)
     return run_spec(
         scenario,
@@ -924,6 +934,7 @@ def run(
         callback=callback,
         name=name,
         force=force,
+        engine=engine,
     )
 
 
@@ -979,6 +990,8 @@ def run_spec(
         sink = store.ResultsWriter(path, schema, n_dyads, spec.days)
     else:
         sink = store.MemoryTables(schema, n_dyads, spec.days)
+    if isinstance(sink, store.ResultsWriter):
+        keep_posterior(sink.path, engine)  # so that a resumed run draws the same
     collector = Collector(sink, Tally(spec.days, len(spec.rung_names)))
     ens = Ensemble(
         scenario,
@@ -1032,6 +1045,9 @@ def resume(
     from sim.scenario import compile_scenario
 
     spec = compile_scenario(scenario)
+    kept = kept_posterior(path)
+    if engine is None and kept is not None:
+        engine = posterior_engine(kept, scenario)
     chunk_size = int(manifest["chunk_size"])
     precision = Precision.from_json(manifest["precision"]) if manifest["precision"] else None
     runs = None if precision else int(manifest["runs"])

@@ -240,7 +240,9 @@ def _named_dir(parent: Path, name: str, force: bool) -> Path:
 RESULT_ENTRIES = frozenset(
     {MANIFEST, SUMMARY, RUNS, MOVES, TRAJECTORIES, FAILURES, SWEEP_PLAN, ".writable",
      "figures", "report.html", "base", "variant", "runs", "failures", "design.parquet",
-     "points.parquet", "sensitivity.parquet"}
+     "points.parquet", "sensitivity.parquet", "calibration.json", "abc.db",
+     "generations.parquet", "particles.parquet", "check.parquet", "scales.json",
+     "posterior.json"}
 )  # fmt: skip
 
 

@@ -453,6 +453,26 @@ def plan_document(spec: SweepSpec, base: Base, kinds: Sequence[Kind]) -> dict[st
     }
 
 
+def with_posterior(plan: Plan, posterior: Any, folder: Path | None) -> None:
+    """Set the posterior a sweep's replications draw from: given, or the resumed folder's."""
+    from sim.experiments.posterior import Posterior
+
+    if posterior is None and folder is not None:
+        kept = read_plan(folder).get("posterior")
+        posterior = Posterior.from_json(kept) if kept else None
+    if posterior is None:
+        return
+    from sim.experiments.posterior import as_posterior
+
+    found = as_posterior(posterior)
+    clash = sorted(set(found.paths) & {*plan.spec.paths, *plan.spec.set})
+    if clash:
+        raise SweepError(
+            f"--posterior: {', '.join(clash)} both swept (or set) and drawn from the posterior"
+        )
+    plan.posterior = found
+
+
 def stored_scenario(folder: Path) -> Any:
     """Return the base scenario a sweep folder was started with."""
     from sim.scenario.schema import Scenario
@@ -497,6 +517,7 @@ class Plan:
     kinds: list[Kind]
     design: pd.DataFrame
     metrics: list[Metric]
+    posterior: Any = None  # a Posterior: every point's replications draw their parameters
 
 
 def prepare(spec: SweepSpec, scenario: Any = None) -> Plan:
@@ -536,6 +557,7 @@ def run_points(
                 runs=plan.spec.runs,
                 seed=point_seed(plan.spec, point),
                 executor=executor,
+                posterior=plan.posterior,
                 **extra,
             )
             on_point(point, _with_point(results.runs, point), _with_point(results.failures, point))
@@ -760,6 +782,7 @@ def sweep(
     command: str | None = None,
     name: str | None = None,
     force: bool = False,
+    posterior: Any = None,
     **fields: Any,
 ) -> SweepResults:
     """Run a parameter sweep and return its tables.
@@ -784,6 +807,8 @@ def sweep(
         name: write to ``out/<scenario>/<name>/`` instead of a fresh ``sweep-<id>`` folder; a
             folder of that name is refused unless ``force``.
         force: replace an existing results folder ``name`` (deleted as the sweep starts).
+        posterior: a calibration folder: every point's replications draw the calibrated
+            parameters from its posterior (see :mod:`sim.experiments.posterior`).
         **fields: fields of :class:`SweepSpec` that set or override the target's:
             ``parameters`` (``{path: "0.3:0.9:7"}``, ``{path: [0, 1]}`` or
             ``{path: {"low": 0, "high": 1}}``), ``design``, ``points``, ``runs``, ``seed``,
@@ -797,6 +822,7 @@ def sweep(
     if target is None and folder is not None:
         scenario = stored_scenario(folder.path)  # Finish what was started, as it was started.
     plan = prepare(spec, scenario)
+    with_posterior(plan, posterior, folder.path if folder else None)
     chosen = choose_executor(executor, workers, scheduler)
     chunk = chunk_size or default_chunk(spec.runs, getattr(chosen, "workers", 1))
     return execute(plan, out, folder, chosen, chunk, progress, command, name=name, force=force)
@@ -886,6 +912,8 @@ def _open_folder(
 ) -> Folder:
     """Create the sweep's folder and write its plan and design, or check the resumed one's."""
     document = plan_document(plan.spec, plan.base, plan.kinds)
+    if plan.posterior is not None:
+        document["posterior"] = plan.posterior.to_json()
     if folder is not None:
         check_resumable(folder, document)
         stored = pd.read_parquet(folder.path / DESIGN)
@@ -971,6 +999,7 @@ def sweep_manifest(
         "seed": spec.seed,
         "common_random_numbers": spec.common_random_numbers,
         "outcomes": [m.name for m in plan.metrics],
+        "posterior": plan.posterior.source if plan.posterior is not None else None,
         "status": status,
         "error": error,
         "package_version": store.package_version(),

@@ -184,13 +184,7 @@ class SweepSpec(_Strict):
 
     @model_validator(mode="after")
     def _check_design(self) -> SweepSpec:
-        paths = [p.path for p in self.parameters]
-        repeated = sorted({p for p in paths if paths.count(p) > 1})
-        if repeated:
-            raise ValueError(f"parameters given twice: {', '.join(repeated)}")
-        clash = sorted(set(paths) & set(self.set))
-        if clash:
-            raise ValueError(f"paths both swept and set: {', '.join(clash)}")
+        check_distinct([p.path for p in self.parameters], self.set, "swept")
         if self.design == "grid":
             self._check_grid()
         else:
@@ -258,6 +252,16 @@ class SweepSpec(_Strict):
         )
 
 
+def check_distinct(paths: list[str], fixed: Any, varied: str) -> None:
+    """Raise a ValueError if a path is given twice, or both varied and fixed (``set``)."""
+    repeated = sorted({p for p in paths if paths.count(p) > 1})
+    if repeated:
+        raise ValueError(f"parameters given twice: {', '.join(repeated)}")
+    clash = sorted(set(paths) & set(fixed))
+    if clash:
+        raise ValueError(f"paths both {varied} and set: {', '.join(clash)}")
+
+
 def _power_of_two(n: int) -> int:
     """Return the power of two nearest ``n``."""
     return 1 << max(0, round(math.log2(max(n, 1))))
@@ -282,14 +286,20 @@ def parameter_input(path: str, spec: Any) -> dict[str, Any]:
     )
 
 
-def parse_shorthand(text: str, path: str) -> dict[str, Any]:
-    """Parse ``low:high[:steps]``, ``[v, ...]`` or ``dist(args)`` into Parameter fields."""
+def parse_shorthand(
+    text: str, path: str, distributions: dict[str, tuple[str, ...]] = DIST_ARGS
+) -> dict[str, Any]:
+    """Parse ``low:high[:steps]``, ``[v, ...]`` or ``dist(args)`` into Parameter fields.
+
+    ``distributions`` names the known ``dist(args)`` calls and their arguments (a
+    calibration's priors know more than a sweep's designs).
+    """
     text = text.strip()
     if text.startswith("["):
         return {"values": _yaml_list(text, path)}
     call = _DIST_CALL.match(text)
     if call:
-        return _parse_call(call.group(1), call.group(2), path)
+        return _parse_call(call.group(1), call.group(2), path, distributions)
     if ":" in text:
         return _parse_range(text, path)
     raise ValueError(
@@ -326,12 +336,14 @@ def _parse_range(text: str, path: str) -> dict[str, Any]:
     )
 
 
-def _parse_call(name: str, inner: str, path: str) -> dict[str, Any]:
-    if name not in DIST_ARGS:
+def _parse_call(
+    name: str, inner: str, path: str, distributions: dict[str, tuple[str, ...]] = DIST_ARGS
+) -> dict[str, Any]:
+    if name not in distributions:
         raise ValueError(
-            f"parameter {path}: unknown distribution '{name}'; known: {', '.join(DIST_ARGS)}"
+            f"parameter {path}: unknown distribution '{name}'; known: {', '.join(distributions)}"
         )
-    names = DIST_ARGS[name]
+    names = distributions[name]
     try:
         args = [float(a) for a in inner.split(",")]
     except ValueError:
@@ -548,6 +560,11 @@ def _merge_parameters(old: Any, new: Any) -> list[dict[str, Any]]:
 
 def find_sweep_file(name: str) -> Path | None:
     """Return the sweep file a name or path stands for, or None if it is no sweep file."""
+    return find_document(name, is_sweep_document)
+
+
+def find_document(name: str, accepts: Any) -> Path | None:
+    """Return the YAML file a name or path stands for if ``accepts`` its data, else None."""
     import yaml
 
     from sim.scenario.registry import SUFFIXES, find
@@ -561,7 +578,7 @@ def find_sweep_file(name: str) -> Path | None:
         data = yaml.load(candidate.read_text(encoding="utf-8"), Loader=loader)
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return None  # The loader of whichever kind of file it is will say what is wrong.
-    return candidate if is_sweep_document(data) else None
+    return candidate if accepts(data) else None
 
 
 # --- checking paths fast, before the scenario is fully loaded ---------------------------------

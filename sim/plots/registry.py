@@ -32,6 +32,7 @@ FIGURE_MODULES = {
     "profiles": "sim.plots.profiles",
     "comparison": "sim.plots.comparison",
     "sweep": "sim.plots.sweep",
+    "calibration": "sim.plots.calibration",
 }
 
 #: The figure modules of each kind of results, imported in this order (the order their
@@ -40,6 +41,7 @@ KIND_MODULES: dict[str, tuple[str, ...]] = {
     "ensemble": ("ensemble", "profiles"),
     "comparison": ("comparison",),
     "sweep": ("sweep",),
+    "calibration": ("calibration",),
 }
 
 #: The formats ``sim plot`` writes.

@@ -1,0 +1,102 @@
+"""Runs over a calibration's posterior: a fresh draw per replication, seeded by it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from sim.errors import SimError
+from sim.experiments.calibrate import calibrate
+from sim.experiments.posterior import Posterior
+from sim.experiments.seeding import replication_seed
+
+HERE = Path(__file__).resolve().parent
+ORACLE = HERE / "data" / "poisson_oracle_calibration.yaml"
+SCENARIO = str(HERE / "scenarios" / "poisson_oracle.yaml")
+
+
+@pytest.fixture(scope="module")
+def calibration(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("posterior")
+    done = calibrate(
+        str(ORACLE), out=str(out), name="c", population=40, stop={"generations": 2}, seed=3
+    )
+    return done.path
+
+
+def test_each_replication_draws_its_own_particle_from_its_seed(calibration) -> None:
+    posterior = Posterior.load(calibration)
+    results = sim.run(SCENARIO, runs=120, seed=4, posterior=calibration)
+    block = results.summary["posterior"]
+    assert block["calibration"] == str(calibration.resolve())
+    assert block["distinct_particles_drawn"] > 10
+    picks = posterior.draws(4, 120)
+    rates = posterior.values[picks, 0]
+    # one move per event, so a run's moves count its rate's Poisson draw: the runs' mean is
+    # the drawn rates' mean (4 standard errors), not the scenario's own 8 a year
+    n = results.runs["n_moves"].to_numpy()
+    assert abs(n.mean() - rates.mean()) < 4 * n.std() / np.sqrt(len(n))
+    assert block["parameters"]["events.criticism.rate_per_year"]["mean"] == pytest.approx(
+        rates.mean()
+    )
+    record = results.trace(7)
+    assert len(record.moves) == n[7]
+    assert posterior.draw(replication_seed(4, 7)) == picks[7]
+
+
+def test_a_posterior_run_is_the_same_on_two_workers_and_resumes(calibration, tmp_path) -> None:
+    one = sim.run(SCENARIO, runs=60, seed=2, posterior=calibration)
+    two = sim.run(SCENARIO, runs=60, seed=2, posterior=calibration, workers=2, chunk_size=10)
+    pd.testing.assert_frame_equal(one.runs, two.runs)
+
+    def stop(done: int, planned: int) -> None:
+        if done >= 20:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sim.run(SCENARIO, runs=60, seed=2, posterior=calibration, out=str(tmp_path),
+                name="cut", chunk_size=10, callback=stop)  # fmt: skip
+    from sim.experiments.ensemble import resume
+
+    resumed = resume(tmp_path / "poisson_oracle" / "cut")
+    pd.testing.assert_frame_equal(resumed.runs, one.runs)
+    assert resumed.summary["posterior"] == one.summary["posterior"]
+
+
+def test_compare_and_sweep_take_a_posterior(calibration) -> None:
+    paired = sim.compare(
+        SCENARIO, runs=30, seed=1, posterior=calibration,
+        overrides=["actors.A.levers.criticise.goldstein=-3.0"],
+    )  # fmt: skip
+    assert paired.summary["posterior"]["particles"] == 40
+    pd.testing.assert_series_equal(paired.base.runs["n_moves"], paired.variant.runs["n_moves"])
+    from sim.experiments.sweep import sweep
+
+    swept = sweep(
+        SCENARIO, parameters={"actors.A.levers.criticise.goldstein": [-2.0, -4.0]}, runs=10,
+        posterior=calibration, workers=1,
+    )  # fmt: skip
+    assert len(swept.points) == 2
+    with pytest.raises(SimError, match="both swept"):
+        sweep(SCENARIO, parameters={"events.criticism.rate_per_year": [1.0, 2.0]}, runs=5,
+              posterior=calibration, workers=1)  # fmt: skip
+
+
+def test_a_posterior_the_scenario_cannot_take_is_refused(calibration) -> None:
+    with pytest.raises(SimError, match="cannot take the calibrated parameters"):
+        sim.run(str(HERE / "scenarios" / "duel.yaml"), runs=5, posterior=calibration)
+    with pytest.raises(SimError, match="not a calibration folder"):
+        sim.run(SCENARIO, runs=5, posterior=HERE)
+
+
+def test_the_cli_says_the_run_drew_from_the_posterior(calibration, capsys, tmp_path) -> None:
+    from sim.cli import main
+
+    code = main(["run", SCENARIO, "--runs", "20", "--posterior", str(calibration),
+                 "--workers", "1", "--out", str(tmp_path), "--quiet"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and "Parameters drawn from the posterior of" in out
