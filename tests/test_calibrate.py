@@ -198,8 +198,21 @@ def test_the_cli_reports_bad_input_without_a_traceback(capsys) -> None:
 # --- a shortened horizon leaves the window's moves as they were -------------------------------
 
 
-def test_the_named_scenario_is_simulated_only_as_far_as_the_window_needs() -> None:
+def test_the_named_scenario_keeps_its_horizon_while_the_visit_shadows_the_window() -> None:
+    """The visit's run-up (stake boost) and its outside hazard reach back into the record's
+    window, so a run that ends before the visit makes other moves there: the check finds it
+    and keeps the full horizon."""
     problem = prepare(named())
+    assert problem.simulated_days == problem.full_days
+    assert "other moves in the window" in problem.horizon_note
+
+
+def test_without_the_visits_shadow_the_run_is_shortened_to_what_the_window_needs() -> None:
+    quiet = {
+        "events.beijing_visit.stake_boost.value": 0.0,
+        "events.beijing_visit.postpone.rate_per_year": 0.0,
+    }
+    problem = prepare(named(set=quiet))
     assert problem.simulated_days < problem.full_days
     assert problem.horizon_note.startswith("shortened")
 
