@@ -416,8 +416,20 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no named scenarios on the search path", file=sys.stderr)
     width = max((len(e.name) for e in entries), default=0)
     for entry in entries:
-        print(f"{entry.name.ljust(width)}  {entry.title}")
+        print(f"{entry.name.ljust(width)}  {entry.title}{_invalid_note(entry.path)}")
     return 0
+
+
+def _invalid_note(path: Any) -> str:
+    """'  [does not validate: ...]' for a listed file that is no valid scenario, else ''."""
+    from sim.scenario import load
+
+    try:
+        load(path)
+    except SimError as err:
+        first = str(err).splitlines()[0]
+        return f"  [does not validate: {first[:120]}]"
+    return ""
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

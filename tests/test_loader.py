@@ -451,7 +451,7 @@ def _cases() -> list[Bad]:
         Bad(
             "extends-missing",
             {"main.yaml": "extends: no-such-base\nname: child\n"},
-            ("{file}: extends: unknown scenario 'no-such-base'", named),
+            ("{file}:1: extends: unknown scenario 'no-such-base'", named),
         ),
         Bad(
             "extends-cycle",

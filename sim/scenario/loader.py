@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from sim.errors import SimError
 from sim.scenario.nesting import NestingGuard, TooDeep
-from sim.scenario.paths import format_path, parse_path, set_path
+from sim.scenario.paths import closest_names, format_path, model_at, parse_path, set_path
 from sim.scenario.references import ReferenceProblem
 
 MAX_BYTES = 2_000_000  # a scenario is prose and numbers; anything bigger is a mistake
@@ -211,7 +211,11 @@ def load_document(path: Path, resolve_base) -> Loaded:  # noqa: ANN001
                 f"{chain[-1].path}:{_line(chain[-1].node, ('extends',))}: "
                 "extends: expected the name of a scenario"
             )
-        base_path = resolve_base(name, chain[-1].path)
+        try:
+            base_path = resolve_base(name, chain[-1].path)
+        except SimError as err:  # where the extends line is, then what was looked for
+            line = _line(chain[-1].node, ("extends",))
+            raise ScenarioError(f"{chain[-1].path}:{line}: {err}") from None
         if any(src.path == base_path for src in chain) or len(chain) > MAX_EXTENDS:
             raise ScenarioError(
                 f"{chain[-1].path}: extends: a cycle or a chain longer than "
@@ -241,16 +245,17 @@ def validate(loaded: Loaded):  # noqa: ANN201 - returns Scenario (imported lazil
 
 def _validation_message(loaded: Loaded, err: ValidationError) -> str:
     problems = err.errors(include_url=False)
-    lines = [_located(loaded, tuple(p["loc"]), _expected(p)) for p in problems[:5]]
+    lines = [_located(loaded, tuple(p["loc"]), _expected(p, loaded.data)) for p in problems[:5]]
     if len(problems) > 5:
         lines.append(f"... and {len(problems) - 5} more problems")
     return "\n".join(lines)
 
 
-def _expected(problem: dict) -> str:
+def _expected(problem: dict, data: Any) -> str:
     message = problem["msg"]
     if problem["type"] == "extra_forbidden":
         message = "unknown field (not part of the scenario format; see `sim schema`)"
+        message += _closest_fields(problem["loc"], data)
     given = problem.get("input")
     if problem["type"] != "missing" and not isinstance(given, dict | list) and given is not None:
         shown = repr(given)
@@ -258,6 +263,15 @@ def _expected(problem: dict) -> str:
             shown = f"{shown[:60]}... ({len(shown)} characters)"
         message += f" (got {shown})"
     return message
+
+
+def _closest_fields(loc: tuple, data: Any) -> str:
+    """'; closest: x, y' naming the fields of the enclosing model most like an unknown one."""
+    parent = model_at(data, _without_union_tags(data, tuple(loc[:-1])))
+    if parent is None or not loc:
+        return ""
+    close = closest_names(str(loc[-1]), list(parent.model_fields))
+    return f"; closest: {', '.join(close)}" if close else ""
 
 
 def _located(loaded: Loaded, loc: tuple, message: str) -> str:

@@ -98,10 +98,41 @@ def valid_paths(model: type[BaseModel], prefix: str = "", depth: int = 3) -> lis
     return out
 
 
+def closest_names(word: str, options: list[str], n: int = 3) -> list[str]:
+    """The valid names most like ``word`` (a typo's likely intent), best first; may be empty."""
+    return difflib.get_close_matches(word, options, n=n, cutoff=0.5)
+
+
 def _closest(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=3, cutoff=0.5)
-    shown = close or sorted(options)[:8]
+    shown = closest_names(word, options) or sorted(options)[:8]
     return ", ".join(shown)
+
+
+def model_at(data: Any, loc: tuple) -> type[BaseModel] | None:
+    """The schema model of the mapping at ``loc`` in a scenario document, if it is one.
+
+    ``loc`` is a location as pydantic gives it (field names, list positions, mapping keys);
+    free-form data (policy params) and plain values have no model.
+    """
+    from sim.scenario.schema import Scenario
+
+    node: Any = data
+    annotation: Any = Scenario
+    for part in loc:
+        model = _model_of(annotation, node)
+        origin = typing.get_origin(_strip(annotation))
+        if model is not None and isinstance(part, str) and part in model.model_fields:
+            annotation = model.model_fields[part].annotation
+            node = node.get(part) if isinstance(node, dict) else None
+        elif origin is list and isinstance(part, int):
+            annotation = typing.get_args(_strip(annotation))[0]
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        elif origin is dict:
+            annotation = typing.get_args(_strip(annotation))[1]
+            node = node.get(part) if isinstance(node, dict) else None
+        else:
+            return None
+    return _model_of(annotation, node)
 
 
 def set_path(data: dict, parts: list[str | int], value: Any, raw: str) -> None:

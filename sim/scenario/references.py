@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from sim.scenario.paths import closest_names
+
 if TYPE_CHECKING:
     from sim.scenario.schema import EventCondition, Scenario
 
@@ -42,7 +44,9 @@ def _unique(items: Iterable[str], loc: Loc, what: str) -> None:
 def _known(name: str, known: Iterable[str], loc: Loc, what: str) -> None:
     options = sorted(known)
     if name not in options:
-        _fail(loc, f"unknown {what} '{name}'; expected one of {', '.join(options)}")
+        close = closest_names(name, options)
+        hint = f"; closest: {', '.join(close)}" if close else ""
+        _fail(loc, f"unknown {what} '{name}'{hint}; expected one of {', '.join(options)}")
 
 
 def check_references(s: Scenario) -> None:
@@ -97,6 +101,7 @@ def _check_lever(
     for k, lifted in enumerate(lever.lifts):
         _known(lifted, own, (*loc, "lifts", k), f"lever of {user}")
     _check_tightens(s, lever, loc, user, own)
+    _check_sector(s, lever, loc, user)
     _rung_ok(s, lever.requires.their_rung_at_least, (*loc, "requires", "their_rung_at_least"))
     refs: list[tuple[Loc, str]] = [
         ((*loc, "requires", "unused", k), ref) for k, ref in enumerate(lever.requires.unused)
@@ -127,6 +132,24 @@ def _check_lever_ref(s: Scenario, ref: str, where: Loc, user: str, own: list[str
         _known(name, [lv.id for lv in s.actor(holder).levers], where, f"lever of {holder}")
     else:
         _known(name, own, where, f"lever of {user}")
+
+
+def _check_sector(s: Scenario, lever, loc: Loc, user: str) -> None:  # noqa: ANN001
+    """A lever's sector must be one its user supplies: else its pain silently uses exposure."""
+    if lever.sector is None:
+        return
+    supplied = sorted(
+        {r.sector for r in s.relations if r.kind == "dependence" and r.supplier == user}
+    )
+    if lever.sector not in supplied:
+        close = closest_names(lever.sector, supplied)
+        hint = f"; closest: {', '.join(close)}" if close else ""
+        listed = ", ".join(supplied) or "none"
+        _fail(
+            (*loc, "sector"),
+            f"sector '{lever.sector}' is in no dependence on {user}{hint} (sectors of the "
+            f"dependences on {user}: {listed}); without one its pain falls back to trade exposure",
+        )
 
 
 def _check_tightens(s: Scenario, lever, loc: Loc, user: str, own: list[str]) -> None:  # noqa: ANN001

@@ -86,12 +86,25 @@ def resolve(name_or_path: str | Path) -> Path:
 
 
 def resolve_base(name: str, child: Path) -> Path:
-    """The file an ``extends: name`` refers to, searched beside the child, then on the path."""
+    """The file an ``extends:`` refers to.
+
+    A value ending in .yaml or .yml is a file path, relative to the child's folder (``../
+    base.yaml``); any other value is a scenario name, looked for beside the child first,
+    then on the search path. The error says where it looked.
+    """
+    if Path(name).suffix in SUFFIXES:
+        path = (child.parent / name).resolve()
+        if path.is_file():
+            return path
+        raise UnknownScenario(f"extends: no file '{name}' (looked for {path})")
     found = find(name, near=child)
     if found is None:
         names = ", ".join(e.name for e in list_scenarios())
+        where = ", ".join(str(d) for d in [child.parent.resolve(), *search_path()])
         raise UnknownScenario(
-            f"{child}: extends: unknown scenario '{name}'; named scenarios: {names}"
+            f"extends: unknown scenario '{name}': no {name}.yaml beside the file or on the "
+            f"search path ({where}); named scenarios: {names}; to extend a file elsewhere, "
+            "give its path ending in .yaml"
         )
     return found
 

@@ -591,6 +591,14 @@ class Source(Strict):
 class Scenario(Strict):
     """A complete, validated scenario."""
 
+    # exactly one of end or horizon_days, said in the JSON Schema too (for editors)
+    model_config = ConfigDict(
+        extra="forbid",
+        validate_assignment=True,
+        frozen=False,
+        json_schema_extra={"oneOf": [{"required": ["end"]}, {"required": ["horizon_days"]}]},
+    )
+
     name: Ident
     title: str = Field(min_length=1, max_length=200)
     description: str = ""
@@ -639,8 +647,14 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _check_horizon(self) -> Scenario:
-        if (self.end is None) == (self.horizon_days is None):
-            raise ValueError("give exactly one of end (a date) or horizon_days")
+        from sim.scenario.references import ReferenceProblem
+
+        # raised with a location, so that the error names the line of the field at fault
+        if self.end is None and self.horizon_days is None:
+            raise ReferenceProblem(("start",), "give an end (a date) or horizon_days (days)")
+        if self.end is not None and self.horizon_days is not None:
+            raise ReferenceProblem(("horizon_days",), "give end or horizon_days, not both")
+        # the span is between two fields, either of which may be at fault: no single line
         if not 1 <= self.days <= MAX_DAYS:
             raise ValueError(f"the horizon must be 1..{MAX_DAYS} days after start, not {self.days}")
         if self.start > dt.date.max - dt.timedelta(days=self.days):
