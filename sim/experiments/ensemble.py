@@ -94,9 +94,9 @@ def default_engine() -> Engine:
 
 
 def runs_columns(spec: Any) -> list[str]:
-    """Return the columns of the runs table, in order."""
+    """Return the columns of the runs table, in order (two of one name are refused)."""
     fixed = ["index", "seed_key", "outcome", "peak_rung", "peak_day", "final_rung", "end_day"]
-    return [
+    columns = [
         *fixed,
         "ended_early",
         *(cost_column(a) for a in spec.actor_ids),
@@ -107,6 +107,10 @@ def runs_columns(spec: Any) -> list[str]:
         *scoring.run_score_columns(spec.actor_ids),
         *events.event_dtypes(getattr(spec, "events", ())),
     ]
+    twice = sorted(c for c, n in Counter(columns).items() if n > 1)
+    if twice:  # A loaded scenario cannot get here (reserved ids); a spec made by hand can.
+        raise ValueError(f"the runs table would have two columns named {', '.join(twice)}")
+    return columns
 
 
 def runs_dtypes(spec: Any) -> dict[str, str]:
