@@ -199,6 +199,7 @@ def build_summary(
     """
     n = len(runs)
     failed = failures or failure_summary(0, n, [])
+    runs = ReadOnce(runs, _shared_columns(spec))
     return {
         "scenario": spec.name,
         "title": title,
@@ -227,6 +228,39 @@ def build_summary(
         "ended_early": int(column(runs, "ended_early").sum()) if n else 0,
         "simpy_events_per_run": _mean_or_none(runs, "simpy_events"),
     }
+
+
+class ReadOnce:
+    """A runs table whose columns are each read once while one summary is built.
+
+    Several sections read the end day, the peak rung and the first days at each rung
+    (the time to each rung takes the earliest of the rungs at or above it); those few are
+    kept once read. Every other column is read once by the one section that needs it and
+    not kept, so a wide table (thousands of score columns) never sits in memory whole.
+    """
+
+    def __init__(self, runs: RunsLike, shared: Iterable[str]) -> None:
+        self._runs = runs
+        self._shared = frozenset(shared)
+        self._kept: dict[str, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._runs
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._shared:
+            return self._runs[name]
+        if name not in self._kept:
+            self._kept[name] = self._runs[name]
+        return self._kept[name]
+
+
+def _shared_columns(spec: SpecLike) -> list[str]:
+    """The columns more than one section of the summary reads."""
+    return ["end_day", "peak_rung", *(reach_column(k) for k in range(1, len(spec.rung_names)))]
 
 
 def _military_reach(spec: SpecLike) -> dict[int, str]:
