@@ -143,7 +143,7 @@ def test_resume_refuses_what_it_cannot_finish(
     assert main(["run", "duel", "--resume", str(complete)]) == 2
     assert "give none of them" in capsys.readouterr().err
     manifest = store.read_manifest(complete)
-    alive = {"pid": os.getpid(), "host": socket.gethostname()}
+    alive = {"pid": os.getppid(), "host": socket.gethostname()}  # another live process
     store.write_json(complete / store.MANIFEST, {**manifest, "status": "running", "process": alive})
     assert main(["run", "--resume", str(complete)]) == 2
     assert "still running" in capsys.readouterr().err

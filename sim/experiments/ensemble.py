@@ -660,13 +660,7 @@ class Ensemble:
             if not self.fresh:
                 raise
             writer.abort()
-            shutil.rmtree(writer.path, ignore_errors=True)  # Only what this run just made.
-            problem = machine_problem(exc)
-            what = problem.what if problem else str(exc)
-            raise MachineFault(
-                f"{what}: could not start writing the results in {writer.path}; nothing was "
-                "run and the folder was removed"
-            ) from exc
+            raise _abandoned(writer.path, exc) from exc
 
     def _run_plan(self, executor: Executor, bar: Any, callback: Callback | None) -> None:
         """Extend the ensemble batch by batch until the plan says stop."""
@@ -707,7 +701,7 @@ class Ensemble:
         per_run = DISK_PER_JOURNAL_BYTE * writer.journal.size / writer.completed
         planned = self.plan.runs if self.plan.runs is not None else self.plan.precision.max_runs
         need = per_run * (planned - writer.completed)
-        free = shutil.disk_usage(writer.path).free
+        free = store.free_space(writer.path)
         if need > free:
             warnings.warn(
                 f"{writer.path}: the rest of this run needs about {_size(need)} on the disk "
@@ -726,10 +720,8 @@ class Ensemble:
         if self.writer is None:
             return  # Nothing to save in memory.
         status, error = stop_status(exc)
-        try:
+        with contextlib.suppress(BaseException):  # finish keeps why, for the message
             self.finish(status, error)
-        except BaseException as failed:
-            self._save_failure = failed
 
     def finish(self, status: str, error: str | None) -> Results:
         """Build the summary of what completed, publish the folder if any, return Results.
@@ -748,7 +740,8 @@ class Ensemble:
                 summary = self.summary(runs, examples)
             store.write_json(sink.path / store.SUMMARY, summary)
             self.write_manifest(status, error)
-        except BaseException:
+        except BaseException as failed:
+            self._save_failure = failed
             sink.abort()
             raise
         if status == "complete":
@@ -773,7 +766,7 @@ class Ensemble:
         on_disk = store.saved(writer.path)
         saved = f"{on_disk.runs} of {self.plan.planned} runs saved in {writer.path}"
         if not on_disk.tables:
-            saved += f" (in its {store.CHUNKS} only: {self._why_no_tables()})"
+            saved += f" (in its {store.CHUNKS} only{self._why_no_tables(exc)})"
         finish = f"finish them with: sim run --resume {writer.path}"
         problem = machine_problem(exc)
         if problem is not None:
@@ -784,15 +777,17 @@ class Ensemble:
         exc.add_note(f"{saved}; {finish}")
         return exc
 
-    def _why_no_tables(self) -> str:
-        """Say why the tables do not show what the journal holds."""
+    def _why_no_tables(self, exc: BaseException) -> str:
+        """Say why the tables do not show what the journal holds (nothing if ``exc`` says it)."""
         failed = self._save_failure
+        if failed is exc:
+            return ""
         if failed is None:
-            return "the tables were not written"
+            return ": the tables were not written"
         if isinstance(failed, KeyboardInterrupt):
-            return "interrupted again while the tables were written"
+            return ": interrupted again while the tables were written"
         problem = machine_problem(failed)
-        return f"the tables could not be written: {problem.what if problem else failed}"
+        return f": the tables could not be written: {problem.what if problem else failed}"
 
     def summary(self, runs: Any, examples: list[dict[str, Any]]) -> dict[str, Any]:
         """Return the summary (JSON data) of the replications completed."""
@@ -852,6 +847,28 @@ class Ensemble:
             extra=extra,
         )
         store.write_json(writer.path / store.MANIFEST, manifest)
+
+
+def _abandoned(path: Path, exc: OSError) -> MachineFault:
+    """Remove a folder made for a run that could not even start writing it; say so.
+
+    A folder without its manifest is not a results folder (``--resume`` refuses it), and
+    nothing in it is worth keeping: it was made a moment ago, and no run has completed.
+    """
+    shutil.rmtree(path, ignore_errors=True)
+    problem = machine_problem(exc)
+    return MachineFault(
+        f"{problem.what if problem else exc}{where(exc)}: could not start writing the results "
+        f"in {path}; nothing was run and the folder was removed"
+    )
+
+
+def _new_writer(path: Path, schema: pa.Schema, n_dyads: int, days: int) -> store.ResultsWriter:
+    """Open the writer of a folder just made, or remove the folder if the disk refuses."""
+    try:
+        return store.ResultsWriter(path, schema, n_dyads, days)
+    except OSError as exc:
+        raise _abandoned(path, exc) from exc
 
 
 #: The disk a run takes per byte of its journal: the journal, and the tables written beside
@@ -1080,10 +1097,11 @@ def run_spec(
     with _entered(executor):  # Workers and clusters start (or fail) before any folder exists.
         sink: store.ResultsWriter | store.MemoryTables
         if folder is not None:
-            sink = store.ResultsWriter.at(Path(folder), schema, n_dyads, spec.days)
+            Path(folder).mkdir(parents=True)
+            sink = _new_writer(Path(folder), schema, n_dyads, spec.days)
         elif out is not None:
             path = store.create_run_dir(Path(out), spec.name, started, name=name, force=force)
-            sink = store.ResultsWriter(path, schema, n_dyads, spec.days)
+            sink = _new_writer(path, schema, n_dyads, spec.days)
         else:
             sink = store.MemoryTables(schema, n_dyads, spec.days)
         collector = Collector(sink, Tally(spec.days, len(spec.rung_names)))
@@ -1188,7 +1206,7 @@ def _resumable_manifest(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path}: written by another version of sim; it cannot be resumed")
     if status == "complete":
         raise UsageError(f"{path}: this run is already complete")
-    if status == "running" and store.process_alive(manifest.get("process")):
+    if status == "running" and store.being_written(path, manifest.get("process")):
         pid = manifest["process"]["pid"]
         raise UsageError(f"{path}: this run is still running (process {pid})")
     return manifest

@@ -348,6 +348,7 @@ class DaskExecutor:
             self._client = Client(self.scheduler, timeout=self.timeout)
         except (OSError, TimeoutError, ValueError) as exc:
             raise ClusterLost(f"cannot reach {self.where}: {exc}") from None
+        self._wait_for_workers("has no workers")  # Before a run makes its folder.
 
     def __exit__(self, *exc: object) -> None:
         self._depth -= 1

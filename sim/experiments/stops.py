@@ -36,11 +36,15 @@ STOP_SIGNALS = tuple(
 
 
 class Stopped(KeyboardInterrupt):
-    """A run stopped by a signal other than Ctrl-C (SIGTERM, SIGHUP)."""
+    """A run stopped by a signal other than Ctrl-C (SIGTERM, SIGHUP); ``str()`` names it."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
+        # The signal number is the only argument: simpy raises a copy made from the args.
+        super().__init__(signum)
         self.signum = signum
+
+    def __str__(self) -> str:
+        return signal.Signals(self.signum).name
 
     @property
     def exit_code(self) -> int:

@@ -25,8 +25,8 @@ predecessor saved, whatever the manifest and the tables say. It is deleted once 
 is complete and its tables are on the disk.
 
 Every file of a folder is opened through :func:`open_output` and moved into place through
-:func:`replace_file`: the store's boundary with the file system, one place to see (and, in
-the tests, to break) every write.
+:func:`replace_file`, and free space is asked of :func:`free_space`: the store's boundary
+with the file system, one place to see (and, in the tests, to break) every write.
 """
 
 from __future__ import annotations
@@ -145,6 +145,11 @@ def open_output(path: Path, append: bool = False) -> BinaryIO:
 def replace_file(tmp: Path, path: Path) -> None:
     """Move a finished temporary file into place (atomic on one file system)."""
     os.replace(tmp, path)
+
+
+def free_space(path: Path) -> int:
+    """Return the bytes free on the file system of ``path``."""
+    return shutil.disk_usage(path).free
 
 
 def sync_folder(path: Path) -> None:
@@ -308,7 +313,7 @@ def _check_replaceable(path: Path) -> None:
         raise UsageError(
             f"{path} does not hold sim results only ({what}): not replacing it, even with --force"
         )
-    if marker.get("status") == "running" and process_alive(marker.get("process")):
+    if marker.get("status") == "running" and being_written(path, marker.get("process")):
         raise UsageError(f"{path} is being written by a running process: not replacing it")
 
 
@@ -325,6 +330,19 @@ def _sim_json(path: Path) -> dict[str, Any] | None:
 def _partial_name(name: str) -> bool:
     """Whether a file name is one of sim's temporary ``.<file>.part`` files."""
     return name.startswith(".") and name.endswith(".part")
+
+
+#: The folders whose journal this process holds open now: a manifest that names this
+#: process as a folder's live writer is stale once that ended (a full disk, say).
+_WRITING: set[Path] = set()
+
+
+def being_written(folder: Path, process: Mapping[str, Any] | None) -> bool:
+    """Return True if the process a manifest names as its writer is writing ``folder`` now."""
+    if not process_alive(process):
+        return False
+    assert process is not None
+    return int(process["pid"]) != os.getpid() or Path(folder).resolve() in _WRITING
 
 
 def process_alive(process: Mapping[str, Any] | None) -> bool:
@@ -680,6 +698,8 @@ class Journal:
         if valid_bytes:
             os.truncate(self.path, valid_bytes)  # Drop what a killed writer left half done.
         self._fh: BinaryIO | None = open_output(self.path, append=bool(valid_bytes))
+        self._folder = folder.resolve()
+        _WRITING.add(self._folder)
         self.size = valid_bytes
         self.completed = completed
         self._synced = time.monotonic()
@@ -720,12 +740,14 @@ class Journal:
     def close(self) -> None:
         """Sync and close the journal (it stays on the disk)."""
         fh, self._fh = self._fh, None
+        _WRITING.discard(self._folder)
         if fh is not None:
             _close_synced(fh)
 
     def _cut_back(self) -> None:
         """After a failed write: close, and cut the file back to its last whole record."""
         fh, self._fh = self._fh, None
+        _WRITING.discard(self._folder)
         with contextlib.suppress(Exception):
             assert fh is not None
             fh.close()  # Its flush may fail again: the buffer is dropped with the file.
@@ -760,12 +782,6 @@ class ResultsWriter:
         except BaseException:
             self.abort()
             raise
-
-    @classmethod
-    def at(cls, path: Path, runs_schema: pa.Schema, n_dyads: int, days: int) -> ResultsWriter:
-        """Open a writer on a new folder at exactly ``path`` (which must not exist yet)."""
-        Path(path).mkdir(parents=True)
-        return cls(Path(path), runs_schema, n_dyads, days)
 
     @classmethod
     def reopen(
