@@ -510,19 +510,24 @@ def cluster() -> Iterator[Any]:
             local.close(timeout=1)
 
 
-def test_a_lost_dask_scheduler_keeps_the_saved_runs_and_says_so(
-    duel: Any, reference: Path, cluster: Any, tmp_path: Path
+@pytest.mark.parametrize("lost", ["scheduler", "workers"])
+def test_a_lost_dask_cluster_keeps_the_saved_runs_and_says_so(
+    lost: str, duel: Any, reference: Path, cluster: Any, tmp_path: Path
 ) -> None:
-    def stop_the_scheduler() -> None:
-        cluster.sync(cluster.scheduler.close)
+    def lose() -> None:
+        if lost == "scheduler":
+            cluster.sync(cluster.scheduler.close)
+        else:
+            cluster.scale(0)
 
     executor = DaskExecutor(cluster.scheduler_address, timeout=1)
     with pytest.raises(ClusterLost) as info:
-        run(duel, runs=RUNS, seed=SEED, out=tmp_path, executor=executor,
-            callback=at(50, stop_the_scheduler))  # fmt: skip
+        run(duel, runs=RUNS, seed=SEED, out=tmp_path, executor=executor, callback=at(50, lose))
     folder = only_folder(tmp_path)
     message = str(info.value)
-    assert message.startswith(f"the Dask scheduler at {cluster.scheduler_address} went away")
+    where = f"the Dask scheduler at {cluster.scheduler_address}"
+    said = "went away during the run" if lost == "scheduler" else "lost all its workers"
+    assert message.startswith(f"{where} {said}"), message
     assert "\n" not in message and info.value.exit_code == 1
     held = saved_in(message, folder, RUNS)
     assert 50 <= held < RUNS

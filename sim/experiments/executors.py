@@ -299,7 +299,7 @@ class DaskExecutor:
         self._window = window
         self._client: Any = None
         self._cluster: Any = None
-        self._log_level: int | None = None
+        self._log_levels: dict[str, int] = {}
         self._depth = 0
 
     @property
@@ -309,7 +309,6 @@ class DaskExecutor:
 
     def __enter__(self) -> DaskExecutor:
         if self._depth == 0:
-            self._quiet_logs()
             try:
                 self._start()
             except BaseException:
@@ -319,12 +318,21 @@ class DaskExecutor:
         return self
 
     def _quiet_logs(self) -> None:
-        """Keep Dask's log lines below errors (its warnings on a lost cluster are long)."""
+        """Keep Dask's log lines below errors (its warnings on a lost cluster are long).
+
+        Some of its loggers (the client's) have levels of their own: each is quietened.
+        """
         import logging
 
-        logger = logging.getLogger("distributed")
-        self._log_level = logger.level
-        logger.setLevel(logging.CRITICAL)
+        names = [
+            "distributed",
+            *(n for n in logging.root.manager.loggerDict if n.startswith("distributed.")),
+        ]
+        self._log_levels = {}
+        for name in names:
+            logger = logging.getLogger(name)
+            self._log_levels[name] = logger.level
+            logger.setLevel(logging.CRITICAL)
 
     def _start(self) -> None:
         """Connect to the scheduler, or start a local cluster."""
@@ -332,6 +340,7 @@ class DaskExecutor:
             from distributed import Client, LocalCluster
         except ImportError:
             raise dask_missing() from None
+        self._quiet_logs()  # After the import: it sets the levels of Dask's loggers.
         if self.scheduler is None:
             import logging
 
@@ -363,11 +372,11 @@ class DaskExecutor:
         self._client = self._cluster = None
         for part in (client, cluster):
             if part is not None:
-                with contextlib.suppress(Exception):
-                    part.close(timeout=self.timeout)
-        if self._log_level is not None:
-            logging.getLogger("distributed").setLevel(self._log_level)
-            self._log_level = None
+                with contextlib.suppress(Exception):  # Not long: the cluster may be gone.
+                    part.close(timeout=min(self.timeout, 2.0))
+        for name, level in self._log_levels.items():
+            logging.getLogger(name).setLevel(level)
+        self._log_levels = {}
 
     @property
     def window(self) -> int:
@@ -424,7 +433,7 @@ class DaskExecutor:
             except ClusterLost as lost:
                 if not isinstance(lost.__cause__, TimeoutError):
                     raise
-            self._wait_for_workers("lost all its workers")
+            self._wait_for_workers("lost all its workers during the run")
 
     def _result(self, future: Any) -> Any:
         """Return a finished chunk's result; a chunk's own error is raised as it was."""
@@ -451,8 +460,16 @@ class DaskExecutor:
             raise self._lost(exc) from exc
 
     def _lost(self, exc: BaseException) -> ClusterLost:
-        """Return the error for a cluster that went away, with Dask's reason in short."""
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        """Return the error for a cluster that went away (or lost its workers), in short."""
+        with contextlib.suppress(Exception):  # Ask only a scheduler still connected.
+            if self._client.status == "running" and not self._client.nthreads():
+                return ClusterLost(f"{self.where} lost all its workers during the run")
+        from concurrent.futures import CancelledError
+
+        if isinstance(exc, CancelledError):  # Dask's words list the tasks: say what it means.
+            reason = "its tasks were cancelled"
+        else:
+            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         return ClusterLost(f"{self.where} went away during the run ({reason})")
 
 
