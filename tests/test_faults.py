@@ -574,8 +574,9 @@ def test_a_huge_number_of_runs_is_refused_or_runs_in_constant_memory(tmp_path: P
 
 
 def test_workers_are_capped_and_zero_means_every_core_in_python_too(
-    duel: Any, recwarn: pytest.WarningsRecorder
+    recwarn: pytest.WarningsRecorder,
 ) -> None:
+    """``sim.run`` and ``sim run`` choose their executor here: 0 was an error in Python."""
     most = 2 * default_workers()
 
     def workers(asked: int, runs: int) -> int:
@@ -586,7 +587,6 @@ def test_workers_are_capped_and_zero_means_every_core_in_python_too(
     assert f"using {most}" in str(warning.message)
     assert workers(0, 10_000) == default_workers()
     assert workers(10_000, 60) == min(3, most)  # no more workers than chunks
-    assert run(duel, runs=10, seed=SEED, workers=0).replications == 10  # was an error
     with pytest.raises(UsageError, match="every core"):
         choose_executor(None, -1, None, 100, 25)
 
