@@ -46,7 +46,7 @@ DUEL = TESTS / "scenarios" / "duel.yaml"
 LOGIT = ["actors.A.policy.name=logit", "actors.B.policy.name=logit"]
 SLOW = [f"actors.A.policy.name={slow_policy.NAME}", f"actors.B.policy.name={slow_policy.NAME}"]
 FILES = ("summary.json", "runs.parquet", "moves.parquet", "trajectories.npy")
-RUNS, SEED = 400, 17
+RUNS, SEED = 200, 17
 
 
 def same_files(a: Path, b: Path) -> None:
@@ -317,8 +317,8 @@ def test_a_full_disk_keeps_every_saved_chunk_and_says_so(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A real 160 kB tmpfs where the test may mount one, else ENOSPC injected at the store."""
-    with tmpfs("160k") as mount:
+    """A real 100 kB tmpfs where the test may mount one, else ENOSPC injected at the store."""
+    with tmpfs("100k") as mount:
         args = duel_cli("--runs", str(RUNS), "--workers", "1", "--out")
         if mount is not None:
             root = mount / "r"
@@ -331,7 +331,7 @@ def test_a_full_disk_keeps_every_saved_chunk_and_says_so(
             code, err = done.returncode, done.stderr
         else:
             root = tmp_path / "r"
-            disk = Disk(monkeypatch, free=120_000)
+            disk = Disk(monkeypatch, free=70_000)
             code = main([*args, str(root)])
             err = capsys.readouterr().err
         assert code == 1, err
@@ -507,7 +507,7 @@ def cluster() -> Iterator[Any]:
         yield local
     finally:
         with contextlib.suppress(Exception):  # its scheduler may be gone already
-            local.close(timeout=1)
+            local.close(timeout=0.5)
 
 
 @pytest.mark.parametrize("lost", ["scheduler", "workers"])
@@ -538,10 +538,10 @@ def test_a_lost_dask_cluster_keeps_the_saved_runs_and_says_so(
 def test_an_empty_or_unreachable_cluster_leaves_no_folder(duel: Any, tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty:
-        executor = DaskExecutor(empty.scheduler_address, timeout=1)
+        executor = DaskExecutor(empty.scheduler_address, timeout=0.5)
         with pytest.raises(ClusterLost, match="has no workers"):
             run(duel, runs=RUNS, seed=SEED, out=tmp_path, executor=executor)
-    executor = DaskExecutor("tcp://127.0.0.1:9", timeout=1)  # the discard port: nobody
+    executor = DaskExecutor("tcp://127.0.0.1:9", timeout=0.5)  # the discard port: nobody
     with pytest.raises(ClusterLost, match="cannot reach the Dask scheduler"):
         run(duel, runs=RUNS, seed=SEED, out=tmp_path, executor=executor)
     assert not (tmp_path / "duel").exists()
