@@ -200,21 +200,11 @@ def failure_row(root: int, index: int, exc: BaseException) -> dict[str, Any]:
 # --- one chunk of replications ----------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Chunk:
-    """The compact result of the replications ``first .. first + count - 1``.
+@dataclass
+class Chunk(store.ChunkTables):
+    """The compact result of a chunk: its tables, and the :class:`Tally` of its runs."""
 
-    ``runs``, ``moves`` and ``trajectories`` hold the replications that finished, in index
-    order; ``failures`` those that raised.
-    """
-
-    first: int
-    count: int
-    runs: pa.Table
-    moves: pa.Table
-    trajectories: np.ndarray  # (finished, dyads, days + 1) int8
     tally: Tally
-    failures: pa.Table
 
     def __len__(self) -> int:
         return self.count
@@ -427,14 +417,7 @@ class Collector:
         # Ctrl-C between writing the rows and counting them would save a folder whose
         # manifest and tables disagree; it takes effect once the chunk is in.
         with interrupts_deferred():
-            self.sink.append(
-                chunk.first,
-                chunk.count,
-                chunk.runs,
-                chunk.moves,
-                chunk.trajectories,
-                chunk.failures,
-            )
+            self.sink.append(chunk)
             self.tally.merge(chunk.tally)
             self.outcomes.update(outcomes)
             self.failed += chunk.failures.num_rows
@@ -1254,7 +1237,7 @@ class _Restored:
         # every boundary is the end of a chunk (chunks are cut at the boundaries).
         self.counts_at: dict[int, Counter[str]] | None = {} if keep_counts else None
 
-    def add(self, chunk: store.SavedChunk) -> None:
+    def add(self, chunk: store.ChunkTables) -> None:
         """Count one saved chunk."""
         self.tally.add_trajectories(chunk.trajectories)
         self.tally.add_moves(chunk.moves.select(["index", "actor", "lever"]).to_pandas())

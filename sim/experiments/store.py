@@ -540,9 +540,14 @@ _MAGIC = b"SIMCHNK1"
 _HEADER = struct.Struct("<8s8qII")
 
 
-@dataclass(frozen=True)
-class SavedChunk:
-    """One completed chunk as the journal holds it: replications ``first .. end - 1``."""
+@dataclass
+class ChunkTables:
+    """The results of replications ``first .. first + count - 1``, as the store takes them.
+
+    ``runs``, ``moves`` and ``trajectories`` (int8, ``(finished, dyads, days + 1)``) hold the
+    replications that finished, in index order; ``failures`` those that raised. The
+    journal gives them back as they were saved; an ensemble's chunk carries more.
+    """
 
     first: int
     count: int
@@ -576,21 +581,20 @@ def _table_from(data: bytes, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(table.columns, schema=schema)
 
 
-def _record(
-    first: int, count: int, runs: pa.Table, moves: pa.Table, failures: pa.Table, traj: np.ndarray
-) -> bytes:
+def _record(chunk: ChunkTables) -> bytes:
     """Return one journal record: header, then the four parts."""
     parts = [
-        _table_bytes(runs),
-        _table_bytes(moves),
-        _table_bytes(failures),
-        zlib.compress(np.ascontiguousarray(traj, dtype=np.int8).tobytes(), 1),
+        _table_bytes(chunk.runs),
+        _table_bytes(chunk.moves),
+        _table_bytes(chunk.failures),
+        zlib.compress(np.ascontiguousarray(chunk.trajectories, dtype=np.int8).tobytes(), 1),
     ]
     crc = 0
     for part in parts:
         crc = zlib.crc32(part, crc)
     sizes = [len(part) for part in parts]
-    head = _HEADER.pack(_MAGIC, first, count, runs.num_rows, failures.num_rows, *sizes, crc, 0)
+    counts = (chunk.first, chunk.count, chunk.runs.num_rows, chunk.failures.num_rows)
+    head = _HEADER.pack(_MAGIC, *counts, *sizes, crc, 0)
     head = head[:-4] + struct.pack("<I", zlib.crc32(head[:-4]))
     return b"".join([head, *parts])
 
@@ -635,7 +639,7 @@ def _read_parts(fh: BinaryIO, header: _Header) -> list[bytes] | None:
 class JournalReader:
     """Reads a journal's valid records: contiguous from replication 0, whole, checksums right.
 
-    Iterating yields :class:`SavedChunk` (``decode=True``) or nothing but counts; either
+    Iterating yields :class:`ChunkTables` (``decode=True``) or nothing but counts; either
     way the reader stops at the first record that is torn, corrupt or out of sequence
     (what a process killed mid-write leaves) and ``completed``, ``finished``, ``failed``
     and ``valid_bytes`` then describe the valid prefix.
@@ -647,7 +651,7 @@ class JournalReader:
         self.inner = inner
         self.completed = self.finished = self.failed = self.valid_bytes = 0
 
-    def __iter__(self) -> Iterator[SavedChunk]:
+    def __iter__(self) -> Iterator[ChunkTables]:
         try:
             fh = open(self.path, "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
@@ -670,11 +674,11 @@ class JournalReader:
             pass
         return self
 
-    def _decode(self, header: _Header, parts: list[bytes]) -> SavedChunk:
+    def _decode(self, header: _Header, parts: list[bytes]) -> ChunkTables:
         assert self.runs_schema is not None
         shape = (header.finished, *self.inner)
         traj = np.frombuffer(zlib.decompress(parts[3]), dtype=np.int8).reshape(shape)
-        return SavedChunk(
+        return ChunkTables(
             header.first,
             header.count,
             _table_from(parts[0], self.runs_schema),
@@ -704,21 +708,13 @@ class Journal:
         self.completed = completed
         self._synced = time.monotonic()
 
-    def append(
-        self,
-        first: int,
-        count: int,
-        runs: pa.Table,
-        moves: pa.Table,
-        failures: pa.Table,
-        trajectories: np.ndarray,
-    ) -> None:
-        """Append the results of replications ``first .. first + count - 1``."""
+    def append(self, chunk: ChunkTables) -> None:
+        """Append the results of the chunk's replications (the next ones)."""
         if self._fh is None:
             raise RuntimeError(f"{self.path} was closed after a failed write")
-        if first != self.completed:
-            raise RuntimeError(f"chunk at {first} appended after {self.completed} replications")
-        record = _record(first, count, runs, moves, failures, trajectories)
+        if chunk.first != self.completed:
+            raise RuntimeError(f"chunk at {chunk.first} after {self.completed} replications")
+        record = _record(chunk)
         try:
             self._fh.write(record)
             self._fh.flush()
@@ -728,7 +724,7 @@ class Journal:
             self._cut_back()
             raise
         self.size += len(record)
-        self.completed = first + count
+        self.completed = chunk.first + chunk.count
 
     def sync(self) -> None:
         """Sync what was appended to the disk."""
@@ -790,7 +786,7 @@ class ResultsWriter:
         runs_schema: pa.Schema,
         n_dyads: int,
         days: int,
-        restore: Callable[[SavedChunk], None],
+        restore: Callable[[ChunkTables], None],
     ) -> ResultsWriter:
         """Open a writer on an unfinished folder, holding the chunks its journal saved.
 
@@ -806,7 +802,7 @@ class ResultsWriter:
             reader = JournalReader(path / CHUNKS, runs_schema, (n_dyads, days + 1))
             for chunk in reader:
                 restore(chunk)
-                writer.write_tables(chunk.runs, chunk.moves, chunk.trajectories, chunk.failures)
+                writer.write_tables(chunk)
             if reader.completed != saved.completed:
                 raise RuntimeError(f"{journal.path} changed while it was read")
         except BaseException:
@@ -819,35 +815,25 @@ class ResultsWriter:
         """The replications saved: ``0 .. completed - 1``."""
         return self.journal.completed
 
-    def append(
-        self,
-        first: int,
-        count: int,
-        runs: pa.Table,
-        moves: pa.Table,
-        trajectories: np.ndarray,
-        failures: pa.Table,
-    ) -> None:
+    def append(self, chunk: ChunkTables) -> None:
         """Write the results of the next replications: to the journal first, then the tables.
 
         If any of it fails, the tables are left incomplete and will not be published (the
         journal holds every chunk it accepted, and a resume rebuilds them from it).
         """
         try:
-            self.journal.append(first, count, runs, moves, failures, trajectories)
-            self.write_tables(runs, moves, trajectories, failures)
+            self.journal.append(chunk)
+            self.write_tables(chunk)
         except BaseException as exc:
             self._broken = exc
             raise
 
-    def write_tables(
-        self, runs: pa.Table, moves: pa.Table, trajectories: np.ndarray, failures: pa.Table
-    ) -> None:
-        """Write rows to the tables only."""
-        self.runs.write(runs)
-        self.moves.write(moves)
-        self.failures.write(failures)
-        self.trajectories.write(trajectories)
+    def write_tables(self, chunk: ChunkTables) -> None:
+        """Write a chunk's rows to the tables only."""
+        self.runs.write(chunk.runs)
+        self.moves.write(chunk.moves)
+        self.failures.write(chunk.failures)
+        self.trajectories.write(chunk.trajectories)
 
     def publish(self) -> None:
         """Publish the tables written so far (failures only if there were any).
@@ -890,20 +876,12 @@ class MemoryTables:
         self._failures: list[pa.Table] = []
         self._trajectories: list[np.ndarray] = []
 
-    def append(
-        self,
-        first: int,
-        count: int,
-        runs: pa.Table,
-        moves: pa.Table,
-        trajectories: np.ndarray,
-        failures: pa.Table,
-    ) -> None:
-        """Keep the results of the next replications (``first`` and ``count`` are not needed)."""
-        self._runs.append(runs)
-        self._moves.append(moves)
-        self._failures.append(failures)
-        self._trajectories.append(trajectories)
+    def append(self, chunk: ChunkTables) -> None:
+        """Keep the results of the next replications."""
+        self._runs.append(chunk.runs)
+        self._moves.append(chunk.moves)
+        self._failures.append(chunk.failures)
+        self._trajectories.append(chunk.trajectories)
 
     def runs(self) -> pd.DataFrame:
         """Return the runs table."""
