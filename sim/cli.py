@@ -34,12 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run_command(args)
     except SimError as exc:
-        _report(f"sim: error: {exc}", debug)
+        _report(f"sim: error: {exc}{_notes(exc)}", debug)
         return exc.exit_code
     except KeyboardInterrupt as exc:
-        notes = "".join(f"; {n}" for n in getattr(exc, "__notes__", ()))
         how = f" ({exc})" if str(exc) else ""  # Stopped by a signal: "(SIGTERM)"
-        _report(f"sim: interrupted{how}{notes}", debug)
+        _report(f"sim: interrupted{how}{_notes(exc)}", debug)
         return getattr(exc, "exit_code", EXIT_INTERRUPTED)
     except BrokenPipeError:
         # The reader went away (`sim trace ... | head`): not an error worth a traceback.
@@ -51,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         problem = machine_problem(exc)
         if problem is None:
             raise  # Not the machine's fault: a bug, keep its traceback.
-        _report(f"sim: error: {problem.what}{where(exc)}; {problem.remedy} and try again", debug)
+        notes = _notes(exc) or f"; {problem.remedy} and try again"
+        _report(f"sim: error: {problem.what}{where(exc)}{notes}", debug)
         return EXIT_MACHINE
 
 
@@ -76,6 +76,11 @@ def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: A
         print(f"sim: warning: {message}", file=sys.stderr)
     else:
         sys.stderr.write(warnings.formatwarning(message, category, *args, **kwargs))
+
+
+def _notes(exc: BaseException) -> str:
+    """The notes an error carries (what was saved, how to finish it), each after a '; '."""
+    return "".join(f"; {note}" for note in getattr(exc, "__notes__", ()))
 
 
 def _report(message: str, debug: bool) -> None:

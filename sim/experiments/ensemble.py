@@ -746,7 +746,11 @@ class Ensemble:
         writer = self.writer
         if writer is None or isinstance(exc, MachineFault):
             return exc
-        on_disk = store.saved(writer.path)
+        try:
+            on_disk = store.saved(writer.path)
+        except OSError as unreadable:  # The disk that failed may not read either.
+            exc.add_note(f"the runs saved in {writer.path} could not be counted: {unreadable}")
+            return exc
         saved = f"{on_disk.runs} of {self.plan.planned} runs saved in {writer.path}"
         if not on_disk.tables:
             saved += f" (in its {store.CHUNKS} only{self._why_no_tables(exc)})"
