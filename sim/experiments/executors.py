@@ -436,15 +436,25 @@ class DaskExecutor:
             self._wait_for_workers("lost all its workers during the run")
 
     def _result(self, future: Any) -> Any:
-        """Return a finished chunk's result; a chunk's own error is raised as it was."""
+        """Return a finished chunk's result; a chunk's own error is raised as it was.
+
+        A result can be lost even after its task finished: the worker that held it went
+        away (Dask then cancels it, or recomputes it where it can).
+        """
+        from concurrent.futures import CancelledError
+
         from distributed import KilledWorker
 
-        if future.status not in ("finished", "error"):  # Cancelled or lost with the cluster.
-            raise self._lost(RuntimeError(f"a chunk was {future.status}"))
         try:
             result = future.result()
         except KilledWorker as exc:
             raise WorkerLost(f"a Dask worker died running a chunk: {exc}") from exc
+        except CancelledError as exc:
+            raise self._lost(exc) from exc
+        except Exception as exc:
+            if future.status == "error":
+                raise  # The chunk's own error, as any executor reports it.
+            raise self._lost(exc) from exc
         future.release()
         return result
 
