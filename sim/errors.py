@@ -15,3 +15,7 @@ class SimError(Exception):
 
 class UsageError(SimError):
     """A command or API call asked for something that cannot be done as asked."""
+
+
+class SimWarning(UserWarning):
+    """Something a user should know that does not stop the command (the CLI prints one line)."""

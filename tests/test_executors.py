@@ -27,10 +27,12 @@ from sim.experiments.ensemble import (
     run_spec,
 )
 from sim.experiments.executors import (
+    ClusterLost,
     DaskExecutor,
     ProcessExecutor,
     SerialExecutor,
     WorkerLost,
+    default_workers,
     make_executor,
 )
 from sim.policies.logit import LogitPolicy
@@ -134,9 +136,10 @@ def test_make_executor_and_its_errors() -> None:
     assert isinstance(make_executor("processes", 3), ProcessExecutor)
     assert make_executor("processes", 3).workers == 3
     assert isinstance(make_executor("dask", 2), DaskExecutor)
+    assert make_executor("processes", 0).workers == default_workers()  # 0: every core
     for kind, workers, scheduler, words in [
         ("threads", None, None, "unknown executor"),
-        ("processes", 0, None, "at least 1"),
+        ("processes", -1, None, r"0 \(every core\) or more"),
         ("processes", 2, "tcp://x:1", "--scheduler needs --executor dask"),
     ]:
         with pytest.raises(UsageError, match=words):
@@ -163,7 +166,7 @@ def test_dask_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_an_unreachable_scheduler_is_a_clear_error() -> None:
     pytest.importorskip("distributed")
     executor = DaskExecutor("tcp://127.0.0.1:9", timeout=1)  # The discard port: nobody.
-    with pytest.raises(UsageError, match="cannot reach the Dask scheduler"), executor:
+    with pytest.raises(ClusterLost, match="cannot reach the Dask scheduler"), executor:
         pass
 
 

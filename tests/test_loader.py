@@ -169,7 +169,7 @@ def _cases() -> list[Bad]:
         Bad(  # as text, the value would pass for a title: it is refused instead
             "too-deep-set",
             {"main.yaml": DUEL},
-            (f"--set title={'[' * 40}...: title{'.0' * 12}...: {too_deep}",),
+            (f"--set title={'[' * 40}... (300 characters): title{'.0' * 12}...: {too_deep}",),
             sets=(f"title={'[' * 150}{']' * 150}",),
         ),
         Bad(

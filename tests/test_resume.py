@@ -111,17 +111,23 @@ def test_ctrl_c_then_resume_equals_an_uninterrupted_run(duel: Any, tmp_path: Pat
     assert manifest["timing"]["replications"] == 40
 
 
-def test_a_run_killed_before_saving_starts_over(duel: Any, tmp_path: Path) -> None:
+def test_a_run_killed_before_saving_keeps_its_journal(duel: Any, tmp_path: Path) -> None:
     whole = run(duel, runs=40, seed=8, out=tmp_path / "whole")
     with pytest.raises(KeyboardInterrupt):
         run(duel, runs=40, seed=8, out=tmp_path / "cut", callback=stop_after(25))
     folder = only_folder(tmp_path / "cut")
     manifest = store.read_manifest(folder)
-    # As if the process had been killed (SIGKILL) while running: nothing saved, no process.
+    # As if the process had been killed (SIGKILL) while running: the manifest still says
+    # "running", the tables were never written; the journal holds the completed chunks.
     manifest.update(status="running", process={"pid": os.getpid(), "host": "elsewhere"})
     store.write_json(folder / store.MANIFEST, manifest)
+    for name in (store.RUNS, store.MOVES, store.TRAJECTORIES, store.SUMMARY):
+        (folder / name).unlink()
+    assert store.saved(folder).runs == 25
     resume(folder)
     same_files(folder, whole.path)
+    assert store.read_manifest(folder)["resumed_from"] == 25
+    assert not (folder / store.CHUNKS).exists()  # complete: the tables hold it all
 
 
 def test_resume_refuses_what_it_cannot_finish(
@@ -137,7 +143,7 @@ def test_resume_refuses_what_it_cannot_finish(
     assert main(["run", "duel", "--resume", str(complete)]) == 2
     assert "give none of them" in capsys.readouterr().err
     manifest = store.read_manifest(complete)
-    alive = {"pid": os.getpid(), "host": socket.gethostname()}
+    alive = {"pid": os.getppid(), "host": socket.gethostname()}  # another live process
     store.write_json(complete / store.MANIFEST, {**manifest, "status": "running", "process": alive})
     assert main(["run", "--resume", str(complete)]) == 2
     assert "still running" in capsys.readouterr().err

@@ -557,7 +557,7 @@ def _results_like(folder: Path, manifest: dict, *extra: str) -> Path:
         ({"format_version": 3, "kind": "ensemble", "status": "complete"}, ("notes.txt",),
          "it holds notes.txt"),
         ({"format_version": 3, "kind": "ensemble", "status": "running",
-          "process": {"pid": os.getpid(), "host": socket.gethostname()}}, (),
+          "process": {"pid": os.getppid(), "host": socket.gethostname()}}, (),
          "being written by a running process"),
     ],
 )  # fmt: skip

@@ -199,6 +199,14 @@ def build_summary(
     """
     n = len(runs)
     failed = failures or failure_summary(0, n, [])
+    runs = ReadOnce(runs, _shared_reads(spec))
+    # Each column is read once (ReadOnce keeps the few that two sections read, until the
+    # second): the rungs before events come first, so that the first days they share with
+    # the time to each rung are let go before the time to the lower rungs, where the
+    # Kaplan-Meier arrays are largest.
+    before = events.before_events(spec, runs, _military_reach(spec))
+    reach = time_to_rung_summary(spec, runs)
+    watch = spec.watch_rung
     return {
         "scenario": spec.name,
         "title": title,
@@ -213,20 +221,61 @@ def build_summary(
         "rungs": list(spec.rung_names),
         "actors": dict(getattr(spec, "actor_names", {a: a for a in spec.actor_ids})),
         "cost_unit": getattr(spec, "cost_unit", "cost units"),
-        "watch_rung": spec.watch_rung,
+        "watch_rung": watch,
         "outcomes": outcome_summary(spec, runs["outcome"]),
         "peak_rung": peak_rung_summary(spec, column(runs, "peak_rung")),
-        "time_to_rung": time_to_rung_summary(spec, runs),
-        "days_to_watch_rung": time_to_rung(spec, runs, spec.watch_rung),
+        "time_to_rung": reach,
+        "days_to_watch_rung": reach.get(str(watch)) or time_to_rung(spec, runs, watch),
         "costs": cost_summary(spec, runs),
         "scores": scoring.summary_block(runs, spec.actor_ids),
         "events": events.events_block(spec, runs),
-        "before_events": events.before_events(spec, runs, _military_reach(spec)),
+        "before_events": before,
         "levers": lever_summary(spec, tally, n, lever_names or {}),
         "daily_rung_quantiles": daily_quantiles(tally.daily),
         "ended_early": int(column(runs, "ended_early").sum()) if n else 0,
         "simpy_events_per_run": _mean_or_none(runs, "simpy_events"),
     }
+
+
+class ReadOnce:
+    """A runs table of which :func:`build_summary` reads each column once.
+
+    ``reads`` says how many sections read a column that more than one reads (the peak
+    rung; the first days at the rungs the rungs before events look at); such a column is
+    kept from its first read to its last, then let go. Every other column is read by the
+    one section that needs it and not kept, so a wide table (thousands of score columns)
+    never sits in memory whole.
+    """
+
+    def __init__(self, runs: RunsLike, reads: Mapping[str, int]) -> None:
+        self._runs = runs
+        self._left = {name: n for name, n in reads.items() if n > 1}
+        self._kept: dict[str, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._runs
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._left:
+            return self._runs[name]
+        value = self._kept.pop(name) if name in self._kept else self._runs[name]
+        self._left[name] -= 1
+        if self._left[name]:
+            self._kept[name] = value
+        else:
+            del self._left[name]
+        return value
+
+
+def _shared_reads(spec: SpecLike) -> dict[str, int]:
+    """The columns that more than one section of the summary reads, and how many read them."""
+    reads = {"peak_rung": 2}  # the peak rung's distribution and the ladder score
+    if events.milestones(getattr(spec, "events", ()), spec.days):
+        reads.update(dict.fromkeys(_military_reach(spec).values(), 2))
+    return reads
 
 
 def _military_reach(spec: SpecLike) -> dict[int, str]:
@@ -328,6 +377,13 @@ def time_to_rung(spec: SpecLike, runs: RunsLike, rung: int) -> dict[str, Any]:
     is ``1 - S(horizon)``, with its Greenwood standard error.
     """
     durations, observed = reach_times(spec, runs, rung)
+    return _time_to_rung(spec, rung, durations, observed)
+
+
+def _time_to_rung(
+    spec: SpecLike, rung: int, durations: np.ndarray, observed: np.ndarray
+) -> dict[str, Any]:
+    """Return :func:`time_to_rung`'s summary from the durations and which were observed."""
     # Not stats.kaplan_meier: its curve as Python lists (a point per run, reach days being
     # fractional) raised the peak memory of a large ensemble's summary.
     km = stats.km_point_summary(durations, observed, float(spec.days))
@@ -367,8 +423,19 @@ def greenwood_se(durations: np.ndarray, observed: np.ndarray, t: float) -> float
 
 
 def time_to_rung_summary(spec: SpecLike, runs: RunsLike) -> dict[str, dict[str, Any]]:
-    """Return :func:`time_to_rung` for every rung above the bottom one, keyed by rung index."""
-    return {str(k): time_to_rung(spec, runs, k) for k in range(1, len(spec.rung_names))}
+    """Return :func:`time_to_rung` for every rung above the bottom one, keyed by rung index.
+
+    One pass from the top rung down reads each first-day column once: the first day at or
+    above rung k is the earlier of rung k's own and the one at or above k + 1.
+    """
+    end = column(runs, "end_day", float)
+    firsts = np.full(len(runs), np.nan)
+    out = {}
+    for rung in range(len(spec.rung_names) - 1, 0, -1):
+        firsts = np.fmin(firsts, column(runs, reach_column(rung), float))
+        observed = ~np.isnan(firsts)
+        out[rung] = _time_to_rung(spec, rung, np.where(observed, firsts, end), observed)
+    return {str(k): out[k] for k in sorted(out)}
 
 
 def cost_summary(spec: SpecLike, runs: RunsLike) -> dict[str, dict[str, Any]]:

@@ -21,13 +21,13 @@ import contextlib
 import datetime as dt
 import functools
 import os
-import signal
+import shutil
 import socket
-import threading
 import time
 import traceback
+import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from sim.analysis.summary import (
     outcome_counts,
     reach_column,
 )
-from sim.errors import UsageError
+from sim.errors import SimWarning, UsageError
 from sim.experiments import store
 from sim.experiments.executors import (
     Executor,
@@ -59,6 +59,13 @@ from sim.experiments.posterior import kept as kept_posterior
 from sim.experiments.posterior import posterior_engine
 from sim.experiments.precision import DEFAULT_MAX_RUNS, Precision, Schedule
 from sim.experiments.seeding import check_seed, replication_seed, seed_key
+from sim.experiments.stops import (
+    MachineFault,
+    interrupts_deferred,
+    machine_problem,
+    stop_status,
+    where,
+)
 
 #: Replications per chunk: small enough for a lively progress bar and little lost work on
 #: Ctrl-C, large enough that per-chunk overhead (a message to a worker) does not show.
@@ -66,6 +73,11 @@ DEFAULT_CHUNK = 25
 
 #: How many failed replications the summary lists (all of them are in failures.parquet).
 FAILURE_EXAMPLES = 5
+
+#: The most replications one run may plan (``--runs``, ``--max-runs``): the moves table
+#: numbers replications as 32-bit integers. Chunks are made as they are needed, so memory
+#: does not grow with the number planned.
+MAX_RUNS = 1_000_000_000
 
 #: The signature of the engine: ``simulate(spec, seed_sequence) -> RunRecord``.
 Engine = Callable[[Any, np.random.SeedSequence], Any]
@@ -85,9 +97,9 @@ def default_engine() -> Engine:
 
 
 def runs_columns(spec: Any) -> list[str]:
-    """Return the columns of the runs table, in order."""
+    """Return the columns of the runs table, in order (two of one name are refused)."""
     fixed = ["index", "seed_key", "outcome", "peak_rung", "peak_day", "final_rung", "end_day"]
-    return [
+    columns = [
         *fixed,
         "ended_early",
         *(cost_column(a) for a in spec.actor_ids),
@@ -98,6 +110,10 @@ def runs_columns(spec: Any) -> list[str]:
         *scoring.run_score_columns(spec.actor_ids),
         *events.event_dtypes(getattr(spec, "events", ())),
     ]
+    twice = sorted(c for c, n in Counter(columns).items() if n > 1)
+    if twice:  # A loaded scenario cannot get here (reserved ids); a spec made by hand can.
+        raise ValueError(f"the runs table would have two columns named {', '.join(twice)}")
+    return columns
 
 
 def runs_dtypes(spec: Any) -> dict[str, str]:
@@ -187,21 +203,11 @@ def failure_row(root: int, index: int, exc: BaseException) -> dict[str, Any]:
 # --- one chunk of replications ----------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Chunk:
-    """The compact result of the replications ``first .. first + count - 1``.
+@dataclass
+class Chunk(store.ChunkTables):
+    """The compact result of a chunk: its tables, and the :class:`Tally` of its runs."""
 
-    ``runs``, ``moves`` and ``trajectories`` hold the replications that finished, in index
-    order; ``failures`` those that raised.
-    """
-
-    first: int
-    count: int
-    runs: pa.Table
-    moves: pa.Table
-    trajectories: np.ndarray  # (finished, dyads, days + 1) int8
     tally: Tally
-    failures: pa.Table
 
     def __len__(self) -> int:
         return self.count
@@ -362,9 +368,13 @@ class ChunkRunner:
         return (ChunkRunner, (None, self.seed, self.engine, self.source))
 
 
-def chunk_indices(runs: int, size: int, start: int = 0) -> list[range]:
-    """Split replications ``start .. start + runs - 1`` into contiguous ranges of ``size``."""
-    return [range(i, min(i + size, start + runs)) for i in range(start, start + runs, size)]
+def chunk_indices(runs: int, size: int, start: int = 0) -> Iterator[range]:
+    """Split replications ``start .. start + runs - 1`` into contiguous ranges of ``size``.
+
+    The ranges are made one at a time as they are taken, never as a list: a plan of a
+    billion replications costs no more memory than one of a thousand.
+    """
+    return (range(i, min(i + size, start + runs)) for i in range(start, start + runs, size))
 
 
 # --- collecting -------------------------------------------------------------------------------
@@ -410,45 +420,11 @@ class Collector:
         # Ctrl-C between writing the rows and counting them would save a folder whose
         # manifest and tables disagree; it takes effect once the chunk is in.
         with interrupts_deferred():
-            self.sink.append(chunk.runs, chunk.moves, chunk.trajectories, chunk.failures)
+            self.sink.append(chunk)
             self.tally.merge(chunk.tally)
             self.outcomes.update(outcomes)
             self.failed += chunk.failures.num_rows
             self.completed += chunk.count
-
-
-@contextlib.contextmanager
-def interrupts_deferred() -> Iterator[None]:
-    """Hold a SIGINT (Ctrl-C) that arrives inside the block; deliver it when the block ends.
-
-    The signal then goes to the handler that was in place: Python's default raises
-    KeyboardInterrupt, an ignoring handler ignores it, a program's own handler is called.
-    Only the main thread receives signals; elsewhere, or when the current handler was not
-    installed from Python (so it could not be put back), the block runs unprotected. If the
-    block itself raises, that error propagates and a held signal is dropped with it.
-    """
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or previous is None:
-        yield
-        return
-    caught: list[Any] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(frame))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        _deliver_sigint(previous, caught[0])
-
-
-def _deliver_sigint(handler: Any, frame: Any) -> None:
-    """Hand a held SIGINT to ``handler`` as the operating system would have."""
-    if handler == signal.SIG_IGN:
-        return
-    if handler == signal.SIG_DFL:
-        signal.raise_signal(signal.SIGINT)  # The default action: the process ends.
-        return
-    handler(signal.SIGINT, frame)  # Python's default_int_handler raises KeyboardInterrupt.
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -609,6 +585,7 @@ class Ensemble:
         command: str | None,
         started: dt.datetime,
         resumed_from: int | None = None,
+        fresh: bool = False,
     ) -> None:
         self.scenario = scenario
         self.spec = spec
@@ -624,6 +601,9 @@ class Ensemble:
         self._clock = time.perf_counter()
         self._done_at_start = collector.completed
         self.executor_name = "serial"
+        self.fresh = fresh  # The folder was made for this run: nothing in it to keep.
+        self._save_failure: BaseException | None = None
+        self._space_checked = False
 
     @property
     def writer(self) -> store.ResultsWriter | None:
@@ -632,20 +612,41 @@ class Ensemble:
         return sink if isinstance(sink, store.ResultsWriter) else None
 
     def execute(self, executor: Executor, progress: bool, callback: Callback | None) -> Results:
-        """Run the plan on ``executor``; save what completed however it ends."""
+        """Run the plan on ``executor`` (entered by the caller); save what completed, however.
+
+        Whatever stops the run -- Ctrl-C, a signal, a lost worker or cluster, a full or
+        unwritable disk, an error -- the completed chunks stay in the folder's journal, the
+        tables and summary are written if they can be, and the error raised says what the
+        folder holds, read back from it after the attempt, and how to finish it.
+        """
         self.executor_name = _describe(executor)
-        if self.writer is not None:
-            self.write_manifest("running", None)
         try:
-            with _entered(executor), _progress_bar(progress, self) as bar:
-                self._run_plan(executor, bar, callback)
-        except BaseException as exc:
-            self._save_after(exc)
-            saved = _with_saved(exc, self)
-            if saved is exc:
+            if self.writer is not None:
+                self._start_writing()
+            try:
+                with _progress_bar(progress, self) as bar:
+                    self._run_plan(executor, bar, callback)
+            except BaseException as exc:
+                self._save_after(exc)
                 raise
-            raise saved from exc
-        return self.finish("complete", None)
+            return self.finish("complete", None)
+        except BaseException as exc:
+            told = self._told(exc)
+            if told is exc:
+                raise
+            raise told from exc
+
+    def _start_writing(self) -> None:
+        """Write the manifest as 'running'; a new folder that cannot even hold that goes."""
+        writer = self.writer
+        assert writer is not None
+        try:
+            self.write_manifest("running", None)
+        except OSError as exc:
+            if not self.fresh:
+                raise
+            writer.abort()
+            raise _abandoned(writer.path, exc) from exc
 
     def _run_plan(self, executor: Executor, bar: Any, callback: Callback | None) -> None:
         """Extend the ensemble batch by batch until the plan says stop."""
@@ -665,37 +666,118 @@ class Ensemble:
             for chunk in results:
                 added = collector.add(chunk)
                 bar.update(added)
+                if added and not self._space_checked:
+                    self._check_space()
                 if callback is not None and added:
                     callback(collector.completed, target)
         if collector.completed != target:
             # An executor that lost a chunk must not pass for a complete run.
             raise RuntimeError(f"the executor returned {collector.completed} of {target} runs")
 
+    def _check_space(self) -> None:
+        """Once a chunk is saved, warn if the disk looks too small for the rest of the run.
+
+        The run goes on either way (the estimate may be wrong, others may free space): when
+        the disk fills, what completed is kept and the message says how to finish it.
+        """
+        self._space_checked = True
+        writer = self.writer
+        if writer is None or not writer.completed:
+            return
+        per_run = DISK_PER_JOURNAL_BYTE * writer.journal.size / writer.completed
+        planned = self.plan.runs if self.plan.runs is not None else self.plan.precision.max_runs
+        need = per_run * (planned - writer.completed)
+        free = store.free_space(writer.path)
+        if need > free:
+            warnings.warn(
+                f"{writer.path}: the rest of this run needs about {_size(need)} on the disk "
+                f"({_size(per_run)} a run) and {_size(free)} is free; if the disk fills up, "
+                "the completed runs are kept and 'sim run --resume' finishes them",
+                SimWarning,
+                stacklevel=2,
+            )
+
     def _save_after(self, exc: BaseException) -> None:
-        """Save what completed after ``exc`` stopped the run; never mask ``exc``."""
-        stopped = isinstance(exc, KeyboardInterrupt | WorkerLost)
-        status = "interrupted" if stopped else "failed"
-        error = None if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        """Write the tables of what completed after ``exc`` stopped the run; never mask ``exc``.
+
+        A failure here (a full disk, a second Ctrl-C) is kept for the message: the journal
+        holds every completed chunk whether or not the tables could be written.
+        """
         if self.writer is None:
             return  # Nothing to save in memory.
-        try:
+        status, error = stop_status(exc)
+        with contextlib.suppress(BaseException):  # finish keeps why, for the message
             self.finish(status, error)
-        except Exception as failed:  # pragma: no cover - e.g. a full disk
-            exc.add_note(f"could not save the completed runs: {failed}")
 
     def finish(self, status: str, error: str | None) -> Results:
-        """Build the summary of what completed, publish the folder if any, return Results."""
+        """Build the summary of what completed, publish the folder if any, return Results.
+
+        A complete folder then loses its journal: its tables hold everything, on the disk.
+        """
         sink, spec = self.collector.sink, self.spec
         if isinstance(sink, store.MemoryTables):
             failures = sink.failures()
             summary = self.summary(sink.runs(), failures.head(FAILURE_EXAMPLES).to_dict("records"))
             return Results(spec, self.seed, summary, None, sink, status, self.engine)
-        sink.publish()
-        examples = store.read_failures(sink.path).head(FAILURE_EXAMPLES).to_dict("records")
-        summary = self.summary(store.RunsColumns(sink.path / store.RUNS), examples)
-        store.write_json(sink.path / store.SUMMARY, summary)
-        self.write_manifest(status, error)
+        try:
+            sink.publish()
+            examples = store.read_failures(sink.path).head(FAILURE_EXAMPLES).to_dict("records")
+            with store.RunsColumns(sink.path / store.RUNS) as runs:
+                summary = self.summary(runs, examples)
+            store.write_json(sink.path / store.SUMMARY, summary)
+            self.write_manifest(status, error)
+        except BaseException as failed:
+            self._save_failure = failed
+            sink.abort()
+            raise
+        if status == "complete":
+            with contextlib.suppress(OSError):  # A journal left in a complete folder is harmless.
+                sink.journal.remove()
+                store.sync_folder(sink.path)
+        else:
+            sink.journal.close()
         return Results(spec, self.seed, summary, sink.path, None, status, self.engine)
+
+    def _told(self, exc: BaseException) -> BaseException:
+        """Return the error that tells how ``exc`` ended the run and what the folder holds.
+
+        What is saved is read back from the folder (:func:`store.saved`), never taken from
+        what this process believes it wrote. A fault of the machine becomes one
+        :class:`MachineFault`; a lost worker or cluster keeps its type; anything else
+        (Ctrl-C, a signal, an error) gets the same words as a note.
+        """
+        writer = self.writer
+        if writer is None or isinstance(exc, MachineFault):
+            return exc
+        try:
+            on_disk = store.saved(writer.path)
+        except OSError as unreadable:  # The disk that failed may not read either.
+            exc.add_note(f"the runs saved in {writer.path} could not be counted: {unreadable}")
+            return exc
+        saved = f"{on_disk.runs} of {self.plan.planned} runs saved in {writer.path}"
+        if not on_disk.tables:
+            saved += f" (in its {store.CHUNKS} only{self._why_no_tables(exc)})"
+        finish = f"finish them with: sim run --resume {writer.path}"
+        problem = machine_problem(exc)
+        if problem is not None:
+            what = f"{problem.what}{where(exc)}"
+            return MachineFault(f"{what}; {saved}; {problem.remedy}, then {finish}")
+        if isinstance(exc, WorkerLost):
+            return type(exc)(f"{exc}; {saved}; {finish}")
+        exc.add_note(f"{saved}; {finish}")
+        return exc
+
+    def _why_no_tables(self, exc: BaseException) -> str:
+        """Say why the tables do not show what the journal holds (nothing if ``exc`` says it)."""
+        failed = self._save_failure
+        if failed is exc:
+            return ""
+        if failed is None:
+            return ": the tables were not written"
+        if isinstance(failed, KeyboardInterrupt):
+            return ": interrupted again while the tables were written"
+        problem = machine_problem(failed)
+        return f": the tables could not be written: {problem.what if problem else failed}"
 
     def summary(self, runs: Any, examples: list[dict[str, Any]]) -> dict[str, Any]:
         """Return the summary (JSON data) of the replications completed."""
@@ -724,7 +806,7 @@ class Ensemble:
         """Write the manifest (first as 'running', last with the final status)."""
         writer = self.writer
         assert writer is not None
-        done = self.collector.completed
+        done = writer.completed  # What the journal holds (the collector agrees).
         seconds = time.perf_counter() - self._clock
         session = done - self._done_at_start
         running = status == "running"
@@ -760,20 +842,41 @@ class Ensemble:
         store.write_json(writer.path / store.MANIFEST, manifest)
 
 
-def _with_saved(exc: BaseException, ens: Ensemble) -> BaseException:
-    """Return ``exc`` with a note of where its completed runs are (a WorkerLost says it all)."""
-    writer = ens.writer
-    if writer is None:
-        return exc
-    done, planned = ens.collector.completed, ens.plan.planned
-    saved = (
-        f"{done} of {planned} runs saved in {writer.path}; "
-        f"finish them with: sim run --resume {writer.path}"
+def _abandoned(path: Path, exc: OSError) -> MachineFault:
+    """Remove a folder made for a run that could not even start writing it; say so.
+
+    A folder without its manifest is not a results folder (``--resume`` refuses it), and
+    nothing in it is worth keeping: it was made a moment ago, and no run has completed.
+    """
+    shutil.rmtree(path, ignore_errors=True)
+    problem = machine_problem(exc)
+    return MachineFault(
+        f"{problem.what if problem else exc}{where(exc)}: could not start writing the results "
+        f"in {path}; nothing was run and the folder was removed"
     )
-    if isinstance(exc, WorkerLost):
-        return WorkerLost(f"{exc}; {saved}")
-    exc.add_note(saved)
-    return exc
+
+
+def _new_writer(path: Path, schema: pa.Schema, n_dyads: int, days: int) -> store.ResultsWriter:
+    """Open the writer of a folder just made, or remove the folder if the disk refuses."""
+    try:
+        return store.ResultsWriter(path, schema, n_dyads, days)
+    except OSError as exc:
+        raise _abandoned(path, exc) from exc
+
+
+#: The disk a run takes per byte of its journal: the journal, and the tables written beside
+#: it as the run goes (measured: 1.18 of the journal for the named scenario, whose
+#: trajectories the journal compresses; 0.49 for the two-actor test fixture).
+DISK_PER_JOURNAL_BYTE = 2.2
+
+
+def _size(n: float) -> str:
+    """Return a number of bytes as a short size: 3.4 MB, 1.2 GB."""
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError  # pragma: no cover
 
 
 def _describe(executor: Any) -> str:
@@ -846,8 +949,9 @@ def choose_executor(
 ) -> Executor:
     """Return the executor to use: the one given, or one made from ``executor`` and ``workers``.
 
-    With neither, replications run in this process. A job of a single chunk runs in this
-    process too: a pool would only add its start-up time.
+    With neither, replications run in this process. ``workers=0`` means every core, as
+    ``--workers 0`` does. A job of a single chunk runs in this process too: a pool would
+    only add its start-up time; and no more workers start than there are chunks.
     """
     if executor is not None and not isinstance(executor, str):
         if workers is not None or scheduler is not None:
@@ -857,7 +961,8 @@ def choose_executor(
         return SerialExecutor()
     if executor in (None, "processes") and runs is not None and runs <= chunk_size:
         return SerialExecutor()
-    return make_executor(executor, workers, scheduler)
+    chunks = None if runs is None else -(-runs // chunk_size)
+    return make_executor(executor, workers, scheduler, chunks)
 
 
 def run(
@@ -890,9 +995,10 @@ def run(
             everything in memory and writes nothing.
         progress: show a progress bar (runs/s, time left) on stderr.
         overrides: ``--set`` style overrides (``["a.b=1"]`` or ``{"a.b": 1}``).
-        workers: local worker processes; None or 1 runs them in this process (``sim run``
-            defaults to every core). Pools use the 'spawn' start method, safe in notebooks;
-            a script that runs in parallel needs the ``if __name__ == "__main__":`` guard.
+        workers: local worker processes; None or 1 runs them in this process, 0 starts one
+            per core (``sim run``'s default), at most two per core. Pools use the 'spawn'
+            start method, safe in notebooks; a script that runs in parallel needs the
+            ``if __name__ == "__main__":`` guard. Workers never outlive this process.
         executor: 'processes' (default), 'dask', or an executor object.
         scheduler: with ``executor='dask'``, the address of a running scheduler; without
             one a LocalCluster is started.
@@ -909,8 +1015,10 @@ def run(
             posterior (see :mod:`sim.experiments.posterior`); the summary says so.
 
     Results are the same for the same seed whatever the executor and number of workers.
-    If interrupted (Ctrl-C, a worker that dies, an error), whatever completed is written,
-    with status ``"interrupted"`` or ``"failed"``, and :func:`resume` finishes it.
+    If interrupted (Ctrl-C, a signal, a worker or cluster lost, a full or unwritable disk,
+    an error), every completed chunk is kept in the folder and, where the disk allows, its
+    tables are written with status ``"interrupted"`` or ``"failed"``; the error raised says
+    how many runs the folder holds, and :func:`resume` finishes it.
     """
     from sim.scenario import compile_scenario
 
@@ -948,6 +1056,8 @@ def length(
         return (1000 if runs is None else runs), None
     if runs is not None:
         raise UsageError("give a number of runs or a precision, not both")
+    if max_runs is not None and max_runs > MAX_RUNS:
+        raise UsageError(f"--max-runs {max_runs:,}: at most {MAX_RUNS:,} runs")
     return None, Precision(precision, DEFAULT_MAX_RUNS if max_runs is None else max_runs)
 
 
@@ -982,29 +1092,33 @@ def run_spec(
     started = _now()
     schema = runs_schema(spec)
     n_dyads = len(spec.dyads)
-    sink: store.ResultsWriter | store.MemoryTables
-    if folder is not None:
-        sink = store.ResultsWriter.at(Path(folder), schema, n_dyads, spec.days)
-    elif out is not None:
-        path = store.create_run_dir(Path(out), spec.name, started, name=name, force=force)
-        sink = store.ResultsWriter(path, schema, n_dyads, spec.days)
-    else:
-        sink = store.MemoryTables(schema, n_dyads, spec.days)
-    if isinstance(sink, store.ResultsWriter):
-        keep_posterior(sink.path, engine)  # so that a resumed run draws the same
-    collector = Collector(sink, Tally(spec.days, len(spec.rung_names)))
-    ens = Ensemble(
-        scenario,
-        spec,
-        seed,
-        plan,
-        collector,
-        chunk_size=chunk_size,
-        engine=engine,
-        command=command,
-        started=started,
-    )
-    return ens.execute(executor or SerialExecutor(), progress, callback)
+    executor = executor or SerialExecutor()
+    with _entered(executor):  # Workers and clusters start (or fail) before any folder exists.
+        sink: store.ResultsWriter | store.MemoryTables
+        if folder is not None:
+            Path(folder).mkdir(parents=True)
+            sink = _new_writer(Path(folder), schema, n_dyads, spec.days)
+        elif out is not None:
+            path = store.create_run_dir(Path(out), spec.name, started, name=name, force=force)
+            sink = _new_writer(path, schema, n_dyads, spec.days)
+        else:
+            sink = store.MemoryTables(schema, n_dyads, spec.days)
+        if isinstance(sink, store.ResultsWriter):
+            keep_posterior(sink.path, engine)  # so that a resumed run draws the same
+        collector = Collector(sink, Tally(spec.days, len(spec.rung_names)))
+        ens = Ensemble(
+            scenario,
+            spec,
+            seed,
+            plan,
+            collector,
+            chunk_size=chunk_size,
+            engine=engine,
+            command=command,
+            started=started,
+            fresh=True,
+        )
+        return ens.execute(executor, progress, callback)
 
 
 def _checked_plan(
@@ -1019,6 +1133,8 @@ def _checked_plan(
         return Plan(schedule=Schedule(precision, tuple(spec.outcome_ids), chunk_size))
     if runs is None or runs < 1:
         raise UsageError(f"the number of runs must be at least 1, got {runs}")
+    if runs > MAX_RUNS:
+        raise UsageError(f"--runs {runs:,}: at most {MAX_RUNS:,} runs in one folder")
     return Plan(runs=runs)
 
 
@@ -1036,8 +1152,9 @@ def resume(
     """Finish an interrupted or failed run in its folder, as if it had never stopped.
 
     The scenario, seed, length (or precision target) and chunk size come from the folder's
-    manifest; the completed replications are kept and the rest are run. The final files
-    are identical to those of an uninterrupted run.
+    manifest; the chunks its journal saved are kept -- however the previous attempt ended,
+    even killed while resuming -- and the rest are run. The final files are identical to
+    those of an uninterrupted run.
     """
     path = Path(folder)
     manifest = _resumable_manifest(path)
@@ -1052,30 +1169,35 @@ def resume(
     precision = Precision.from_json(manifest["precision"]) if manifest["precision"] else None
     runs = None if precision else int(manifest["runs"])
     plan = _checked_plan(runs, precision, spec, chunk_size)
-    done = int(manifest["runs_completed"]) if manifest["status"] != "running" else 0
-    writer = store.ResultsWriter.reopen(path, runs_schema(spec), len(spec.dyads), spec.days, done)
-    try:
-        collector = _restored_collector(path, spec, writer, done)
-        if plan.schedule is not None:
-            _replay(plan.schedule, path, done)
-    except BaseException:
-        writer.abort()
-        raise
-    ens = Ensemble(
-        scenario,
-        spec,
-        int(manifest["seed"]),
-        plan,
-        collector,
-        chunk_size=chunk_size,
-        engine=engine,
-        command=command,
-        started=dt.datetime.fromisoformat(manifest["started"]),
-        resumed_from=done,
-    )
-    remaining = None if plan.runs is None else plan.runs - done
-    chosen = choose_executor(executor, workers, scheduler, remaining, chunk_size)
-    return ens.execute(chosen, progress, callback)
+    # Only to choose the executor: the journal, read below, says what is really there.
+    hint = None if plan.runs is None else plan.runs - int(manifest.get("runs_completed") or 0)
+    chosen = choose_executor(executor, workers, scheduler, hint, chunk_size)
+    with _entered(chosen):  # A cluster that cannot be reached leaves the folder untouched.
+        restored = _Restored(spec, keep_counts=plan.schedule is not None)
+        writer = store.ResultsWriter.reopen(
+            path, runs_schema(spec), len(spec.dyads), spec.days, restored.add
+        )
+        done = writer.completed
+        try:
+            collector = Collector(writer, restored.tally, done, restored.outcomes, restored.failed)
+            if plan.schedule is not None:
+                restored.replay(plan.schedule, done)
+        except BaseException:
+            writer.abort()
+            raise
+        ens = Ensemble(
+            scenario,
+            spec,
+            int(manifest["seed"]),
+            plan,
+            collector,
+            chunk_size=chunk_size,
+            engine=engine,
+            command=command,
+            started=dt.datetime.fromisoformat(manifest["started"]),
+            resumed_from=done,
+        )
+        return ens.execute(chosen, progress, callback)
 
 
 def _resumable_manifest(path: Path) -> dict[str, Any]:
@@ -1088,7 +1210,7 @@ def _resumable_manifest(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path}: written by another version of sim; it cannot be resumed")
     if status == "complete":
         raise UsageError(f"{path}: this run is already complete")
-    if status == "running" and store.process_alive(manifest.get("process")):
+    if status == "running" and store.being_written(path, manifest.get("process")):
         pid = manifest["process"]["pid"]
         raise UsageError(f"{path}: this run is still running (process {pid})")
     return manifest
@@ -1125,44 +1247,35 @@ def _manifest_scenario(path: Path, manifest: Mapping[str, Any]) -> Any:
     return scenario
 
 
-def _restored_collector(path: Path, spec: Any, writer: store.ResultsWriter, done: int) -> Collector:
-    """Return a collector holding replications ``0 .. done - 1`` of a folder."""
-    tally = Tally(spec.days, len(spec.rung_names))
-    outcomes: Counter[str] = Counter()
-    if (path / store.RUNS).exists() and done:
-        for block in store.iter_trajectories(path, writer.runs.rows):
-            tally.add_trajectories(block)
-        for moves in _whole_runs(store.iter_rows(path / store.MOVES, done)):
-            tally.add_moves(moves)
-        for batch in store.iter_rows(path / store.RUNS, done):
-            outcomes.update(outcome_counts(batch.column("outcome").to_pandas()))
-    return Collector(writer, tally, done, outcomes, writer.failures.rows)
+class _Restored:
+    """What a resumed run rebuilds from the chunks its journal saved, one chunk at a time."""
 
+    def __init__(self, spec: Any, keep_counts: bool) -> None:
+        self.tally = Tally(spec.days, len(spec.rung_names))
+        self.outcomes: Counter[str] = Counter()
+        self.failed = 0
+        # An adaptive run replays its batch boundaries from the outcome counts at each one;
+        # every boundary is the end of a chunk (chunks are cut at the boundaries).
+        self.counts_at: dict[int, Counter[str]] | None = {} if keep_counts else None
 
-def _whole_runs(batches: Iterable[pa.RecordBatch]) -> Iterator[pd.DataFrame]:
-    """Regroup batches of a table sorted by ``index`` so that no replication is split."""
-    carry: pd.DataFrame | None = None
-    for batch in batches:
-        frame = batch.select(["index", "actor", "lever"]).to_pandas()
-        if carry is not None:
-            frame = pd.concat([carry, frame], ignore_index=True)
-        last = frame["index"].iloc[-1]
-        carry = frame[frame["index"] == last]
-        yield frame[frame["index"] != last]
-    if carry is not None:
-        yield carry
+    def add(self, chunk: store.ChunkTables) -> None:
+        """Count one saved chunk."""
+        self.tally.add_trajectories(chunk.trajectories)
+        self.tally.add_moves(chunk.moves.select(["index", "actor", "lever"]).to_pandas())
+        self.outcomes.update(outcome_counts(chunk.runs.column("outcome").to_pandas()))
+        self.failed += chunk.failures.num_rows
+        if self.counts_at is not None:
+            self.counts_at[chunk.end] = Counter(self.outcomes)
 
-
-def _replay(schedule: Schedule, path: Path, done: int) -> None:
-    """Replay an adaptive run's batch boundaries up to the one in progress at ``done``."""
-    if done:
-        runs = store.RunsColumns(path / store.RUNS)
-        index = np.asarray(runs["index"])
-        outcomes = runs["outcome"]
-    target = schedule.advance(0, Counter())
-    while target is not None and target <= done:
-        counts = outcome_counts(outcomes[index < target])
-        target = schedule.advance(target, counts)
+    def replay(self, schedule: Schedule, done: int) -> None:
+        """Replay an adaptive run's batch boundaries up to the one in progress at ``done``."""
+        assert self.counts_at is not None
+        target = schedule.advance(0, Counter())
+        while target is not None and target <= done:
+            counts = self.counts_at.get(target)
+            if counts is None:
+                raise RuntimeError(f"no saved chunk ends at the batch boundary {target}")
+            target = schedule.advance(target, counts)
 
 
 def _now() -> dt.datetime:

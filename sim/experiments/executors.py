@@ -10,15 +10,22 @@ run or a comparison reuses one pool across batches. Nothing is set at import tim
 process pool takes an explicit multiprocessing context ('spawn' by default, the one start
 method that behaves the same on Linux, macOS and Windows and inside Jupyter), and Dask is
 imported only when a Dask executor starts.
+
+No worker outlives the process that started it, however that process ends: a pool's
+workers watch a pipe that only their parent holds open, and exit as soon as it closes --
+which the operating system does when the parent dies, even by SIGKILL (Dask's own worker
+processes do the same with their nanny).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
-from sim.errors import SimError, UsageError
+from sim.errors import SimError, SimWarning, UsageError
 
 T = TypeVar("T")
 
@@ -30,6 +37,15 @@ class WorkerLost(SimError):
     """A worker process died (killed, out of memory, or a crash in native code)."""
 
     exit_code = 1
+
+
+class ClusterLost(WorkerLost):
+    """A Dask cluster could not be reached, had no workers, or went away during a run."""
+
+
+#: The most worker processes per core: more only add memory (about 140 MB each) and
+#: start-up time to work that keeps every core busy with one.
+MAX_WORKERS_PER_CORE = 2
 
 
 class Executor(Protocol):
@@ -51,6 +67,28 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+def worker_count(workers: int | None, chunks: int | None = None) -> int:
+    """Return how many local workers to start for ``--workers N`` (``workers=N``).
+
+    None and 0 mean every core this process may use; more than :data:`MAX_WORKERS_PER_CORE`
+    per core is capped, with a warning; no more are started than there are chunks to run.
+    """
+    if workers is not None and workers < 0:
+        raise UsageError(f"--workers must be 0 (every core) or more, got {workers}")
+    cores = default_workers()
+    n = workers or cores
+    most = MAX_WORKERS_PER_CORE * cores
+    if n > most:
+        warnings.warn(
+            f"--workers {n} is more than {MAX_WORKERS_PER_CORE} per core: using {most} "
+            f"({cores} cores here)",
+            SimWarning,
+            stacklevel=2,
+        )
+        n = most
+    return max(1, min(n, chunks)) if chunks is not None else n
+
+
 class SerialExecutor:
     """Runs chunks one after another in this process."""
 
@@ -68,11 +106,30 @@ class SerialExecutor:
             yield fn(chunk)
 
 
-def _ignore_sigint() -> None:
-    """Worker initializer: leave Ctrl-C to the parent, which stops the pool and saves."""
+def _start_worker(parent: Any) -> None:
+    """Worker initializer: leave stop signals to the parent; exit when the parent is gone.
+
+    Ctrl-C and a hang-up reach the whole process group: the parent stops the pool and
+    saves. ``parent`` is the reading end of a pipe only the parent can write to: reading
+    it ends (EOF) when the parent closes it or dies, whatever killed it, and the worker
+    then exits at once rather than live on as an orphan holding the parent's terminal or
+    pipe open.
+    """
     import signal
+    import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def watch() -> None:
+        try:
+            parent.recv_bytes()
+        except (EOFError, OSError):
+            pass
+        os._exit(0)  # Nobody is left to take this worker's results.
+
+    threading.Thread(target=watch, name="sim-parent-watch", daemon=True).start()
 
 
 class ProcessExecutor:
@@ -95,12 +152,11 @@ class ProcessExecutor:
             raise UsageError(
                 f"start method must be one of {', '.join(SAFE_START_METHODS)}, not {start_method!r}"
             )
-        self.workers = workers or default_workers()
-        if self.workers < 1:
-            raise UsageError(f"the number of workers must be at least 1, got {self.workers}")
+        self.workers = worker_count(workers)
         self.start_method = start_method
         self.window = window or 2 * self.workers
         self._pool: Any = None
+        self._lifeline: Any = None
         self._depth = 0
 
     def __enter__(self) -> ProcessExecutor:
@@ -109,8 +165,9 @@ class ProcessExecutor:
             from concurrent.futures import ProcessPoolExecutor
 
             context = multiprocessing.get_context(self.start_method)
+            watched, self._lifeline = context.Pipe(duplex=False)
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_ignore_sigint
+                self.workers, mp_context=context, initializer=_start_worker, initargs=(watched,)
             )
         self._depth += 1
         return self
@@ -119,11 +176,14 @@ class ProcessExecutor:
         self._depth -= 1
         if self._depth == 0:
             pool, self._pool = self._pool, None
-            if exc_type is not None:
-                # Ctrl-C or an error: nobody will collect the running chunks; stop them now
-                # rather than wait for them (completed chunks are already saved).
-                _terminate_workers(pool)
-            pool.shutdown(wait=True, cancel_futures=True)
+            try:
+                if exc_type is not None:
+                    # Ctrl-C or an error: nobody will collect the running chunks; stop them
+                    # now rather than wait for them (completed chunks are already saved).
+                    _terminate_workers(pool)
+                pool.shutdown(wait=True, cancel_futures=True)
+            finally:
+                self._lifeline.close()  # Any worker still there exits now.
 
     def map(self, fn: Callable[[Sequence[int]], T], chunks: Iterable[Sequence[int]]) -> Iterator[T]:
         """Yield ``fn(chunk)`` for every chunk, as each finishes."""
@@ -142,7 +202,7 @@ def _terminate_workers(pool: Any) -> None:
         return
     # Before 3.14 the pool exposes its processes only as a private mapping.
     for process in list((getattr(pool, "_processes", None) or {}).values()):
-        process.terminate()
+        process.kill()  # A worker holds nothing worth saving.
 
 
 def _windowed(
@@ -214,10 +274,14 @@ class DaskExecutor:
         workers: the number of local workers (default: every core); ignored with a scheduler.
         processes: local workers as processes (default) or as threads in this process.
         window: chunks in flight at once (default: two per worker).
-        timeout: seconds to wait for the scheduler at ``scheduler``.
+        timeout: seconds to wait for the scheduler at ``scheduler``, and for a worker when
+            the cluster has none (at the start, or after losing them all).
 
     The chunk function is scattered to the workers once; each task then carries only its
     replication indices. Workers must be able to import ``sim`` (and any policy modules).
+    A cluster that cannot be reached, has no worker or goes away raises
+    :class:`ClusterLost`; Dask's own log lines are kept below errors while the executor
+    runs (its messages would repeat ours as tracebacks).
     """
 
     def __init__(
@@ -230,18 +294,45 @@ class DaskExecutor:
     ) -> None:
         self.scheduler = scheduler
         self.timeout = timeout
-        self.workers = workers or default_workers()
+        self.workers = worker_count(workers)
         self.processes = processes
         self._window = window
         self._client: Any = None
         self._cluster: Any = None
+        self._log_levels: dict[str, int] = {}
         self._depth = 0
+
+    @property
+    def where(self) -> str:
+        """The cluster, as a message names it."""
+        return f"the Dask scheduler at {self.scheduler}" if self.scheduler else "the Dask cluster"
 
     def __enter__(self) -> DaskExecutor:
         if self._depth == 0:
-            self._start()
+            try:
+                self._start()
+            except BaseException:
+                self._close()
+                raise
         self._depth += 1
         return self
+
+    def _quiet_logs(self) -> None:
+        """Keep Dask's log lines below errors (its warnings on a lost cluster are long).
+
+        Some of its loggers (the client's) have levels of their own: each is quietened.
+        """
+        import logging
+
+        names = [
+            "distributed",
+            *(n for n in logging.root.manager.loggerDict if n.startswith("distributed.")),
+        ]
+        self._log_levels = {}
+        for name in names:
+            logger = logging.getLogger(name)
+            self._log_levels[name] = logger.level
+            logger.setLevel(logging.CRITICAL)
 
     def _start(self) -> None:
         """Connect to the scheduler, or start a local cluster."""
@@ -249,29 +340,43 @@ class DaskExecutor:
             from distributed import Client, LocalCluster
         except ImportError:
             raise dask_missing() from None
+        self._quiet_logs()  # After the import: it sets the levels of Dask's loggers.
         if self.scheduler is None:
+            import logging
+
             self._cluster = LocalCluster(
                 n_workers=self.workers,
                 threads_per_worker=1,
                 processes=self.processes,
                 dashboard_address=None,
+                silence_logs=logging.CRITICAL,
             )
             self._client = Client(self._cluster)
             return
         try:
             self._client = Client(self.scheduler, timeout=self.timeout)
         except (OSError, TimeoutError, ValueError) as exc:
-            where = self.scheduler
-            raise UsageError(f"cannot reach the Dask scheduler at {where}: {exc}") from None
+            raise ClusterLost(f"cannot reach {self.where}: {exc}") from None
+        self._wait_for_workers("has no workers")  # Before a run makes its folder.
 
     def __exit__(self, *exc: object) -> None:
         self._depth -= 1
         if self._depth == 0:
-            client, cluster = self._client, self._cluster
-            self._client = self._cluster = None
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            self._close()
+
+    def _close(self) -> None:
+        """Close the client and the local cluster, even if the cluster is gone already."""
+        import logging
+
+        client, cluster = self._client, self._cluster
+        self._client = self._cluster = None
+        for part in (client, cluster):
+            if part is not None:
+                with contextlib.suppress(Exception):  # Not long: the cluster may be gone.
+                    part.close(timeout=min(self.timeout, 2.0))
+        for name, level in self._log_levels.items():
+            logging.getLogger(name).setLevel(level)
+        self._log_levels = {}
 
     @property
     def window(self) -> int:
@@ -288,31 +393,94 @@ class DaskExecutor:
             with self:
                 yield from self.map(fn, chunks)
             return
-        from distributed import KilledWorker, as_completed
-
         client = self._client
-        [remote_fn] = client.scatter([fn], broadcast=True, hash=False)
+        self._wait_for_workers("has no workers")
+        [remote_fn] = self._ask(client.scatter, [fn], broadcast=True, hash=False)
         todo = iter(chunks)
         pending: set[Any] = set()
 
-        def submit(chunk: Sequence[int]) -> Any:
-            future = client.submit(_apply, remote_fn, list(chunk), pure=False)
-            pending.add(future)
-            return future
+        def submit(n: int) -> set[Any]:
+            return {
+                self._ask(client.submit, _apply, remote_fn, list(c), pure=False)
+                for c in _take(todo, n)
+            }
 
-        running = as_completed([submit(c) for c in _take(todo, self.window)])
         try:
-            for future in running:
-                pending.discard(future)
-                result = future.result()
-                future.release()
-                yield result
-                for chunk in _take(todo, 1):
-                    running.add(submit(chunk))
+            pending = submit(self.window)
+            while pending:
+                done, pending = self._finished(pending)
+                for future in done:
+                    yield self._result(future)
+                pending |= submit(self.window - len(pending))
+        finally:
+            with contextlib.suppress(Exception):
+                client.cancel([*pending, remote_fn])
+
+    def _ask(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call the cluster; a cluster that went away (it answers in many ways) is lost."""
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:
+            raise self._lost(exc) from exc
+
+    def _finished(self, pending: set[Any]) -> tuple[set[Any], set[Any]]:
+        """Wait for one or more chunks; check the cluster still has workers every second."""
+        from distributed import wait
+
+        while True:
+            try:
+                return self._ask(wait, pending, timeout=1.0, return_when="FIRST_COMPLETED")
+            except ClusterLost as lost:
+                if not isinstance(lost.__cause__, TimeoutError):
+                    raise
+            self._wait_for_workers("lost all its workers during the run")
+
+    def _result(self, future: Any) -> Any:
+        """Return a finished chunk's result; a chunk's own error is raised as it was.
+
+        A result can be lost even after its task finished: the worker that held it went
+        away (Dask then cancels it, or recomputes it where it can).
+        """
+        from concurrent.futures import CancelledError
+
+        from distributed import KilledWorker
+
+        try:
+            result = future.result()
         except KilledWorker as exc:
             raise WorkerLost(f"a Dask worker died running a chunk: {exc}") from exc
-        finally:
-            client.cancel([*pending, remote_fn])
+        except CancelledError as exc:
+            raise self._lost(exc) from exc
+        except Exception as exc:
+            if future.status == "error":
+                raise  # The chunk's own error, as any executor reports it.
+            raise self._lost(exc) from exc
+        future.release()
+        return result
+
+    def _wait_for_workers(self, problem: str) -> None:
+        """Wait up to ``timeout`` for a worker; raise :class:`ClusterLost` if none comes."""
+        try:
+            if self._client.nthreads():
+                return
+            self._client.wait_for_workers(1, timeout=self.timeout)
+        except TimeoutError:
+            raise ClusterLost(f"{self.where} {problem} (waited {self.timeout:g} s)") from None
+        except Exception as exc:
+            raise self._lost(exc) from exc
+
+    def _lost(self, exc: BaseException) -> ClusterLost:
+        """Return the error for a cluster that went away (or lost its workers), in short."""
+        with contextlib.suppress(Exception):  # Ask only a scheduler still connected.
+            if self._client.status == "running" and not self._client.nthreads():
+                return ClusterLost(f"{self.where} lost all its workers during the run")
+        from concurrent.futures import CancelledError
+
+        if isinstance(exc, CancelledError):  # Dask's words list the tasks: say what it means.
+            reason = "its tasks were cancelled"
+        else:
+            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        return ClusterLost(f"{self.where} went away during the run ({reason})")
 
 
 def _apply(fn: Callable[[Sequence[int]], T], chunk: Sequence[int]) -> T:
@@ -321,21 +489,26 @@ def _apply(fn: Callable[[Sequence[int]], T], chunk: Sequence[int]) -> T:
 
 
 def make_executor(
-    kind: str | None = None, workers: int | None = None, scheduler: str | None = None
+    kind: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    chunks: int | None = None,
 ) -> SerialExecutor | ProcessExecutor | DaskExecutor:
     """Return the executor for ``--executor KIND --workers N --scheduler ADDR``.
 
     ``kind`` is 'processes' (the default: one worker runs in this process, more run in a
-    pool) or 'dask'.
+    pool) or 'dask'. ``workers`` is counted by :func:`worker_count` (0: every core), at most
+    one per chunk when the number of ``chunks`` is known.
     """
     kind = kind or "processes"
-    if workers is not None and workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {workers}")
-    if kind == "dask":
-        return DaskExecutor(scheduler, workers)
-    if kind != "processes":
+    if kind not in ("processes", "dask"):
         raise UsageError(f"unknown executor {kind!r}: choose 'processes' or 'dask'")
+    if kind == "dask" and scheduler is not None:
+        worker_count(workers)  # Checked, though a running cluster has its own workers.
+        return DaskExecutor(scheduler)
     if scheduler is not None:
         raise UsageError("--scheduler needs --executor dask")
-    n = workers or default_workers()
+    n = worker_count(workers, chunks)
+    if kind == "dask":
+        return DaskExecutor(None, n)
     return SerialExecutor() if n == 1 else ProcessExecutor(n)

@@ -11,9 +11,21 @@ stays flat however many replications run, and the bytes of a file depend only on
 never on how the work was chunked, which executor ran it or whether it was resumed. Every
 file is written under a temporary name and moved into place with :func:`os.replace`, so a
 reader never sees half a file. The manifest is written first with status ``"running"`` and
-rewritten last with the final status: ``"complete"``, ``"interrupted"`` (Ctrl-C, a worker
-that died) or ``"failed"``; a folder that is not complete can be finished by
-:func:`sim.experiments.ensemble.resume`. A folder is never reused for another run.
+rewritten last with the final status: ``"complete"``, ``"interrupted"`` (Ctrl-C, a signal,
+a worker or cluster lost, a full or unwritable disk) or ``"failed"``; a folder that is not
+complete can be finished by :func:`sim.experiments.ensemble.resume`. A folder is never
+reused for another run.
+
+Until a folder is complete it also holds ``chunks.journal``: every completed chunk, appended
+and synced to the disk as it completes, each record framed by its sizes and a checksum. It
+is what a resume trusts and what :func:`saved` counts: a process killed in any way
+(SIGKILL, a full disk, a lost machine) loses at most the chunks in flight, and a resume
+that fails loses nothing its predecessor saved, whatever the manifest and the tables say.
+It is deleted once the folder is complete and its tables are on the disk.
+
+Every file of a folder is opened through :func:`open_output` and moved into place through
+:func:`replace_file`, and free space is asked of :func:`free_space`: the store's boundary
+with the file system, one place to see (and, in the tests, to break) every write.
 """
 
 from __future__ import annotations
@@ -29,11 +41,14 @@ import re
 import secrets
 import shutil
 import socket
+import struct
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -53,9 +68,10 @@ RUNS = "runs.parquet"
 MOVES = "moves.parquet"
 TRAJECTORIES = "trajectories.npy"
 FAILURES = "failures.parquet"
+CHUNKS = "chunks.journal"
 
 #: Bump when the layout of a results folder changes incompatibly.
-FORMAT_VERSION = 3  # 3: event columns in runs.parquet
+FORMAT_VERSION = 4  # 3: event columns in runs.parquet; 4: chunks.journal in unfinished folders
 
 # Arrow types of the annotations a MoveRecord field may have.
 _ARROW_TYPES = {"str": pa.string(), "float": pa.float64(), "int": pa.int32(), "bool": pa.bool_()}
@@ -116,6 +132,34 @@ def json_text(obj: Any, indent: int | None = 2) -> str:
     return json.dumps(jsonable(obj), indent=indent, allow_nan=False, ensure_ascii=False)
 
 
+# --- the file system boundary ------------------------------------------------------------------
+
+
+def open_output(path: Path, append: bool = False) -> BinaryIO:
+    """Open a file of a results folder for writing (or appending): every write starts here."""
+    return open(path, "ab" if append else "wb")  # noqa: SIM115 - the callers close it
+
+
+def replace_file(tmp: Path, path: Path) -> None:
+    """Move a finished temporary file into place (atomic on one file system)."""
+    os.replace(tmp, path)
+
+
+def free_space(path: Path) -> int:
+    """Return the bytes free on the file system of ``path``."""
+    return shutil.disk_usage(path).free
+
+
+def sync_folder(path: Path) -> None:
+    """Make the names in a folder durable (a rename reaches the disk), where the OS allows."""
+    with contextlib.suppress(OSError):  # Not every system can open a folder (Windows).
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 # --- atomic writes ----------------------------------------------------------------------------
 
 
@@ -130,15 +174,17 @@ def atomic_path(path: Path) -> Iterator[Path]:
     tmp = partial_path(path)
     try:
         yield tmp
-        os.replace(tmp, path)
+        replace_file(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # A folder that became unwritable keeps it.
+            tmp.unlink(missing_ok=True)
 
 
 def write_json(path: Path, obj: Any) -> None:
     """Write ``obj`` as JSON to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json_text(obj) + "\n", encoding="utf-8")
+    data = (json_text(obj) + "\n").encode("utf-8")
+    with atomic_path(path) as tmp, open_output(tmp) as fh:
+        fh.write(data)
 
 
 def write_table(path: Path, frame: pd.DataFrame) -> None:
@@ -238,7 +284,7 @@ def _named_dir(parent: Path, name: str, force: bool) -> Path:
 #: What a folder sim wrote may hold at its top (an ensemble's files, a comparison's arms, a
 #: sweep's tables, figures and report): ``--force`` deletes nothing else.
 RESULT_ENTRIES = frozenset(
-    {MANIFEST, SUMMARY, RUNS, MOVES, TRAJECTORIES, FAILURES, SWEEP_PLAN, ".writable",
+    {MANIFEST, SUMMARY, RUNS, MOVES, TRAJECTORIES, FAILURES, CHUNKS, SWEEP_PLAN, ".writable",
      "figures", "report.html", "base", "variant", "runs", "failures", "design.parquet",
      "points.parquet", "sensitivity.parquet", "calibration.json", "abc.db",
      "generations.parquet", "particles.parquet", "check.parquet", "scales.json",
@@ -267,7 +313,7 @@ def _check_replaceable(path: Path) -> None:
         raise UsageError(
             f"{path} does not hold sim results only ({what}): not replacing it, even with --force"
         )
-    if marker.get("status") == "running" and process_alive(marker.get("process")):
+    if marker.get("status") == "running" and being_written(path, marker.get("process")):
         raise UsageError(f"{path} is being written by a running process: not replacing it")
 
 
@@ -284,6 +330,19 @@ def _sim_json(path: Path) -> dict[str, Any] | None:
 def _partial_name(name: str) -> bool:
     """Whether a file name is one of sim's temporary ``.<file>.part`` files."""
     return name.startswith(".") and name.endswith(".part")
+
+
+#: The folders whose journal this process holds open now: a manifest that names this
+#: process as a folder's live writer is stale once that ended (a full disk, say).
+_WRITING: set[Path] = set()
+
+
+def being_written(folder: Path, process: Mapping[str, Any] | None) -> bool:
+    """Return True if the process a manifest names as its writer is writing ``folder`` now."""
+    if not process_alive(process):
+        return False
+    assert process is not None
+    return int(process["pid"]) != os.getpid() or Path(folder).resolve() in _WRITING
 
 
 def process_alive(process: Mapping[str, Any] | None) -> bool:
@@ -361,7 +420,8 @@ class TableWriter:
         self.schema = schema
         self.row_group = row_group
         self._tmp = partial_path(path)
-        self._writer = pq.ParquetWriter(self._tmp, schema)
+        self._fh = open_output(self._tmp)
+        self._writer = pq.ParquetWriter(self._fh, schema)
         self._buffer: list[pa.Table] = []
         self._buffered = 0
         self.rows = 0
@@ -385,17 +445,38 @@ class TableWriter:
         self._buffered = rest.num_rows
 
     def close(self) -> None:
-        """Write what is left, close the file and move it into place."""
+        """Write what is left, close the file (on the disk) and move it into place."""
         if self._buffered:
             self._flush(self._buffered)
         self._writer.close()
-        os.replace(self._tmp, self.path)
+        _close_synced(self._fh)
+        replace_file(self._tmp, self.path)
 
     def abort(self) -> None:
-        """Close and delete the temporary file without publishing it."""
+        """Close and delete the temporary file without publishing it; never raises."""
         with contextlib.suppress(Exception):
             self._writer.close()
-        self._tmp.unlink(missing_ok=True)
+        # A close that failed (a full disk) leaves the writer open, and its __del__ would
+        # try again and print a traceback at exit: it has nothing left to save.
+        self._writer.is_open = False
+        _discard(self._fh, self._tmp)
+
+
+def _close_synced(fh: BinaryIO) -> None:
+    """Flush a file, sync it to the disk and close it."""
+    try:
+        fh.flush()
+        os.fsync(fh.fileno())
+    finally:
+        fh.close()
+
+
+def _discard(fh: BinaryIO, tmp: Path) -> None:
+    """Close a temporary file and delete it, whatever state the disk is in."""
+    with contextlib.suppress(Exception):
+        fh.close()
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)
 
 
 def npy_header(shape: tuple[int, ...]) -> bytes:
@@ -420,7 +501,7 @@ class TrajectoryWriter:
         self.inner = (n_dyads, n_days)
         self.rows = 0
         self._tmp = partial_path(path)
-        self._fh = open(self._tmp, "wb")  # noqa: SIM115 - closed in close() or abort()
+        self._fh = open_output(self._tmp)
         self._header_size = len(npy_header((0, *self.inner)))
         self._fh.write(b"\0" * self._header_size)
 
@@ -438,70 +519,325 @@ class TrajectoryWriter:
             raise RuntimeError("trajectory header does not fit the space reserved for it")
         self._fh.seek(0)
         self._fh.write(header)
-        self._fh.close()
-        os.replace(self._tmp, self.path)
+        _close_synced(self._fh)
+        replace_file(self._tmp, self.path)
 
     def abort(self) -> None:
-        """Close and delete the temporary file without publishing it."""
-        self._fh.close()
-        self._tmp.unlink(missing_ok=True)
+        """Close and delete the temporary file without publishing it; never raises."""
+        _discard(self._fh, self._tmp)
+
+
+# --- the journal of completed chunks ------------------------------------------------------------
+
+_MAGIC = b"SIMCHNK1"
+#: A record's header: magic, first replication, count, finished, failed, the byte sizes of
+#: its four parts (runs, moves, failures, trajectories), their CRC-32, the header's CRC-32.
+_HEADER = struct.Struct("<8s8qII")
+
+
+@dataclass
+class ChunkTables:
+    """The results of replications ``first .. first + count - 1``, as the store takes them.
+
+    ``runs``, ``moves`` and ``trajectories`` (int8, ``(finished, dyads, days + 1)``) hold the
+    replications that finished, in index order; ``failures`` those that raised. The
+    journal gives them back as they were saved; an ensemble's chunk carries more.
+    """
+
+    first: int
+    count: int
+    runs: pa.Table
+    moves: pa.Table
+    failures: pa.Table
+    trajectories: np.ndarray
+
+    @property
+    def end(self) -> int:
+        """One past the last replication of the chunk."""
+        return self.first + self.count
+
+
+def _table_bytes(table: pa.Table) -> bytes:
+    """Return a table as a small parquet file (no schema metadata: the reader has it)."""
+    if not table.num_rows:
+        return b""
+    import io
+
+    buf = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(None), buf, store_schema=False)
+    return buf.getvalue()
+
+
+def _table_from(data: bytes, schema: pa.Schema) -> pa.Table:
+    """Return the table of :func:`_table_bytes` in ``schema``."""
+    if not data:
+        return schema.empty_table()
+    table = pq.read_table(pa.BufferReader(data))
+    return pa.Table.from_arrays(table.columns, schema=schema)
+
+
+def _record(chunk: ChunkTables) -> bytes:
+    """Return one journal record: header, then the four parts."""
+    parts = [
+        _table_bytes(chunk.runs),
+        _table_bytes(chunk.moves),
+        _table_bytes(chunk.failures),
+        zlib.compress(np.ascontiguousarray(chunk.trajectories, dtype=np.int8).tobytes(), 1),
+    ]
+    crc = 0
+    for part in parts:
+        crc = zlib.crc32(part, crc)
+    sizes = [len(part) for part in parts]
+    counts = (chunk.first, chunk.count, chunk.runs.num_rows, chunk.failures.num_rows)
+    head = _HEADER.pack(_MAGIC, *counts, *sizes, crc, 0)
+    head = head[:-4] + struct.pack("<I", zlib.crc32(head[:-4]))
+    return b"".join([head, *parts])
+
+
+@dataclass(frozen=True)
+class _Header:
+    first: int
+    count: int
+    finished: int
+    failed: int
+    sizes: tuple[int, int, int, int]
+    crc: int
+
+    @property
+    def end(self) -> int:
+        return self.first + self.count
+
+
+def _read_header(fh: BinaryIO) -> _Header | None:
+    """Return the next record's header, None at the end or at a torn or foreign one."""
+    raw = fh.read(_HEADER.size)
+    if len(raw) < _HEADER.size or zlib.crc32(raw[:-4]) != struct.unpack("<I", raw[-4:])[0]:
+        return None
+    magic, first, count, finished, failed, *sizes, crc, _ = _HEADER.unpack(raw)
+    if magic != _MAGIC or min(first, count, finished, failed, *sizes) < 0:
+        return None
+    return _Header(first, count, finished, failed, (sizes[0], sizes[1], sizes[2], sizes[3]), crc)
+
+
+def _read_parts(fh: BinaryIO, header: _Header) -> list[bytes] | None:
+    """Return a record's four parts, None if the file ends or the checksum fails."""
+    parts, crc = [], 0
+    for size in header.sizes:
+        part = fh.read(size)
+        if len(part) < size:
+            return None
+        parts.append(part)
+        crc = zlib.crc32(part, crc)
+    return parts if crc == header.crc else None
+
+
+class JournalReader:
+    """Reads a journal's valid records: contiguous from replication 0, whole, checksums right.
+
+    Iterating yields each record's :class:`ChunkTables` (given the runs schema and the
+    trajectories' inner shape; without them, :meth:`count` only counts); either way the
+    reader stops at the first record that is torn, corrupt or out of sequence
+    (what a process killed mid-write leaves) and ``completed``, ``finished``, ``failed``
+    and ``valid_bytes`` then describe the valid prefix.
+    """
+
+    def __init__(self, path: Path, runs_schema: pa.Schema | None = None, inner: Any = None):
+        self.path = path
+        self.runs_schema = runs_schema
+        self.inner = inner
+        self.completed = self.finished = self.failed = self.valid_bytes = 0
+
+    def __iter__(self) -> Iterator[ChunkTables]:
+        try:
+            fh = open(self.path, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            return
+        with fh:
+            while (header := _read_header(fh)) is not None and header.first == self.completed:
+                parts = _read_parts(fh, header)
+                if parts is None:
+                    break
+                chunk = self._decode(header, parts) if self.runs_schema is not None else None
+                self.completed, self.valid_bytes = header.end, fh.tell()
+                self.finished += header.finished
+                self.failed += header.failed
+                if chunk is not None:
+                    yield chunk
+
+    def count(self) -> JournalReader:
+        """Read to the end without decoding; return self (its counts are then set)."""
+        for _ in self:
+            pass
+        return self
+
+    def _decode(self, header: _Header, parts: list[bytes]) -> ChunkTables:
+        assert self.runs_schema is not None
+        shape = (header.finished, *self.inner)
+        traj = np.frombuffer(zlib.decompress(parts[3]), dtype=np.int8).reshape(shape)
+        return ChunkTables(
+            header.first,
+            header.count,
+            _table_from(parts[0], self.runs_schema),
+            _table_from(parts[1], MOVES_SCHEMA),
+            _table_from(parts[2], FAILURES_SCHEMA),
+            traj,
+        )
+
+
+class Journal:
+    """Appends completed chunks to a folder's ``chunks.journal``; see :class:`JournalReader`.
+
+    A record is written whole with one call and synced to the disk at once (a killed
+    process, even a lost machine, loses no chunk the journal took; a sync costs well under
+    a millisecond, a chunk tens of them at least). A write that fails (a full disk) cuts
+    the file back to its last whole record and leaves the journal closed: what it held
+    stays valid.
+    """
+
+    def __init__(self, folder: Path, valid_bytes: int = 0, completed: int = 0) -> None:
+        self.path = folder / CHUNKS
+        if valid_bytes:
+            os.truncate(self.path, valid_bytes)  # Drop what a killed writer left half done.
+        self._fh: BinaryIO | None = open_output(self.path, append=bool(valid_bytes))
+        self._folder = folder.resolve()
+        _WRITING.add(self._folder)
+        self.size = valid_bytes
+        self.completed = completed
+
+    def append(self, chunk: ChunkTables) -> None:
+        """Append the results of the chunk's replications (the next ones)."""
+        if self._fh is None:
+            raise RuntimeError(f"{self.path} was closed after a failed write")
+        if chunk.first != self.completed:
+            raise RuntimeError(f"chunk at {chunk.first} after {self.completed} replications")
+        record = _record(chunk)
+        try:
+            self._fh.write(record)
+            self.sync()
+        except BaseException:
+            self._cut_back()
+            raise
+        self.size += len(record)
+        self.completed = chunk.first + chunk.count
+
+    def sync(self) -> None:
+        """Sync what was appended to the disk."""
+        if self._fh is not None:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        """Sync and close the journal (it stays on the disk)."""
+        fh, self._fh = self._fh, None
+        _WRITING.discard(self._folder)
+        if fh is not None:
+            _close_synced(fh)
+
+    def _cut_back(self) -> None:
+        """After a failed write: close, and cut the file back to its last whole record."""
+        fh, self._fh = self._fh, None
+        _WRITING.discard(self._folder)
+        with contextlib.suppress(Exception):
+            assert fh is not None
+            fh.close()  # Its flush may fail again: the buffer is dropped with the file.
+        with contextlib.suppress(OSError):  # A reader ignores a torn tail anyway.
+            os.truncate(self.path, self.size)
+
+    def remove(self) -> None:
+        """Delete the journal (the folder is complete and its tables are on the disk)."""
+        self.close()
+        self.path.unlink(missing_ok=True)
 
 
 class ResultsWriter:
-    """Writes one results folder: tables as they come, then summary and manifest."""
+    """Writes one results folder: the journal and the tables as chunks come, then the rest."""
 
-    def __init__(self, path: Path, runs_schema: pa.Schema, n_dyads: int, days: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        runs_schema: pa.Schema,
+        n_dyads: int,
+        days: int,
+        journal: Journal | None = None,
+    ) -> None:
         self.path = path
-        self.runs = TableWriter(path / RUNS, runs_schema, RUNS_ROW_GROUP)
-        self.moves = TableWriter(path / MOVES, MOVES_SCHEMA, MOVES_ROW_GROUP)
-        self.failures = TableWriter(path / FAILURES, FAILURES_SCHEMA, FAILURES_ROW_GROUP)
-        self.trajectories = TrajectoryWriter(path / TRAJECTORIES, n_dyads, days + 1)
-
-    @classmethod
-    def at(cls, path: Path, runs_schema: pa.Schema, n_dyads: int, days: int) -> ResultsWriter:
-        """Open a writer on a new folder at exactly ``path`` (which must not exist yet)."""
-        Path(path).mkdir(parents=True)
-        return cls(Path(path), runs_schema, n_dyads, days)
+        self.journal = journal if journal is not None else Journal(path)
+        self._broken: BaseException | None = None
+        try:
+            self.runs = TableWriter(path / RUNS, runs_schema, RUNS_ROW_GROUP)
+            self.moves = TableWriter(path / MOVES, MOVES_SCHEMA, MOVES_ROW_GROUP)
+            self.failures = TableWriter(path / FAILURES, FAILURES_SCHEMA, FAILURES_ROW_GROUP)
+            self.trajectories = TrajectoryWriter(path / TRAJECTORIES, n_dyads, days + 1)
+        except BaseException:
+            self.abort()
+            raise
 
     @classmethod
     def reopen(
-        cls, path: Path, runs_schema: pa.Schema, n_dyads: int, days: int, completed: int
+        cls,
+        path: Path,
+        runs_schema: pa.Schema,
+        n_dyads: int,
+        days: int,
+        restore: Callable[[ChunkTables], None],
     ) -> ResultsWriter:
-        """Open a writer on an unfinished folder, holding its replications ``0 .. completed-1``.
+        """Open a writer on an unfinished folder, holding the chunks its journal saved.
 
-        The rows are copied from the published files through the same row grouping, so
-        the folder ends up byte for byte as if it had never been interrupted.
+        Each saved chunk is passed to ``restore`` and copied into the tables through the
+        same row grouping, so the folder ends up byte for byte as if it had never been
+        interrupted. The journal itself is kept as it is (cut back to its valid records)
+        and appended to.
         """
-        writer = cls(path, runs_schema, n_dyads, days)
+        saved = JournalReader(path / CHUNKS).count()  # Checked whole before it is cut back.
+        journal = Journal(path, saved.valid_bytes, saved.completed)
+        writer = cls(path, runs_schema, n_dyads, days, journal)
         try:
-            kept = 0
-            if (path / RUNS).exists():
-                for batch in iter_rows(path / RUNS, completed):
-                    writer.runs.write(pa.Table.from_batches([batch]))
-                    kept += batch.num_rows
-            for name, table in ((MOVES, writer.moves), (FAILURES, writer.failures)):
-                if (path / name).exists():
-                    for batch in iter_rows(path / name, completed):
-                        table.write(pa.Table.from_batches([batch]))
-            if kept:
-                for block in iter_trajectories(path, kept):
-                    writer.trajectories.write(block)
+            reader = JournalReader(path / CHUNKS, runs_schema, (n_dyads, days + 1))
+            for chunk in reader:
+                restore(chunk)
+                writer.write_tables(chunk)
+            if reader.completed != saved.completed:
+                raise RuntimeError(f"{journal.path} changed while it was read")
         except BaseException:
             writer.abort()
             raise
         return writer
 
-    def append(
-        self, runs: pa.Table, moves: pa.Table, trajectories: np.ndarray, failures: pa.Table
-    ) -> None:
-        """Write the results of the next replications."""
-        self.runs.write(runs)
-        self.moves.write(moves)
-        self.failures.write(failures)
-        self.trajectories.write(trajectories)
+    @property
+    def completed(self) -> int:
+        """The replications saved: ``0 .. completed - 1``."""
+        return self.journal.completed
+
+    def append(self, chunk: ChunkTables) -> None:
+        """Write the results of the next replications: to the journal first, then the tables.
+
+        If any of it fails, the tables are left incomplete and will not be published (the
+        journal holds every chunk it accepted, and a resume rebuilds them from it).
+        """
+        try:
+            self.journal.append(chunk)
+            self.write_tables(chunk)
+        except BaseException as exc:
+            self._broken = exc
+            raise
+
+    def write_tables(self, chunk: ChunkTables) -> None:
+        """Write a chunk's rows to the tables only."""
+        self.runs.write(chunk.runs)
+        self.moves.write(chunk.moves)
+        self.failures.write(chunk.failures)
+        self.trajectories.write(chunk.trajectories)
 
     def publish(self) -> None:
-        """Publish the tables written so far (failures only if there were any)."""
+        """Publish the tables written so far (failures only if there were any).
+
+        The journal is synced first: whatever happens to the tables, it holds every row.
+        Tables that a failed write left incomplete are never published: that error is
+        raised again.
+        """
+        if self._broken is not None:
+            raise self._broken
+        self.journal.sync()
         self.runs.close()
         self.moves.close()
         self.trajectories.close()
@@ -510,11 +846,16 @@ class ResultsWriter:
         else:
             self.failures.abort()
             (self.path / FAILURES).unlink(missing_ok=True)  # Left by an earlier attempt.
+        sync_folder(self.path)
 
     def abort(self) -> None:
-        """Drop every temporary file without publishing."""
-        for part in (self.runs, self.moves, self.failures, self.trajectories):
-            part.abort()
+        """Drop every temporary file without publishing; close the journal. Never raises."""
+        for part in ("runs", "moves", "failures", "trajectories"):
+            writer = getattr(self, part, None)
+            if writer is not None:
+                writer.abort()
+        with contextlib.suppress(Exception):
+            self.journal.close()
 
 
 class MemoryTables:
@@ -528,14 +869,12 @@ class MemoryTables:
         self._failures: list[pa.Table] = []
         self._trajectories: list[np.ndarray] = []
 
-    def append(
-        self, runs: pa.Table, moves: pa.Table, trajectories: np.ndarray, failures: pa.Table
-    ) -> None:
+    def append(self, chunk: ChunkTables) -> None:
         """Keep the results of the next replications."""
-        self._runs.append(runs)
-        self._moves.append(moves)
-        self._failures.append(failures)
-        self._trajectories.append(trajectories)
+        self._runs.append(chunk.runs)
+        self._moves.append(chunk.moves)
+        self._failures.append(chunk.failures)
+        self._trajectories.append(chunk.trajectories)
 
     def runs(self) -> pd.DataFrame:
         """Return the runs table."""
@@ -653,23 +992,35 @@ def read_trajectories(folder: Path, mmap: bool = True) -> np.ndarray:
     return np.load(Path(folder) / TRAJECTORIES, mmap_mode="r" if mmap else None, allow_pickle=False)
 
 
-def iter_rows(path: Path, below: int, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
-    """Yield the rows of a parquet table whose replication ``index`` is below ``below``."""
-    import pyarrow.compute as pc
+@dataclass(frozen=True)
+class Saved:
+    """What a results folder holds on the disk, read back after an attempt to write it.
 
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
-        kept = batch.filter(pc.less(batch.column("index"), below))
-        if kept.num_rows:
-            yield kept
+    ``runs`` replications (``0 .. runs - 1``, finished or failed) are saved: in the journal
+    of an unfinished folder, in the tables of a complete one. ``tables`` says whether the
+    tables, the summary and the manifest show exactly these (else a resume writes them).
+    """
+
+    path: Path
+    runs: int
+    tables: bool
 
 
-def iter_trajectories(folder: Path, rows: int, block: int = 4_096) -> Iterator[np.ndarray]:
-    """Yield the first ``rows`` trajectories of a folder in blocks, without loading them all."""
-    traj = read_trajectories(folder)
-    if len(traj) < rows:
-        raise ValueError(f"{folder / TRAJECTORIES} holds {len(traj)} rows, expected {rows}")
-    for start in range(0, rows, block):
-        yield np.array(traj[start : min(start + block, rows)])
+def saved(folder: str | os.PathLike[str]) -> Saved:
+    """Return what ``folder`` holds: the one place that says what is on the disk."""
+    path = Path(folder)
+    manifest = _sim_json(path / MANIFEST) or {}
+    status = manifest.get("status")
+    if (path / CHUNKS).exists():
+        runs = JournalReader(path / CHUNKS).count().completed
+    elif status == "complete":
+        runs = int(manifest.get("runs_completed") or 0)
+    else:
+        runs = 0
+    final = status in ("complete", "interrupted", "failed")
+    shown = manifest.get("runs_completed") if final else None
+    tables = shown == runs and all((path / name).is_file() for name in (SUMMARY, RUNS))
+    return Saved(path, runs, tables)
 
 
 class RunsColumns:
@@ -679,31 +1030,50 @@ class RunsColumns:
     summary can be built from a large runs table without ever holding all of it. String
     columns come back as categoricals.
 
-    Each column is read from a memory-mapped file on this thread: ``pq.read_table`` (the
-    dataset reader, with its thread pools and read buffers) left about 49 MiB more resident
-    after reading the 44 columns of a 200,000-run table one by one, against 15 MiB for
-    10,000 runs; this way 18 against 7.
+    The file is opened once (its footer parsed once: a wide scenario's table has thousands
+    of columns, and opening it per column took most of its summary's time) and each column
+    is read on this thread, without memory-mapping: ``pq.read_table`` (the dataset reader,
+    with its thread pools and read buffers) left about 49 MiB more resident after reading
+    the 44 columns of a 200,000-run table one by one, and a memory map held open would keep
+    every page read resident (the whole file); reading from the open file keeps to what
+    one column needs. Close it (or use it as a context manager) to release the file.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         meta = pq.read_metadata(self.path)
+        schema = meta.schema.to_arrow_schema()
+        textual = [
+            f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+        ]
+        self._file = pq.ParquetFile(
+            self.path, metadata=meta, memory_map=False, read_dictionary=textual
+        )
         self._n = meta.num_rows
-        self._schema = pq.read_schema(self.path)
+        self._names = frozenset(schema.names)
 
     def __len__(self) -> int:
         return self._n
 
     def __contains__(self, name: object) -> bool:
-        return name in self._schema.names
+        return name in self._names
 
     def __getitem__(self, name: str) -> pd.Series:
-        if name not in self:
+        if name not in self._names:
             raise KeyError(name)
-        kind = self._schema.field(name).type
-        textual = pa.types.is_string(kind) or pa.types.is_large_string(kind)
-        with pq.ParquetFile(
-            self.path, memory_map=True, read_dictionary=[name] if textual else None
-        ) as file:
-            table = file.read(columns=[name], use_threads=False)
-        return table.column(0).to_pandas().rename(name)
+        table = self._file.read(columns=[name], use_threads=False)
+        series = table.column(0).to_pandas().rename(name)
+        # The read's buffers came from Arrow's pool, which would keep them cached: 6.5 MiB
+        # more at the summary's peak for 200,000 runs than a memory map released each time.
+        pa.default_memory_pool().release_unused()
+        return series
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    def __enter__(self) -> RunsColumns:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

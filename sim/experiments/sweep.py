@@ -938,12 +938,9 @@ def _recording(
     try:
         yield
     except BaseException as exc:
-        from sim.experiments.executors import WorkerLost
+        from sim.experiments.stops import stop_status
 
-        # As for an ensemble: Ctrl-C and a lost worker interrupt; anything else fails.
-        stopped = isinstance(exc, KeyboardInterrupt | WorkerLost)
-        status = "interrupted" if stopped else "failed"
-        error = None if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        status, error = stop_status(exc)  # As for an ensemble.
         done = finish(plan, folder, status, started, command, todo, error)
         exc.add_note(
             f"{len(done.points)} of {plan.spec.n_points} points saved in {folder.path}; "

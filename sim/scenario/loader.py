@@ -19,7 +19,14 @@ from pydantic import ValidationError
 
 from sim.errors import SimError
 from sim.scenario.nesting import NestingGuard, TooDeep
-from sim.scenario.paths import closest_names, format_path, model_at, parse_path, set_path
+from sim.scenario.paths import (
+    clipped,
+    closest_names,
+    format_path,
+    model_at,
+    parse_path,
+    set_path,
+)
 from sim.scenario.references import ReferenceProblem
 
 MAX_BYTES = 2_000_000  # a scenario is prose and numbers; anything bigger is a mistake
@@ -125,13 +132,23 @@ def _count_nodes(node: yaml.Node, budget: int) -> int:
 
 
 def read_yaml(path: Path) -> Source:
-    """Read one YAML file safely into data and its node tree."""
+    """Read one YAML file safely into data and its node tree.
+
+    The size cap holds before anything is read: from the file's size where the system
+    knows it, and by reading at most one byte past the cap where it does not (a pipe).
+    """
     try:
-        raw = path.read_bytes()
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ScenarioError(f"{path}: {size} bytes; a scenario may have at most {MAX_BYTES}")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
     except OSError as err:
         raise ScenarioError(f"{path}: cannot read the file ({err.strerror})") from None
     if len(raw) > MAX_BYTES:
-        raise ScenarioError(f"{path}: {len(raw)} bytes; a scenario may have at most {MAX_BYTES}")
+        raise ScenarioError(
+            f"{path}: more than {MAX_BYTES} bytes; a scenario may have at most {MAX_BYTES}"
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -260,7 +277,7 @@ def _expected(problem: dict, data: Any) -> str:
     if problem["type"] != "missing" and not isinstance(given, dict | list) and given is not None:
         shown = repr(given)
         if len(shown) > 80:  # a huge value must not make a huge message
-            shown = f"{shown[:60]}... ({len(shown)} characters)"
+            shown = clipped(shown)
         message += f" (got {shown})"
     return message
 
@@ -281,7 +298,7 @@ def _located(loaded: Loaded, loc: tuple, message: str) -> str:
     for override in loaded.overrides:
         path = override.split("=", 1)[0].strip()
         if dotted == path or dotted.startswith(f"{path}."):
-            return f"--set {override}: {dotted}: {message}"
+            return f"--set {_shown(override)}: {clipped(dotted)}: {message}"
     for src in loaded.sources:
         line = _line_in(src, loaded.data, loc)
         if line is not None:
@@ -375,7 +392,7 @@ def apply_overrides(loaded: Loaded, overrides: list[str] | dict[str, Any]) -> No
 
 def _split(override: str) -> tuple[str, Any]:
     if "=" not in override:
-        raise ScenarioError(f"--set {override}: expected dotted.path=value")
+        raise ScenarioError(f"--set {_shown(override)}: expected dotted.path=value")
     path, text = override.split("=", 1)
     try:
         value = yaml.load(text, Loader=_StrictLoader) if text.strip() else ""  # noqa: S506
@@ -388,7 +405,12 @@ def _split(override: str) -> tuple[str, Any]:
 
 def _too_deep_override(path: str, text: str, err: TooDeep) -> str:
     """'--set path=value: path.0.0...: nested more than N levels deep', the value cut short."""
-    shown = text if len(text) <= 40 else f"{text[:40]}..."
     inner = err.dotted()
     where = path if inner == "(top level)" else f"{path}.{inner}"
-    return f"--set {path}={shown}: {where}: {err.problem()}"
+    return f"--set {_shown(f'{path}={text}')}: {clipped(where)}: {err.problem()}"
+
+
+def _shown(override: str) -> str:
+    """An override as a message repeats it: its path and its value each cut short if long."""
+    path, equals, value = override.partition("=")
+    return f"{clipped(path)}{equals}{clipped(value, 40)}"

@@ -22,10 +22,22 @@ class PathError(SimError):
     """A dotted path that does not name a field of the scenario."""
 
 
+#: How much of a long value or path a message repeats.
+SHOWN_CHARACTERS = 60
+
+
+def clipped(text: object, limit: int = SHOWN_CHARACTERS) -> str:
+    """Return ``text`` as a message shows it: a long one cut short, with its length."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def parse_path(path: str) -> list[str | int]:
     """Split a dotted path; numeric parts become list positions."""
     if not path or any(not part for part in path.split(".")):
-        raise PathError(f"'{path}': expected a dotted path such as actors.CHN.attributes.resolve")
+        raise PathError(
+            f"'{clipped(path)}': expected a dotted path such as actors.CHN.attributes.resolve"
+        )
     return [int(part) if part.isdigit() else part for part in path.split(".")]
 
 
@@ -141,9 +153,10 @@ def set_path(data: dict, parts: list[str | int], value: Any, raw: str) -> None:
 
     node: Any = data
     annotation: Any = Scenario
+    raw = clipped(raw)
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
-        here = ".".join(str(p) for p in parts[:i]) or "the scenario"
+        here = clipped(".".join(str(p) for p in parts[:i]) or "the scenario")
         model = _model_of(annotation, node)
         origin = typing.get_origin(_strip(annotation))
         if annotation is Any:  # free-form data (policy params): follow what is there
@@ -151,7 +164,7 @@ def set_path(data: dict, parts: list[str | int], value: Any, raw: str) -> None:
         elif model is not None:
             if part not in model.model_fields:
                 raise PathError(
-                    f"--set {raw}: '{part}' is not a field of {here}; closest: "
+                    f"--set {raw}: '{clipped(part)}' is not a field of {here}; closest: "
                     f"{_closest(str(part), list(model.model_fields))}"
                 )
             annotation = model.model_fields[part].annotation
@@ -165,7 +178,9 @@ def set_path(data: dict, parts: list[str | int], value: Any, raw: str) -> None:
             annotation = typing.get_args(_strip(annotation))[1]
             node = _descend_mapping(node, part, value, last, annotation)
         else:
-            raise PathError(f"--set {raw}: {here} is a single value; it has no field '{part}'")
+            raise PathError(
+                f"--set {raw}: {here} is a single value; it has no field '{clipped(part)}'"
+            )
 
 
 def _descend_free(node: Any, part: str | int, value: Any, last: bool, raw: str, here: str) -> Any:
@@ -173,7 +188,7 @@ def _descend_free(node: Any, part: str | int, value: Any, last: bool, raw: str, 
         return _descend_list(node, part, value, last, raw, here)
     if isinstance(node, dict):
         return _descend_mapping(node, part, value, last, Any)
-    raise PathError(f"--set {raw}: {here} is a single value; it has no field '{part}'")
+    raise PathError(f"--set {raw}: {here} is a single value; it has no field '{clipped(part)}'")
 
 
 def _descend_mapping(node: dict, part: str | int, value: Any, last: bool, annotation: Any) -> Any:
@@ -194,7 +209,8 @@ def _descend_list(node: list, part: str | int, value: Any, last: bool, raw: str,
     else:
         names = [str(x) for x in ids if x is not None] or [str(k) for k in range(len(node))]
         raise PathError(
-            f"--set {raw}: no item '{part}' in {here}; closest: {_closest(str(part), names)}"
+            f"--set {raw}: no item '{clipped(part)}' in {here}; "
+            f"closest: {_closest(str(part), names)}"
         )
     if last:
         node[index] = value

@@ -49,8 +49,33 @@ def _known(name: str, known: Iterable[str], loc: Loc, what: str) -> None:
         _fail(loc, f"unknown {what} '{name}'{hint}; expected one of {', '.join(options)}")
 
 
+#: Names the results give columns of their own: an actor, lever or event with one of these
+#: ids would share a column name with them (an actor ``total`` made the runs table's
+#: ``rivera_total`` its score plus the run's total, and its own column went missing).
+RESERVED_IDS = frozenset({"index", "total"})
+
+
+def _not_reserved(ident: str, loc: Loc, what: str) -> None:
+    if ident in RESERVED_IDS:
+        _fail(
+            loc,
+            f"'{ident}' is reserved: the results use it for a column of their own "
+            f"(reserved ids: {', '.join(sorted(RESERVED_IDS))}); give this {what} another id",
+        )
+
+
+def _check_reserved(s: Scenario) -> None:
+    for i, actor in enumerate(s.actors):
+        _not_reserved(actor.id, ("actors", i, "id"), "actor")
+        for j, lever in enumerate(actor.levers):
+            _not_reserved(lever.id, ("actors", i, "levers", j, "id"), "lever")
+    for i, event in enumerate(s.events):
+        _not_reserved(event.id, ("events", i, "id"), "event")
+
+
 def check_references(s: Scenario) -> None:
     """Raise :class:`ReferenceProblem` at the first reference that does not resolve."""
+    _check_reserved(s)
     _unique((a.id for a in s.actors), ("actors",), "actor")
     _unique((e.id for e in s.events), ("events",), "event")
     _unique((o.id for o in s.outcomes.classes), ("outcomes", "classes"), "outcome")

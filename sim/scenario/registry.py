@@ -77,12 +77,27 @@ def resolve(name_or_path: str | Path) -> Path:
         except OSError as err:
             shown = f"{str(path)[:80]}..."
             raise UnknownScenario(f"{shown}: not a usable path ({err.strerror})") from None
-        raise UnknownScenario(f"{path}: no such scenario file")
+        raise UnknownScenario(f"{path}: {_why_not_a_file(path)}")
     found = find(str(name_or_path))
     if found is None:
         names = ", ".join(e.name for e in list_scenarios()) or "(none found)"
         raise UnknownScenario(f"unknown scenario '{name_or_path}'; named scenarios: {names}")
     return found
+
+
+def _why_not_a_file(path: Path) -> str:
+    """Say why a path that names a YAML file is not one (a loop of links is not 'missing')."""
+    import errno
+
+    try:
+        path.stat()
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "a loop of symbolic links (a link that leads back to itself)"
+        if path.is_symlink():
+            return f"a symbolic link to a missing file ({os.readlink(path)})"
+        return "no such scenario file"
+    return "not a file"
 
 
 def resolve_base(name: str, child: Path) -> Path:

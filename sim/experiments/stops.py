@@ -1,0 +1,177 @@
+"""What stops a run before its end, and the rules that every kind of stop follows.
+
+A run can be stopped by the user (Ctrl-C), by the system (SIGTERM from a scheduler, a CI
+runner or ``timeout``; SIGHUP when its terminal goes away), by the machine (a full or
+unwritable disk, an I/O error, no memory left) or by its workers (a worker process that
+died, a Dask cluster lost). Whatever stops it, what completed is kept (see the journal in
+:mod:`sim.experiments.store`) and the stop ends in one message that says what happened,
+where the completed runs are and how to finish them. This module holds what the ensemble,
+the sweep and the command line share about it:
+
+- :func:`stopping_on_signals`: SIGTERM and SIGHUP raise :class:`Stopped`, a
+  ``KeyboardInterrupt``, so they stop a run exactly as Ctrl-C does;
+- :func:`interrupts_deferred`: those signals wait while a chunk is being saved;
+- :func:`stop_status`: the one rule for the status a stopped run's manifest records;
+- :func:`machine_problem`: what an ``OSError`` or ``MemoryError`` of the machine means for
+  the user, and :class:`MachineFault`, the error that tells it (exit code 1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sim.errors import SimError
+from sim.experiments.executors import WorkerLost
+
+#: The signals that stop a run as Ctrl-C does (SIGHUP does not exist on Windows).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+class Stopped(KeyboardInterrupt):
+    """A run stopped by a signal other than Ctrl-C (SIGTERM, SIGHUP); ``str()`` names it."""
+
+    def __init__(self, signum: int) -> None:
+        # The signal number is the only argument: simpy raises a copy made from the args.
+        super().__init__(signum)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code shells report for a process ended by this signal (128 + signal)."""
+        return 128 + self.signum
+
+
+@contextlib.contextmanager
+def stopping_on_signals() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise :class:`Stopped` (in the main thread).
+
+    A signal whose handler is not the default is left alone: ``nohup`` ignores SIGHUP on
+    purpose, and a program may have its own handler.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for signum in STOP_SIGNALS:
+        if signum != signal.SIGINT and signal.getsignal(signum) == signal.SIG_DFL:
+            previous[signum] = signal.signal(signum, _raise_stopped)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _raise_stopped(signum: int, frame: Any) -> None:
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold a stop signal (SIGINT, SIGTERM, SIGHUP) arriving inside the block until it ends.
+
+    The signal then goes to the handler that was in place: Python's default raises
+    KeyboardInterrupt, :func:`stopping_on_signals`' raises :class:`Stopped`, an ignoring
+    handler ignores it, the default action of SIGTERM ends the process. Only the main
+    thread receives signals; elsewhere the block runs unprotected, and so it does for a
+    signal whose handler was not installed from Python (it could not be put back). If the
+    block itself raises, that error propagates and held signals are dropped with it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[tuple[int, Any]] = []
+    previous = {}
+    for signum in STOP_SIGNALS:
+        handler = signal.getsignal(signum)
+        if handler is not None:
+            previous[signum] = handler
+            signal.signal(signum, lambda signum, frame: caught.append((signum, frame)))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    for signum, frame in caught[:1]:  # The first stop is the one that counts.
+        _deliver(signum, previous[signum], frame)
+
+
+def _deliver(signum: int, handler: Any, frame: Any) -> None:
+    """Hand a held signal to ``handler`` as the operating system would have."""
+    if handler == signal.SIG_IGN:
+        return
+    if handler == signal.SIG_DFL:
+        signal.raise_signal(signum)  # The default action: the process ends.
+        return
+    handler(signum, frame)  # Python's default_int_handler raises KeyboardInterrupt.
+
+
+# --- what the machine did -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What a fault of the machine means: what happened, and what to do before resuming."""
+
+    what: str
+    remedy: str
+
+
+_ERRNO_PROBLEMS = {
+    errno.ENOSPC: Problem("no space left on the device", "free some space"),
+    errno.EDQUOT: Problem("the disk quota is used up", "free some space"),
+    errno.EACCES: Problem("permission denied", "make the folder writable"),
+    errno.EPERM: Problem("operation not permitted", "make the folder writable"),
+    errno.EROFS: Problem("the file system is read-only", "make the folder writable"),
+    errno.EIO: Problem("an input/output error (a failing disk or a lost network drive)",
+                       "check the disk"),
+    errno.ENOMEM: Problem("out of memory", "free some memory"),
+}  # fmt: skip
+
+
+def machine_problem(exc: BaseException) -> Problem | None:
+    """Return what a fault of the machine means for the user, None for anything else."""
+    if isinstance(exc, MemoryError):
+        return _ERRNO_PROBLEMS[errno.ENOMEM]
+    if isinstance(exc, OSError):
+        return _ERRNO_PROBLEMS.get(exc.errno or -1)
+    return None
+
+
+def where(exc: BaseException) -> str:
+    """Return the file an OSError names, as ``' (FILE)'``, or nothing."""
+    name = getattr(exc, "filename", None)
+    return f" ({name})" if name else ""
+
+
+class MachineFault(SimError):
+    """The machine stopped a run: a full or unwritable disk, an I/O error, no memory."""
+
+    exit_code = 1
+
+
+def stop_status(exc: BaseException) -> tuple[str, str | None]:
+    """Return the status and error a run stopped by ``exc`` records in its manifest.
+
+    ``"interrupted"`` when the stop came from outside the run (Ctrl-C, a signal, a lost
+    worker or cluster, the machine), ``"failed"`` for an error of the run itself. Either
+    can be resumed.
+    """
+    if isinstance(exc, Stopped):
+        return "interrupted", f"stopped by {signal.Signals(exc.signum).name}"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", None
+    error = f"{type(exc).__name__}: {exc}"
+    outside = isinstance(exc, WorkerLost | MachineFault) or machine_problem(exc) is not None
+    return ("interrupted" if outside else "failed"), error
