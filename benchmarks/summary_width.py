@@ -50,8 +50,8 @@ def measure(scenario: Any, runs: int, repeat: int, out: Path) -> dict[str, float
     import pyarrow.parquet as pq
 
     from sim.analysis.summary import Tally, build_summary
-    from sim.experiments import store
     from sim.experiments.ensemble import lever_names, run_spec, simulate_chunk
+    from sim.results import files, store
     from sim.scenario import compile_scenario
 
     spec = compile_scenario(scenario)
@@ -63,11 +63,11 @@ def measure(scenario: Any, runs: int, repeat: int, out: Path) -> dict[str, float
     for _ in range(repeat):
         tally = Tally(spec.days, len(spec.rung_names))
         start = time.perf_counter()
-        table = store.RunsColumns(results.path / store.RUNS)
+        table = store.RunsColumns(results.path / files.RUNS)
         build_summary(spec, table, tally, seed=0, lever_names=lever_names(spec))
         best = min(best, time.perf_counter() - start)
         getattr(table, "close", lambda: None)()  # (the code before issue 17 had no close)
-    columns = len(pq.read_schema(results.path / store.RUNS).names)
+    columns = len(pq.read_schema(results.path / files.RUNS).names)
     return {"simulate": simulate, "summary": best, "columns": columns, "runs": runs}
 
 
@@ -83,7 +83,7 @@ CHILD = """
 import sys, numpy as np, pyarrow as pa, pyarrow.parquet as pq
 import scipy.stats  # noqa: F401 - imported before the first mark, as a real summary has it
 from sim.analysis.summary import Tally, build_summary
-from sim.experiments import store
+from sim.results import store
 from sim.scenario import compile_scenario, load
 
 def hwm():

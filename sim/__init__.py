@@ -92,7 +92,7 @@ def simulate(scenario: Any, seed: int | np.random.SeedSequence = 0) -> RunRecord
     import numpy as np
 
     from sim.engine import simulate as engine_simulate
-    from sim.experiments.seeding import replication_seed
+    from sim.results.seeding import replication_seed
     from sim.scenario import compile_scenario, load
 
     if isinstance(scenario, str | os.PathLike):

@@ -310,7 +310,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run an ensemble, write its folder, print the tables (or the summary as JSON)."""
     from sim.analysis.tables import render_summary
     from sim.experiments.ensemble import run
-    from sim.experiments.store import json_text
+    from sim.results.store import json_text
 
     results = _run_or_resume(args, run)
     if args.json:
@@ -407,7 +407,7 @@ def _workers(workers: int | None) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     """Run two arms on common random numbers and print their paired differences."""
     from sim.experiments.compare import compare
-    from sim.experiments.store import json_text
+    from sim.results.store import json_text
 
     result = compare(
         args.base,
@@ -457,7 +457,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from sim.engine import simulate
     from sim.errors import UsageError
     from sim.experiments.ensemble import lever_names
-    from sim.experiments.seeding import replication_seed, seed_key
+    from sim.results.seeding import replication_seed, seed_key
     from sim.scenario import compile_scenario, load
 
     if args.run < 0 or args.seed < 0:
@@ -557,7 +557,7 @@ def _add_backtest(sub: Any) -> None:
 def cmd_backtest(args: argparse.Namespace) -> int:
     """Run an ensemble and print where the record falls in its predictive distribution."""
     from sim.analysis.backtest import backtest
-    from sim.experiments.store import json_text
+    from sim.results.store import json_text
 
     result = backtest(
         args.scenario,
@@ -720,7 +720,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         posterior=args.posterior,
     )
     if args.json:
-        from sim.experiments.store import json_text
+        from sim.results.store import json_text
 
         print(json_text(results.to_json()))
     else:
@@ -867,7 +867,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             args.target, out=args.out, name=args.name, force=args.force, **where, **fields
         )
     if args.json:
-        from sim.experiments.store import json_text
+        from sim.results.store import json_text
 
         print(json_text(result.summary))
     else:

@@ -29,9 +29,7 @@ from sim.analysis.tables import (
     pct,
 )
 from sim.errors import UsageError
-
-#: The report's file name inside a results folder.
-REPORT = "report.html"
+from sim.results.files import REPORT
 
 #: Resolution of the embedded figures (dots per inch).
 DPI = 110
@@ -71,8 +69,8 @@ def write_report(results: Any, out: str | os.PathLike[str] | None = None) -> Pat
     The report goes to ``out`` (default ``<folder>/report.html``), written under a temporary
     name and moved into place.
     """
-    from sim.experiments.store import atomic_path
     from sim.plots.registry import results_folder
+    from sim.results.store import atomic_path
 
     folder = results_folder(results)
     text = build_report(folder)
@@ -656,7 +654,7 @@ def details(summary: str, content: str, open_: bool = False) -> str:
 
 def _json(obj: Any) -> str:
     """Return JSON data as an escaped, preformatted block."""
-    from sim.experiments.store import json_text
+    from sim.results.store import json_text
 
     return f"<pre>{esc(json_text(obj))}</pre>"
 

@@ -261,9 +261,9 @@ def test_a_calibration_folder_holds_what_it_says(oracle) -> None:
 
 def test_force_knows_the_files_of_a_calibration_folder() -> None:
     from sim.experiments import calibrate as module
-    from sim.experiments import store
+    from sim.results import files
 
-    assert set(module.FILES) <= store.RESULT_ENTRIES
+    assert set(module.FILES) <= files.RESULT_ENTRIES
 
 
 # --- seeding and resuming ------------------------------------------------------------------

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from sim.errors import UsageError
-from sim.experiments import store
 from sim.experiments.compare import compare, paired_difference
 from sim.experiments.ensemble import run
+from sim.results import store
 from sim.scenario import load
 
 LOGIT = ["actors.A.policy.name=logit", "actors.B.policy.name=logit"]

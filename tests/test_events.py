@@ -19,7 +19,7 @@ from sim.analysis.summary import reach_column
 from sim.analysis.tables import render_comparison, render_summary
 from sim.engine.spec import EventSpec
 from sim.experiments.ensemble import Results
-from sim.experiments.seeding import replication_seed
+from sim.results.seeding import replication_seed
 
 NAME = "taiwan-flashpoint-2025"
 RUNS, SEED = 120, 11

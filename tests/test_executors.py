@@ -18,7 +18,6 @@ import pytest
 
 from sim.engine.policy import register_policy
 from sim.errors import UsageError
-from sim.experiments import store
 from sim.experiments.ensemble import (
     ChunkRunner,
     ScenarioSource,
@@ -36,6 +35,7 @@ from sim.experiments.executors import (
     make_executor,
 )
 from sim.policies.logit import LogitPolicy
+from sim.results import files, store
 from sim.scenario import compile_scenario, load
 
 LOGIT = ["actors.A.policy.name=logit", "actors.B.policy.name=logit"]
@@ -214,7 +214,7 @@ def test_failing_replications_are_recorded_and_the_ensemble_goes_on(
     assert first["seed_key"] == f"4/{first['index']}"
     assert first["error"].startswith("RuntimeError: policy exploded on day")
     assert "Traceback" in first["traceback"] and "choose" in first["traceback"]
-    assert (res.path / store.FAILURES).exists()
+    assert (res.path / files.FAILURES).exists()
     assert f"{k} of 120 replications failed" in res.table()
     # Replaying a failed replication raises the same error; a good one replays its run.
     with pytest.raises(RuntimeError, match=first["error"].split(": ", 1)[1]):
@@ -230,7 +230,7 @@ def test_failures_are_the_same_in_worker_processes(
     serial = run(exploding, runs=60, seed=4, out=tmp_path / "a")
     pooled = run(exploding, runs=60, seed=4, out=tmp_path / "b", executor=pool)
     assert len(serial.failures) > 0
-    same_files(serial.path, pooled.path, (*FILES, store.FAILURES))
+    same_files(serial.path, pooled.path, (*FILES, files.FAILURES))
 
 
 def test_sim_trace_reproduces_a_failed_replication(

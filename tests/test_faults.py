@@ -34,10 +34,10 @@ import slow_policy
 
 from sim.cli import main
 from sim.errors import SimError, SimWarning, UsageError
-from sim.experiments import store
 from sim.experiments.ensemble import MAX_RUNS, Ensemble, choose_executor, resume, run
 from sim.experiments.executors import ClusterLost, DaskExecutor, default_workers
 from sim.experiments.stops import MachineFault
+from sim.results import disk, files, store
 from sim.scenario import load
 from sim.scenario.loader import MAX_BYTES, ScenarioError, read_yaml
 
@@ -172,7 +172,7 @@ def wait_for_workers_and_a_chunk(
     while True:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the run did not start"
-        journal = list(out.glob(f"**/{store.CHUNKS}"))
+        journal = list(out.glob(f"**/{files.CHUNKS}"))
         tree = descendants(proc.pid)
         started = len(tree) >= workers + 1 if workers > 1 else True  # and a resource tracker
         if journal and store.saved(journal[0].parent).runs > more_than and started:
@@ -248,10 +248,10 @@ class Disk:
     def __init__(self, monkeypatch: pytest.MonkeyPatch, free: float = float("inf")) -> None:
         self.free = free
         self.read_only = False
-        self._open, self._replace = store.open_output, store.replace_file
-        monkeypatch.setattr(store, "open_output", self.open_output)
-        monkeypatch.setattr(store, "replace_file", self.replace_file)
-        monkeypatch.setattr(store, "free_space", lambda path: min(self.free, 2**62))
+        self._open, self._replace = disk.open_output, disk.replace_file
+        monkeypatch.setattr(disk, "open_output", self.open_output)
+        monkeypatch.setattr(disk, "replace_file", self.replace_file)
+        monkeypatch.setattr(disk, "free_space", lambda path: min(self.free, 2**62))
 
     def open_output(self, path: Path, append: bool = False) -> Any:
         if self.read_only:
@@ -417,7 +417,7 @@ def test_a_folder_made_read_only_mid_run_keeps_every_run(
     assert message.startswith("permission denied"), message
     # Files already open took every run; the tables could not be put in place.
     assert saved_in(message, folder, RUNS) == RUNS
-    assert f"(in its {store.CHUNKS} only)" in message
+    assert f"(in its {files.CHUNKS} only)" in message
     assert "make the folder writable, then finish them with" in message
     resume(folder)
     same_files(folder, reference)

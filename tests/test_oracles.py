@@ -15,7 +15,7 @@ from scipy import integrate, stats
 
 import sim
 from sim.engine import simulate
-from sim.experiments.seeding import replication_seed
+from sim.results.seeding import replication_seed
 from sim.scenario import compile_scenario, load
 
 Z = 4.0  # tolerance in standard errors

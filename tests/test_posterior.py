@@ -12,7 +12,7 @@ import sim
 from sim.errors import SimError
 from sim.experiments.calibrate import calibrate
 from sim.experiments.posterior import Posterior
-from sim.experiments.seeding import replication_seed
+from sim.results.seeding import replication_seed
 
 HERE = Path(__file__).resolve().parent
 ORACLE = HERE / "data" / "poisson_oracle_calibration.yaml"

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from sim.analysis import stats
 from sim.errors import UsageError
-from sim.experiments import store
 from sim.experiments.ensemble import resume, run
 from sim.experiments.precision import FIRST_BATCH, MAX_GROWTH, Precision
+from sim.results import store
 from sim.scenario import load
 
 LOGIT = ["actors.A.policy.name=logit", "actors.B.policy.name=logit"]

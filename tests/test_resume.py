@@ -20,8 +20,8 @@ import pytest
 
 from sim.cli import main
 from sim.errors import UsageError
-from sim.experiments import store
 from sim.experiments.ensemble import resume, run, run_spec
+from sim.results import files, store, tables
 from sim.scenario import compile_scenario, load
 
 LOGIT = ["actors.A.policy.name=logit", "actors.B.policy.name=logit"]
@@ -65,9 +65,9 @@ def duel(duel_path: Path) -> Any:
 @pytest.fixture
 def small_row_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     """Row groups of a few rows, so resuming copies across row-group boundaries."""
-    monkeypatch.setattr(store, "RUNS_ROW_GROUP", 16)
-    monkeypatch.setattr(store, "MOVES_ROW_GROUP", 50)
-    monkeypatch.setattr(store, "FAILURES_ROW_GROUP", 3)
+    monkeypatch.setattr(tables, "RUNS_ROW_GROUP", 16)
+    monkeypatch.setattr(tables, "MOVES_ROW_GROUP", 50)
+    monkeypatch.setattr(tables, "FAILURES_ROW_GROUP", 3)
 
 
 @pytest.mark.usefixtures("small_row_groups")
@@ -105,7 +105,7 @@ def test_ctrl_c_then_resume_equals_an_uninterrupted_run(duel: Any, tmp_path: Pat
     assert store.read_manifest(folder)["runs_completed"] == 90
     done = resume(folder, engine=flaky_engine)
     assert done.status == "complete" and done.summary == whole.summary
-    same_files(folder, whole.path, (*FILES, store.FAILURES))
+    same_files(folder, whole.path, (*FILES, files.FAILURES))
     manifest = store.read_manifest(folder)
     assert manifest["status"] == "complete" and manifest["resumed_from"] == 90
     assert manifest["timing"]["replications"] == 40
@@ -120,14 +120,14 @@ def test_a_run_killed_before_saving_keeps_its_journal(duel: Any, tmp_path: Path)
     # As if the process had been killed (SIGKILL) while running: the manifest still says
     # "running", the tables were never written; the journal holds the completed chunks.
     manifest.update(status="running", process={"pid": os.getpid(), "host": "elsewhere"})
-    store.write_json(folder / store.MANIFEST, manifest)
-    for name in (store.RUNS, store.MOVES, store.TRAJECTORIES, store.SUMMARY):
+    store.write_json(folder / files.MANIFEST, manifest)
+    for name in (files.RUNS, files.MOVES, files.TRAJECTORIES, files.SUMMARY):
         (folder / name).unlink()
     assert store.saved(folder).runs == 25
     resume(folder)
     same_files(folder, whole.path)
     assert store.read_manifest(folder)["resumed_from"] == 25
-    assert not (folder / store.CHUNKS).exists()  # complete: the tables hold it all
+    assert not (folder / files.CHUNKS).exists()  # complete: the tables hold it all
 
 
 def test_resume_refuses_what_it_cannot_finish(
@@ -144,7 +144,7 @@ def test_resume_refuses_what_it_cannot_finish(
     assert "give none of them" in capsys.readouterr().err
     manifest = store.read_manifest(complete)
     alive = {"pid": os.getppid(), "host": socket.gethostname()}  # another live process
-    store.write_json(complete / store.MANIFEST, {**manifest, "status": "running", "process": alive})
+    store.write_json(complete / files.MANIFEST, {**manifest, "status": "running", "process": alive})
     assert main(["run", "--resume", str(complete)]) == 2
     assert "still running" in capsys.readouterr().err
 
@@ -226,6 +226,6 @@ def test_resume_refuses_a_run_started_by_other_engine_code(duel: Any, tmp_path: 
     manifest = store.read_manifest(folder)
     assert manifest["code_fingerprint"] == code_fingerprint()
     manifest.update(status="interrupted", runs=10, code_fingerprint="0" * 16)
-    store.write_json(folder / store.MANIFEST, manifest)
+    store.write_json(folder / files.MANIFEST, manifest)
     with pytest.raises(UsageError, match="changed since this run started"):
         resume(folder)

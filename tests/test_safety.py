@@ -30,7 +30,7 @@ import yaml
 
 import sim
 from sim.errors import SimError, UsageError
-from sim.experiments import store
+from sim.results import files, store
 from sim.scenario.registry import resolve
 
 NAME = "taiwan-flashpoint-2025"
@@ -471,7 +471,7 @@ def _no_constant(name: str) -> None:
 
 def test_reading_results_back_never_allows_pickles(first_run: Path, tmp_path: Path) -> None:
     """The store reads arrays with allow_pickle=False: an object array is refused."""
-    np.save(tmp_path / store.TRAJECTORIES, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.save(tmp_path / files.TRAJECTORIES, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(ValueError, match="allow_pickle"):
         store.read_trajectories(tmp_path, mmap=False)
     assert store.read_trajectories(first_run).dtype == np.int8  # the control
@@ -638,8 +638,8 @@ def test_force_knows_every_file_sim_writes_in_a_results_folder() -> None:
     from sim.report import REPORT
 
     written = {
-        store.MANIFEST, store.SUMMARY, store.RUNS, store.MOVES, store.TRAJECTORIES,
-        store.FAILURES, sweep.SWEEP_PLAN, sweep.DESIGN, sweep.POINTS, sweep.RUNS_DIR,
+        files.MANIFEST, files.SUMMARY, files.RUNS, files.MOVES, files.TRAJECTORIES,
+        files.FAILURES, sweep.SWEEP_PLAN, sweep.DESIGN, sweep.POINTS, sweep.RUNS_DIR,
         sweep.FAILURES_DIR, sweep.SENSITIVITY, FIGURES_DIR, REPORT, *compare.ARMS,
     }  # fmt: skip
-    assert written <= store.RESULT_ENTRIES, written - store.RESULT_ENTRIES
+    assert written <= files.RESULT_ENTRIES, written - files.RESULT_ENTRIES

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.experiments.seeding import replication_rng, replication_seed, seed_key
+from sim.results.seeding import replication_rng, replication_seed, seed_key
 
 
 @given(root=st.integers(0, 2**64), index=st.integers(0, 300))

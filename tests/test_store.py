@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from sim.engine.record import MoveRecord, RunRecord
-from sim.experiments import store
 from sim.experiments.ensemble import Chunk, run_spec
-from sim.experiments.seeding import replication_seed
+from sim.results import files, store, tables
+from sim.results.seeding import replication_seed
 
 RUNGS = ("calm", "friction", "sanctions", "military signalling", "clash")
 ACTORS = ("cn", "jp", "us")
@@ -302,7 +302,7 @@ def test_row_groups_are_cut_at_fixed_counts_whatever_the_input_pieces(tmp_path: 
     rows = [{"index": i, "x": i / 7, "s": f"r{i % 5}"} for i in range(103)]
     outputs = []
     for cuts in ([103], [1, 2, 50, 50], [10] * 10 + [3], [40, 0, 63]):
-        writer = store.TableWriter(tmp_path / f"t{len(outputs)}.parquet", schema, row_group=16)
+        writer = tables.TableWriter(tmp_path / f"t{len(outputs)}.parquet", schema, row_group=16)
         start = 0
         for size in cuts:
             writer.write(pa.Table.from_pylist(rows[start : start + size], schema=schema))
@@ -320,7 +320,7 @@ def test_trajectories_stream_to_the_file_np_save_would_write(tmp_path: Path) -> 
 
     rng = np.random.default_rng(3)
     blocks = [rng.integers(0, 5, size=(n, 3, 11)).astype(np.int8) for n in (4, 0, 7, 1)]
-    writer = store.TrajectoryWriter(tmp_path / "t.npy", 3, 11)
+    writer = tables.TrajectoryWriter(tmp_path / "t.npy", 3, 11)
     for block in blocks:
         writer.write(block)
     writer.close()
@@ -330,12 +330,12 @@ def test_trajectories_stream_to_the_file_np_save_would_write(tmp_path: Path) -> 
     assert (tmp_path / "t.npy").read_bytes() == expected.getvalue()
     assert np.array_equal(np.load(tmp_path / "t.npy", mmap_mode="r"), whole)
     with pytest.raises(ValueError, match="shape"):
-        store.TrajectoryWriter(tmp_path / "u.npy", 3, 11).write(np.zeros((1, 2, 11), np.int8))
+        tables.TrajectoryWriter(tmp_path / "u.npy", 3, 11).write(np.zeros((1, 2, 11), np.int8))
 
 
 def test_runs_columns_give_the_summary_the_whole_table_gives(tmp_path: Path) -> None:
     res = go(tmp_path, runs=60)
-    columns = store.RunsColumns(res.path / store.RUNS)
+    columns = store.RunsColumns(res.path / files.RUNS)
     frame = store.read_runs(res.path)
     assert len(columns) == 60 and "outcome" in columns and "nothing" not in columns
     assert columns["outcome"].dtype == "category"

@@ -22,7 +22,7 @@ from sim.analysis.summary import (
 )
 from sim.analysis.tables import render_summary
 from sim.engine.record import MoveRecord
-from sim.experiments.store import json_text
+from sim.results.store import json_text
 
 RUNGS = ("calm", "friction", "sanctions", "military signalling", "clash")
 

@@ -164,7 +164,7 @@ def _pair(key: Any) -> tuple[str, str]:
 class RunsLike(Protocol):
     """A runs table: a DataFrame, or anything that hands out its columns by name.
 
-    :class:`sim.experiments.store.RunsColumns` reads the columns of a large ``runs.parquet``
+    :class:`sim.results.store.RunsColumns` reads the columns of a large ``runs.parquet``
     one at a time, so a summary never needs the whole table in memory.
     """
 

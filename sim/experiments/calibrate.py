@@ -58,7 +58,6 @@ from sim.analysis.calibration import (
     statistic_weights,
 )
 from sim.errors import UsageError
-from sim.experiments import store
 from sim.experiments.calibration_spec import (
     CalibrationError,
     CalibrationSpec,
@@ -67,19 +66,22 @@ from sim.experiments.calibration_spec import (
     resolve_spec,
 )
 from sim.experiments.variants import Variants, get_steps, resolve_steps
-
-#: Bump when the layout of a calibration folder changes incompatibly.
-CALIBRATION_FORMAT = 1
-
-PLAN = "calibration.json"
-DATABASE = "abc.db"
-GENERATIONS = "generations.parquet"
-PARTICLES = "particles.parquet"
-CHECK = "check.parquet"
-SCALES = "scales.json"
+from sim.results import store
+from sim.results.files import (
+    CALIBRATION_FORMAT,
+    CHECK,
+    DATABASE,
+    GENERATIONS,
+    MANIFEST,
+    PARTICLES,
+    SCALES,
+    SUMMARY,
+)
+from sim.results.files import CALIBRATION_PLAN as PLAN
+from sim.results.manifest import environment, git_commit, package_version
 
 #: The files a calibration folder holds (``--force`` replaces only such folders).
-FILES = (PLAN, DATABASE, GENERATIONS, PARTICLES, CHECK, SCALES, store.MANIFEST, store.SUMMARY)
+FILES = (PLAN, DATABASE, GENERATIONS, PARTICLES, CHECK, SCALES, MANIFEST, SUMMARY)
 
 #: Spawn keys of the streams apart from the evaluations' ((t + 1, k)): the predictive check
 #: ("PPC") and the check of the shortened horizon ("HOR").
@@ -743,8 +745,8 @@ def load_calibration(path: str | os.PathLike[str]) -> Calibration:
     folder = Path(path)
     plan = read_plan(folder)
     spec = build_spec(plan["spec"], str(folder / PLAN))
-    summary = store.read_json(folder / store.SUMMARY) if (folder / store.SUMMARY).is_file() else {}
-    manifest_file = folder / store.MANIFEST
+    summary = store.read_json(folder / SUMMARY) if (folder / SUMMARY).is_file() else {}
+    manifest_file = folder / MANIFEST
     manifest = store.read_json(manifest_file) if manifest_file.is_file() else {}
     generations = _read_or_empty(folder / GENERATIONS)
     particles = _read_or_empty(folder / PARTICLES)
@@ -871,7 +873,7 @@ def _resume(
 ) -> Calibration:
     """Continue a calibration from its last stored generation."""
     plan = read_plan(folder)
-    manifest_path = folder / store.MANIFEST
+    manifest_path = folder / MANIFEST
     manifest = store.read_json(manifest_path) if manifest_path.is_file() else {}
     if manifest.get("status") == "running" and store.process_alive(manifest.get("process")):
         raise UsageError(f"{folder}: this calibration is still running ({manifest['process']})")
@@ -1144,7 +1146,7 @@ def _finish(run: Run, status: str, error: str | None, check: pd.DataFrame | None
     generations = _read_or_empty(folder / GENERATIONS)
     particles = _read_or_empty(folder / PARTICLES)
     summary = build_summary(run, generations, particles, check, status)
-    store.write_json(folder / store.SUMMARY, summary)
+    store.write_json(folder / SUMMARY, summary)
     _write_manifest(run, status, error)
     result = Calibration(run.problem.spec, summary, generations, particles, check, folder, status)
     result.integer = list(run.problem.integer)
@@ -1227,9 +1229,9 @@ def _write_manifest(run: Run, status: str, error: str | None) -> None:
         "resumed_from_generation": run.resumed_from,
         "evaluations_discarded": run.wasted,
         "notes": run.notes,
-        "package_version": store.package_version(),
-        "git": store.git_commit(),
-        "environment": {**store.environment(), "pyabc": pyabc.__version__},
+        "package_version": package_version(),
+        "git": git_commit(),
+        "environment": {**environment(), "pyabc": pyabc.__version__},
         "command": run.command if run.command is not None else " ".join(sys.argv),
         "started": run.started.isoformat(timespec="seconds"),
         "finished": None if running else dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -1241,10 +1243,10 @@ def _write_manifest(run: Run, status: str, error: str | None) -> None:
             "particles": PARTICLES,
             "check": CHECK,
             "scales": f"{SCALES} (the adaptive distance's scale weights of each generation)",
-            "summary": store.SUMMARY,
+            "summary": SUMMARY,
         },
     }
-    store.write_json(run.folder / store.MANIFEST, manifest)
+    store.write_json(run.folder / MANIFEST, manifest)
 
 
 def _host() -> str:

@@ -27,7 +27,6 @@ import numpy as np
 from sim.analysis import events, stats
 from sim.analysis.summary import cost_column, reach_column
 from sim.errors import UsageError
-from sim.experiments import store
 from sim.experiments.ensemble import (
     DEFAULT_CHUNK,
     Results,
@@ -37,10 +36,10 @@ from sim.experiments.ensemble import (
     run_spec,
 )
 from sim.experiments.executors import Executor
-from sim.experiments.seeding import check_seed
-
-#: The subfolders holding the two arms, each a complete results folder.
-ARMS = ("base", "variant")
+from sim.results import store
+from sim.results.files import ARMS, FORMAT_VERSION, MANIFEST, SUMMARY
+from sim.results.manifest import environment, git_commit, package_version
+from sim.results.seeding import check_seed
 
 
 @dataclass
@@ -161,7 +160,7 @@ def compare(
         summary["posterior"] = drawn.summary_block(seed, runs)
     summary = store.jsonable(summary)
     if path is not None:
-        store.write_json(path / store.SUMMARY, summary)
+        store.write_json(path / SUMMARY, summary)
         info.write_manifest(path, "complete", None)
     return Comparison(summary, arms[0], arms[1], path)
 
@@ -195,16 +194,16 @@ class _Info:
         import sys
 
         manifest = {
-            "format_version": store.FORMAT_VERSION,
+            "format_version": FORMAT_VERSION,
             "kind": "comparison",
             "method": "common random numbers",
             "seed": self.seed,
             "runs": self.runs,
             "status": status,
             "error": error,
-            "package_version": store.package_version(),
-            "git": store.git_commit(),
-            "environment": store.environment(),
+            "package_version": package_version(),
+            "git": git_commit(),
+            "environment": environment(),
             "command": self.command if self.command is not None else " ".join(sys.argv),
             "started": self.started.isoformat(timespec="seconds"),
             "finished": None
@@ -218,9 +217,9 @@ class _Info:
                 }
                 for name, scenario in zip(ARMS, (self.base, self.variant), strict=True)
             },
-            "files": {"summary": store.SUMMARY},
+            "files": {"summary": SUMMARY},
         }
-        store.write_json(path / store.MANIFEST, manifest)
+        store.write_json(path / MANIFEST, manifest)
 
 
 # --- the paired statistics --------------------------------------------------------------------

@@ -8,7 +8,7 @@ records never leave the chunk that made them. A :class:`Collector` takes chunks 
 order (buffering any that arrive early), so the tables come out the same whatever the
 executor or the number of workers, and streams them to the results folder.
 
-Replication ``i`` always runs on :func:`~sim.experiments.seeding.replication_seed`
+Replication ``i`` always runs on :func:`~sim.results.seeding.replication_seed`
 ``(seed, i)``, so :meth:`Results.trace` and ``sim trace --run i`` replay it exactly, a
 replication that raises can be replayed to the same error, and an ensemble that stops (on
 Ctrl-C, a dead worker, or a precision target) can be extended or resumed and still equal a
@@ -47,7 +47,6 @@ from sim.analysis.summary import (
     reach_column,
 )
 from sim.errors import SimWarning, UsageError
-from sim.experiments import store
 from sim.experiments.executors import (
     Executor,
     SerialExecutor,
@@ -58,7 +57,6 @@ from sim.experiments.posterior import keep as keep_posterior
 from sim.experiments.posterior import kept as kept_posterior
 from sim.experiments.posterior import posterior_engine
 from sim.experiments.precision import DEFAULT_MAX_RUNS, Precision, Schedule
-from sim.experiments.seeding import check_seed, replication_seed, seed_key
 from sim.experiments.stops import (
     MachineFault,
     interrupts_deferred,
@@ -66,6 +64,11 @@ from sim.experiments.stops import (
     stop_status,
     where,
 )
+from sim.results import disk, store
+from sim.results.files import CHUNKS, FORMAT_VERSION, MANIFEST, RUNS, SUMMARY
+from sim.results.manifest import build_manifest, ensemble_files
+from sim.results.seeding import check_seed, replication_seed, seed_key
+from sim.results.tables import FAILURES_SCHEMA, MOVES_SCHEMA, ChunkTables, MemoryTables
 
 #: Replications per chunk: small enough for a lively progress bar and little lost work on
 #: Ctrl-C, large enough that per-chunk overhead (a message to a worker) does not show.
@@ -178,16 +181,16 @@ def run_row(spec: Any, root: int, index: int, record: Any) -> dict[str, Any]:
 
 
 def moves_table(spec: Any, index: int, moves: Sequence[Any]) -> pa.Table:
-    """Return one replication's moves as an Arrow table in :data:`store.MOVES_SCHEMA`."""
+    """Return one replication's moves as an Arrow table in :data:`MOVES_SCHEMA`."""
     days = np.array([m.day for m in moves], dtype=float)
     start = np.datetime64(spec.start, "D")
     columns: dict[str, Any] = {
         "index": np.full(len(moves), index, dtype=np.int32),
         "date": start + np.floor(days).astype("timedelta64[D]"),
     }
-    for name in store.MOVES_SCHEMA.names[2:]:
+    for name in MOVES_SCHEMA.names[2:]:
         columns[name] = [getattr(m, name) for m in moves]
-    return pa.table(columns, schema=store.MOVES_SCHEMA)
+    return pa.table(columns, schema=MOVES_SCHEMA)
 
 
 def failure_row(root: int, index: int, exc: BaseException) -> dict[str, Any]:
@@ -204,7 +207,7 @@ def failure_row(root: int, index: int, exc: BaseException) -> dict[str, Any]:
 
 
 @dataclass
-class Chunk(store.ChunkTables):
+class Chunk(ChunkTables):
     """The compact result of a chunk: its tables, and the :class:`Tally` of its runs."""
 
     tally: Tally
@@ -240,10 +243,10 @@ def simulate_chunk(
         first=indices[0] if len(indices) else 0,
         count=len(indices),
         runs=pa.Table.from_pylist(rows, schema=runs_schema(spec)),
-        moves=pa.concat_tables(move_tables) if move_tables else store.MOVES_SCHEMA.empty_table(),
+        moves=pa.concat_tables(move_tables) if move_tables else MOVES_SCHEMA.empty_table(),
         trajectories=traj,
         tally=tally,
-        failures=pa.Table.from_pylist(failures, schema=store.FAILURES_SCHEMA),
+        failures=pa.Table.from_pylist(failures, schema=FAILURES_SCHEMA),
     )
 
 
@@ -389,7 +392,7 @@ class Collector:
 
     def __init__(
         self,
-        sink: store.ResultsWriter | store.MemoryTables,
+        sink: store.ResultsWriter | MemoryTables,
         tally: Tally,
         completed: int = 0,
         outcomes: Counter[str] | None = None,
@@ -443,7 +446,7 @@ class Results:
         seed: int,
         summary: dict[str, Any],
         path: Path | None = None,
-        tables: store.MemoryTables | None = None,
+        tables: MemoryTables | None = None,
         status: str = "complete",
         engine: Engine | None = None,
     ) -> None:
@@ -505,7 +508,7 @@ class Results:
         """Return the runs table, or its columns on demand when it is on disk."""
         if self._tables is not None:
             return self.runs
-        return store.RunsColumns(self._path() / store.RUNS)
+        return store.RunsColumns(self._path() / RUNS)
 
     def _path(self) -> Path:
         if self.path is None:
@@ -687,7 +690,7 @@ class Ensemble:
         per_run = DISK_PER_JOURNAL_BYTE * writer.journal.size / writer.completed
         planned = self.plan.runs if self.plan.runs is not None else self.plan.precision.max_runs
         need = per_run * (planned - writer.completed)
-        free = store.free_space(writer.path)
+        free = disk.free_space(writer.path)
         if need > free:
             warnings.warn(
                 f"{writer.path}: the rest of this run needs about {_size(need)} on the disk "
@@ -715,16 +718,16 @@ class Ensemble:
         A complete folder then loses its journal: its tables hold everything, on the disk.
         """
         sink, spec = self.collector.sink, self.spec
-        if isinstance(sink, store.MemoryTables):
+        if isinstance(sink, MemoryTables):
             failures = sink.failures()
             summary = self.summary(sink.runs(), failures.head(FAILURE_EXAMPLES).to_dict("records"))
             return Results(spec, self.seed, summary, None, sink, status, self.engine)
         try:
             sink.publish()
             examples = store.read_failures(sink.path).head(FAILURE_EXAMPLES).to_dict("records")
-            with store.RunsColumns(sink.path / store.RUNS) as runs:
+            with store.RunsColumns(sink.path / RUNS) as runs:
                 summary = self.summary(runs, examples)
-            store.write_json(sink.path / store.SUMMARY, summary)
+            store.write_json(sink.path / SUMMARY, summary)
             self.write_manifest(status, error)
         except BaseException as failed:
             self._save_failure = failed
@@ -733,7 +736,7 @@ class Ensemble:
         if status == "complete":
             with contextlib.suppress(OSError):  # A journal left in a complete folder is harmless.
                 sink.journal.remove()
-                store.sync_folder(sink.path)
+                disk.sync_folder(sink.path)
         else:
             sink.journal.close()
         return Results(spec, self.seed, summary, sink.path, None, status, self.engine)
@@ -756,7 +759,7 @@ class Ensemble:
             return exc
         saved = f"{on_disk.runs} of {self.plan.planned} runs saved in {writer.path}"
         if not on_disk.tables:
-            saved += f" (in its {store.CHUNKS} only{self._why_no_tables(exc)})"
+            saved += f" (in its {CHUNKS} only{self._why_no_tables(exc)})"
         finish = f"finish them with: sim run --resume {writer.path}"
         problem = machine_problem(exc)
         if problem is not None:
@@ -826,20 +829,29 @@ class Ensemble:
                 "per_second": round(session / seconds, 2) if seconds > 0 else None,
             },
         }
-        manifest = store.build_manifest(
-            scenario=self.scenario,
-            seed=self.seed,
-            runs=self.plan.planned,
-            completed=done,
-            spec=self.spec,
+        head = {
+            "format_version": FORMAT_VERSION,
+            "scenario": self.scenario.name,
+            "title": self.scenario.title,
+            "content_hash": self.scenario.content_hash(),
+            "seed": self.seed,
+            "runs": self.plan.planned,
+            "runs_completed": done,
+        }
+        manifest = build_manifest(
+            head,
+            status=status,
+            error=error,
             command=self.command,
             started=self.started,
             finished=None if running else _now(),
-            status=status,
-            error=error,
-            extra=extra,
+            tail={
+                **extra,
+                "files": ensemble_files(self.spec),
+                "parameters": self.scenario.model_dump(mode="json"),
+            },
         )
-        store.write_json(writer.path / store.MANIFEST, manifest)
+        store.write_json(writer.path / MANIFEST, manifest)
 
 
 def _abandoned(path: Path, exc: OSError) -> MachineFault:
@@ -1094,7 +1106,7 @@ def run_spec(
     n_dyads = len(spec.dyads)
     executor = executor or SerialExecutor()
     with _entered(executor):  # Workers and clusters start (or fail) before any folder exists.
-        sink: store.ResultsWriter | store.MemoryTables
+        sink: store.ResultsWriter | MemoryTables
         if folder is not None:
             Path(folder).mkdir(parents=True)
             sink = _new_writer(Path(folder), schema, n_dyads, spec.days)
@@ -1102,7 +1114,7 @@ def run_spec(
             path = store.create_run_dir(Path(out), spec.name, started, name=name, force=force)
             sink = _new_writer(path, schema, n_dyads, spec.days)
         else:
-            sink = store.MemoryTables(schema, n_dyads, spec.days)
+            sink = MemoryTables(schema, n_dyads, spec.days)
         if isinstance(sink, store.ResultsWriter):
             keep_posterior(sink.path, engine)  # so that a resumed run draws the same
         collector = Collector(sink, Tally(spec.days, len(spec.rung_names)))
@@ -1202,11 +1214,11 @@ def resume(
 
 def _resumable_manifest(path: Path) -> dict[str, Any]:
     """Return the manifest of a folder that can be resumed, or raise a UsageError."""
-    if not (path / store.MANIFEST).is_file():
-        raise UsageError(f"{path}: not a results folder (no {store.MANIFEST})")
+    if not (path / MANIFEST).is_file():
+        raise UsageError(f"{path}: not a results folder (no {MANIFEST})")
     manifest = store.read_manifest(path)
     status = manifest.get("status")
-    if manifest.get("format_version") != store.FORMAT_VERSION or "chunk_size" not in manifest:
+    if manifest.get("format_version") != FORMAT_VERSION or "chunk_size" not in manifest:
         raise UsageError(f"{path}: written by another version of sim; it cannot be resumed")
     if status == "complete":
         raise UsageError(f"{path}: this run is already complete")
@@ -1258,7 +1270,7 @@ class _Restored:
         # every boundary is the end of a chunk (chunks are cut at the boundaries).
         self.counts_at: dict[int, Counter[str]] | None = {} if keep_counts else None
 
-    def add(self, chunk: store.ChunkTables) -> None:
+    def add(self, chunk: ChunkTables) -> None:
         """Count one saved chunk."""
         self.tally.add_trajectories(chunk.trajectories)
         self.tally.add_moves(chunk.moves.select(["index", "actor", "lever"]).to_pandas())

@@ -24,12 +24,11 @@ from typing import Any
 import numpy as np
 
 from sim.errors import UsageError
+from sim.results.files import POSTERIOR as POSTERIOR_FILE
 
 #: Spawn key of a replication's posterior draw, beyond the engine's 32-bit stream keys.
 DRAW_KEY = 0x1_0000_0000 + 0x504F5354  # "POST"
 
-#: The file a results folder keeps its posterior in (so that ``--resume`` draws the same).
-POSTERIOR_FILE = "posterior.json"
 
 #: Compiled run specs kept per worker (one per particle drawn).
 CACHE = 512
@@ -77,7 +76,7 @@ class Posterior:
 
     def draws(self, root: int, runs: int) -> np.ndarray:
         """Return the particle drawn by each replication ``0 .. runs - 1`` of a root seed."""
-        from sim.experiments.seeding import replication_seed
+        from sim.results.seeding import replication_seed
 
         return np.array([self.draw(replication_seed(root, i)) for i in range(runs)], dtype=int)
 
@@ -198,14 +197,14 @@ def keep(folder: Path | None, engine: Any) -> None:
     """
     if folder is None or not isinstance(engine, PosteriorEngine):
         return
-    from sim.experiments import store
+    from sim.results import store
 
     store.write_json(folder / POSTERIOR_FILE, engine.posterior.to_json())
 
 
 def kept(folder: Path) -> Posterior | None:
     """Return the posterior a results folder was run over, None for an ordinary run."""
-    from sim.experiments import store
+    from sim.results import store
 
     path = Path(folder) / POSTERIOR_FILE
     return Posterior.from_json(store.read_json(path)) if path.is_file() else None

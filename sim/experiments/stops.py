@@ -4,7 +4,7 @@ A run can be stopped by the user (Ctrl-C), by the system (SIGTERM from a schedul
 runner or ``timeout``; SIGHUP when its terminal goes away), by the machine (a full or
 unwritable disk, an I/O error, no memory left) or by its workers (a worker process that
 died, a Dask cluster lost). Whatever stops it, what completed is kept (see the journal in
-:mod:`sim.experiments.store`) and the stop ends in one message that says what happened,
+:mod:`sim.results.journal`) and the stop ends in one message that says what happened,
 where the completed runs are and how to finish them. This module holds what the ensemble,
 the sweep and the command line share about it:
 

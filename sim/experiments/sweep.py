@@ -47,10 +47,8 @@ import pandas as pd
 
 from sim.analysis import stats
 from sim.errors import UsageError
-from sim.experiments import store
 from sim.experiments.sweep_spec import (
     DESIGN_NAMES,
-    SWEEP_PLAN,
     Parameter,
     SweepError,
     SweepSpec,
@@ -61,15 +59,18 @@ from sim.experiments.sweep_spec import (
     read_plan,
     resolve_spec,
 )
-
-DESIGN = "design.parquet"
-POINTS = "points.parquet"
-RUNS_DIR = "runs"
-FAILURES_DIR = "failures"
-SENSITIVITY = "sensitivity.parquet"
-
-#: Bump when the layout of a sweep folder changes incompatibly.
-SWEEP_FORMAT = 1
+from sim.results import store
+from sim.results.files import (
+    DESIGN,
+    FAILURES_DIR,
+    MANIFEST,
+    POINTS,
+    RUNS_DIR,
+    SENSITIVITY,
+    SWEEP_FORMAT,
+    SWEEP_PLAN,
+)
+from sim.results.manifest import environment, git_commit, package_version
 
 #: Spawn key under which independent-seed sweeps derive each point's root seed.
 POINT_KEY = 0x9017_5EED
@@ -675,7 +676,7 @@ class SweepResults:
     def trace(self, point: int, index: int) -> Any:
         """Re-run replication ``index`` of ``point`` alone and return its full RunRecord."""
         from sim.engine import simulate
-        from sim.experiments.seeding import replication_seed
+        from sim.results.seeding import replication_seed
         from sim.scenario import compile_scenario
 
         if not 0 <= index < self.spec.runs:
@@ -966,7 +967,7 @@ def finish(
     if sensitivity is not None:
         store.write_table(folder.path / SENSITIVITY, sensitivity)
     manifest = sweep_manifest(plan, status, len(points), ran, started, command, error)
-    store.write_json(folder.path / store.MANIFEST, manifest)
+    store.write_json(folder.path / MANIFEST, manifest)
     return SweepResults(plan, points, sensitivity, path=folder.path, status=status)
 
 
@@ -999,9 +1000,9 @@ def sweep_manifest(
         "posterior": plan.posterior.source if plan.posterior is not None else None,
         "status": status,
         "error": error,
-        "package_version": store.package_version(),
-        "git": store.git_commit(),
-        "environment": {**store.environment(), "SALib": _salib_version()},
+        "package_version": package_version(),
+        "git": git_commit(),
+        "environment": {**environment(), "SALib": _salib_version()},
         "command": command if command is not None else " ".join(sys.argv),
         "started": started.isoformat(timespec="seconds"),
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -1041,7 +1042,7 @@ def load_sweep(path: str | os.PathLike[str]) -> SweepResults:
     )
     sens_path = folder.path / SENSITIVITY
     sensitivity = pd.read_parquet(sens_path) if sens_path.is_file() else None
-    manifest_path = folder.path / store.MANIFEST
+    manifest_path = folder.path / MANIFEST
     status = store.read_json(manifest_path)["status"] if manifest_path.is_file() else "unknown"
     return SweepResults(plan, points, sensitivity, path=folder.path, status=status)
 

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.errors import SimError
+from sim.results.files import SWEEP_PLAN
 
 DESIGNS = ("grid", "lhs", "sobol")
 
@@ -476,8 +477,6 @@ SPEC_FIELDS = (
     "description",
 )
 
-#: The plan of a sweep folder, written before its first point runs.
-SWEEP_PLAN = "sweep.json"
 
 
 def read_plan(folder: Path) -> dict[str, Any]:

@@ -20,9 +20,10 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
 
 from sim.errors import UsageError
-from sim.experiments import store
 from sim.plots import style
 from sim.plots.registry import figure
+from sim.results import store
+from sim.results.files import SUMMARY
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -73,9 +74,9 @@ def _from_folder(folder: Path) -> ComparisonData:
         raise UsageError(
             f"{folder} holds {manifest.get('kind', 'ensemble')} results, not a comparison"
         )
-    if not (folder / store.SUMMARY).is_file():
+    if not (folder / SUMMARY).is_file():
         raise UsageError(
-            f"{folder}: {store.SUMMARY} is missing; the comparison is "
+            f"{folder}: {SUMMARY} is missing; the comparison is "
             f"{manifest.get('status', 'unfinished')}"
         )
     return ComparisonData(store.read_summary(folder), manifest, folder)

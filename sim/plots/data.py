@@ -26,7 +26,8 @@ import pandas as pd
 from sim.analysis import stats
 from sim.analysis.summary import cost_column, daily_quantiles, reach_times
 from sim.errors import UsageError
-from sim.experiments import store
+from sim.results import store
+from sim.results.files import MANIFEST, MOVES, RUNS, SUMMARY
 
 #: Replications read at a time when trajectories are reduced (bounds memory on big runs).
 TRAJECTORY_BLOCK = 4096
@@ -198,7 +199,7 @@ class Ensemble:
         if self._moves is not None:
             moves = self._moves[columns]
         else:
-            moves = pd.read_parquet(self._require_path() / store.MOVES, columns=columns)
+            moves = pd.read_parquet(self._require_path() / MOVES, columns=columns)
         counts = moves.groupby(columns, observed=True).size()
         return counts.rename("uses").reset_index()
 
@@ -237,12 +238,12 @@ def load(results: Any) -> Ensemble:
 
 
 def from_folder(folder: Path) -> Ensemble:
-    """Read an ensemble's results folder (see :mod:`sim.experiments.store`)."""
+    """Read an ensemble's results folder (see :mod:`sim.results.store`)."""
     manifest = read_manifest(folder)
     kind = manifest.get("kind", "ensemble")
     if kind != "ensemble":
         raise UsageError(f"{folder} holds {kind} results, not an ensemble")
-    for name in (store.SUMMARY, store.RUNS):
+    for name in (SUMMARY, RUNS):
         if not (folder / name).is_file():
             status = manifest.get("status", "unknown")
             raise UsageError(f"{folder}: {name} is missing (run status: {status}); nothing to show")
@@ -271,11 +272,11 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     """
     if not folder.is_dir():
         raise UsageError(f"{folder}: no such results folder")
-    if not (folder / store.MANIFEST).is_file():
-        inner = sorted(p.parent for p in folder.glob(f"*/{store.MANIFEST}"))
+    if not (folder / MANIFEST).is_file():
+        inner = sorted(p.parent for p in folder.glob(f"*/{MANIFEST}"))
         hint = f"; it holds results folders, the latest is {inner[-1]}" if inner else ""
         raise UsageError(
-            f"{folder}: no {store.MANIFEST}, so not a results folder "
+            f"{folder}: no {MANIFEST}, so not a results folder "
             f"(or a run that died before writing it){hint}"
         )
     return store.read_manifest(folder)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim.errors import UsageError
+from sim.results.files import FIGURES_DIR
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -47,8 +48,6 @@ KIND_MODULES: dict[str, tuple[str, ...]] = {
 #: The formats ``sim plot`` writes.
 FORMATS = ("png", "svg", "pdf")
 
-#: Where figures go inside a results folder.
-FIGURES_DIR = "figures"
 
 _REGISTRY: dict[str, dict[str, FigureFn]] = {}
 
@@ -93,9 +92,8 @@ def load_results(kind: str, folder: Path) -> Any:
 
 def results_kind(folder: Path) -> str:
     """Return the kind of results a folder holds, from its manifest."""
-    from sim.experiments.store import MANIFEST
-    from sim.experiments.sweep_spec import SWEEP_PLAN
     from sim.plots.data import read_manifest
+    from sim.results.files import MANIFEST, SWEEP_PLAN
 
     if (folder / SWEEP_PLAN).is_file() and not (folder / MANIFEST).is_file():
         return "sweep"  # Running, or died before its manifest: the sweep loader says what to do.
@@ -124,7 +122,7 @@ def write_figures(
     Figures go to ``out`` (default ``<folder>/figures/``) as ``<name>.<fmt>``, each written
     under a temporary name and moved into place, so a reader never sees half a file.
     """
-    from sim.experiments.store import atomic_path
+    from sim.results.store import atomic_path
 
     if fmt not in FORMATS:
         raise UsageError(f"figure format must be one of {', '.join(FORMATS)}, not {fmt!r}")

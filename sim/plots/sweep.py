@@ -41,10 +41,11 @@ from matplotlib.ticker import (
 
 from sim.analysis import stats
 from sim.errors import UsageError
-from sim.experiments import store
 from sim.experiments.sweep import Metric, SweepResults, load_sweep
 from sim.plots import style
 from sim.plots.registry import NotApplicable, figure
+from sim.results import store
+from sim.results.files import MANIFEST
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
@@ -150,7 +151,7 @@ def _from_folder(folder: Path) -> SweepData:
     manifest = _manifest(folder)
     if manifest is None and (folder / SWEEP_PLAN).is_file():
         raise UsageError(
-            f"{folder}: the sweep has no {store.MANIFEST} yet: it is still running, or it "
+            f"{folder}: the sweep has no {MANIFEST} yet: it is still running, or it "
             f"died before saving its tables; finish it with: sim sweep --resume {folder}"
         )
     if manifest is None:
@@ -165,7 +166,7 @@ def _from_folder(folder: Path) -> SweepData:
 
 def _manifest(folder: Path) -> dict[str, Any] | None:
     """Return a folder's manifest, or None when it has none."""
-    path = Path(folder) / store.MANIFEST
+    path = Path(folder) / MANIFEST
     return store.read_json(path) if path.is_file() else None
 
 
