@@ -6,6 +6,8 @@ Every error the CLI should report as a plain message (no traceback) derives from
 
 from __future__ import annotations
 
+import difflib
+
 
 class SimError(Exception):
     """Base of all user-facing errors; ``str(error)`` is the whole message."""
@@ -15,6 +17,14 @@ class SimError(Exception):
 
 class UsageError(SimError):
     """A command or API call asked for something that cannot be done as asked."""
+
+
+def closest_names(word: str, options: list[str], n: int = 3) -> list[str]:
+    """The valid names most like ``word`` (a typo's likely intent), best first; may be empty.
+
+    What a message about an unknown name offers instead (a field, a scenario, an id).
+    """
+    return difflib.get_close_matches(word, options, n=n, cutoff=0.5)
 
 
 class SimWarning(UserWarning):

@@ -1,14 +1,14 @@
 """Calibration statistics: what a timeline and a simulated run are summarised by, and the posterior.
 
 The summary statistics of a calibration are read from a timeline the way ``sim backtest``
-reads it (:mod:`sim.analysis.backtest`): rows become kinds of move, directed (``A->B``) or
+reads it (:mod:`sim.analysis.timeline`): rows become kinds of move, directed (``A->B``) or
 joint (``A<->B``), scored over the record's window (the start to the timeline's last date,
-:func:`~sim.analysis.backtest.record_window`). For every kind two statistics are kept:
+:func:`~sim.analysis.timeline.record_window`). For every kind two statistics are kept:
 
 - ``first:KIND``, the first day the kind occurs (days since the start, the floor of the
   simulated time), censored at ``window + 1`` when it never does;
 - ``count:KIND``, the number of times it occurs within the window (joint halves within
-  :data:`~sim.analysis.backtest.JOINT_WINDOW_DAYS` counting once).
+  :data:`~sim.analysis.timeline.JOINT_WINDOW_DAYS` counting once).
 
 At the default ``root`` level a kind is a directed dyad and a CAMEO *root* (the first two
 digits: ``1383`` and ``138`` are both ``13``, threats); at the ``code`` level it is the
@@ -32,18 +32,18 @@ import fnmatch
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from sim.analysis.backtest import (
+from sim.analysis.backtest import verdict
+from sim.analysis.timeline import (
     Kind,
     Observations,
     Row,
     joint_count,
     observe,
     scenario_kinds,
-    verdict,
 )
 from sim.errors import SimError
 
@@ -51,7 +51,12 @@ from sim.errors import SimError
 LEVELS = ("root", "code")
 
 #: What is measured of each kind.
-MEASURES = ("first", "count")
+MEASURES: tuple[Literal["first", "count"], ...] = ("first", "count")
+
+#: The arms of the predictive check: runs at the scenario's own values, drawn from the
+#: priors, drawn from the posterior (in the order they are shown; each draws from a stream
+#: keyed by its place here).
+ARMS = ("judgment", "prior", "posterior")
 
 
 class StatisticsError(SimError):
@@ -349,28 +354,6 @@ def predictive_check(
             row[arm]["mean"] = v.mean
         rows.append(row)
     return rows
-
-
-def render_check(rows: Sequence[Mapping[str, Any]], arms: Sequence[str]) -> str:
-    """Return the predictive check as a table: observed value, and per arm PIT and 90% range."""
-    from sim.analysis.tables import table
-
-    headers = ["statistic", "observed"]
-    for arm in arms:
-        headers += [f"{arm} PIT", f"{arm} 90%"]
-    body = []
-    for row in rows:
-        cells = [row["statistic"], f"{row['observed']:g}"]
-        for arm in arms:
-            a = row[arm]
-            cells += [f"{a['pit']:.2f}", f"{a['lo']:g} .. {a['hi']:g}"]
-        body.append(cells)
-    note = (
-        "Predictive check: where the record falls among runs drawn from each arm "
-        "(PIT 0.5 = the median run, near 0 or 1 = outside nearly all runs); first days are "
-        "days since the start, the window's length + 1 meaning never"
-    )
-    return note + "\n" + table(headers, body, right=range(1, len(headers)))
 
 
 def write_timeline(moves: Iterable[Any], start: Any, path: Any, until: float | None = None) -> int:

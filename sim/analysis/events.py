@@ -3,75 +3,25 @@
 An analyst's question is often tied to a scheduled event ("a military crisis before the
 April visit?", "is the visit still held?") or to random ones (incidents at sea, arms-sale
 notifications). Each replication's event log becomes one column per event in the runs
-table (:func:`run_events`): for a scheduled event whether it was held, cancelled, or not
-reached (the run ended before its day); for a random event how many times it occurred. The
-summary (:func:`events_block`) gives each share with its Wilson interval and Monte Carlo
-standard error, and for each scheduled event the probability of having reached each rung
-from the first military one up before its day (:func:`before_events`). A scheduled event
-that can slip also has a ``postponed_<id>`` column: how many times it was postponed (an
-event postponed past the horizon is "not reached").
+table (see :mod:`sim.analysis.columns`): for a scheduled event whether it was held,
+cancelled, or not reached (the run ended before its day); for a random event how many times
+it occurred. The summary (:func:`events_block`) gives each share with its Wilson interval
+and Monte Carlo standard error, and for each scheduled event the probability of having
+reached each rung from the first military one up before its day (:func:`before_events`).
+A scheduled event that can slip also has a ``postponed_<id>`` column: how many times it
+was postponed (an event postponed past the horizon is "not reached").
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
-from sim.analysis import stats
-
-# What a scheduled event's column holds.
-HELD, CANCELLED, NOT_REACHED = 1, 0, -1
-
-
-def event_column(event: Any) -> str:
-    """The runs-table column of an event: ``held_<id>`` (scheduled) or ``occurred_<id>``."""
-    return f"held_{event.id}" if event.scheduled else f"occurred_{event.id}"
-
-
-def postponed_column(event: Any) -> str:
-    """The runs-table column counting a scheduled event's postponements."""
-    return f"postponed_{event.id}"
-
-
-def can_slip(event: Any) -> bool:
-    """Whether a scheduled event can be postponed (it then has a postponements column)."""
-    return bool(event.scheduled and getattr(event, "postpone_max", 0) > 0)
-
-
-def event_dtypes(events: Iterable[Any]) -> dict[str, str]:
-    """The runs-table columns of ``events`` with their dtypes, in the events' order."""
-    out: dict[str, str] = {}
-    for e in events:
-        out[event_column(e)] = "int8" if e.scheduled else "int32"
-        if can_slip(e):
-            out[postponed_column(e)] = "int16"
-    return out
-
-
-def run_events(
-    events: Sequence[Any], event_log: Iterable[tuple[float, str, str]]
-) -> dict[str, int]:
-    """One replication's event columns, from its event log of (day, event id, what)."""
-    row = {event_column(e): NOT_REACHED if e.scheduled else 0 for e in events}
-    row.update({postponed_column(e): 0 for e in events if can_slip(e)})
-    by_id = {e.id: e for e in events}
-    for _, event_id, what in event_log:
-        event = by_id.get(event_id)
-        if event is None:
-            continue
-        column = event_column(event)
-        if what == "held":
-            row[column] = HELD
-        elif what == "cancelled":
-            row[column] = CANCELLED
-        elif what == "occurred":
-            row[column] += 1
-        elif what == "postponed" and can_slip(event):
-            row[postponed_column(event)] += 1
-    return row
+from sim.analysis import columns, stats
+from sim.analysis.columns import CANCELLED, HELD, NOT_REACHED
 
 
 def events_block(spec: Any, runs: Any) -> dict[str, dict[str, Any]]:
@@ -81,18 +31,18 @@ def events_block(spec: Any, runs: Any) -> dict[str, dict[str, Any]]:
     left out (an empty section), never guessed.
     """
     out: dict[str, dict[str, Any]] = {}
-    for event in getattr(spec, "events", ()):
-        name = event_column(event)
+    for e in getattr(spec, "events", ()):
+        name = columns.event(e)
         if name not in runs:
             continue
         values = np.asarray(runs[name], dtype=np.int64)
-        if event.scheduled:
-            out[event.id] = _scheduled(spec, event, values)
-            slips = postponed_column(event)
+        if e.scheduled:
+            out[e.id] = _scheduled(spec, e, values)
+            slips = columns.postponed(e)
             if slips in runs:
-                out[event.id].update(_postponed(np.asarray(runs[slips], dtype=np.int64)))
+                out[e.id].update(_postponed(np.asarray(runs[slips], dtype=np.int64)))
         else:
-            out[event.id] = _random(event, values)
+            out[e.id] = _random(e, values)
     return out
 
 

@@ -20,27 +20,37 @@ Z95 = 1.959963984540054
 DEFAULT_QS = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-def wilson_intervals(counts: np.ndarray, n: int, z: float = Z95) -> np.ndarray:
-    """Return Wilson score intervals for ``counts`` successes out of ``n``, shape (k, 2).
+def wilson_bounds(shares: np.ndarray, n: float, z: float = Z95) -> np.ndarray:
+    """Return Wilson score intervals of ``shares`` of ``n`` runs, shape (k, 2): the one formula.
 
-    With ``n == 0`` every interval is the uninformative ``(0, 1)``.
+    ``n`` need not be whole: the effective number of runs of a pooled share of correlated
+    runs (a sweep's marginal under common random numbers) is not. ``n`` must be positive.
     """
-    counts = np.asarray(counts, dtype=float).reshape(-1)
-    if n == 0:
-        return np.tile([0.0, 1.0], (counts.size, 1))
-    p = counts / n
+    p = np.asarray(shares, dtype=float).reshape(-1)
     z2 = z * z
     denom = 1.0 + z2 / n
     centre = (p + z2 / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
-    # Analytically the interval starts at 0 for no successes and ends at 1 for all; pin
-    # those ends so float round-off never reports 0.9999999999999999.
-    lo = np.where(counts == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
-    hi = np.where(counts == n, 1.0, np.clip(centre + half, 0.0, 1.0))
+    # Analytically the interval starts at 0 for a share of 0 and ends at 1 for a share of 1;
+    # pin those ends so float round-off never reports 0.9999999999999999.
+    lo = np.where(p == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    hi = np.where(p == 1, 1.0, np.clip(centre + half, 0.0, 1.0))
     return np.column_stack([lo, hi])
 
 
-def wilson_interval(count: int, n: int, z: float = Z95) -> tuple[float, float]:
+def wilson_intervals(counts: np.ndarray, n: float, z: float = Z95) -> np.ndarray:
+    """Return Wilson score intervals for ``counts`` successes out of ``n``, shape (k, 2).
+
+    With ``n == 0`` every interval is the uninformative ``(0, 1)``. Counts and ``n`` may be
+    fractional (see :func:`wilson_bounds`).
+    """
+    counts = np.asarray(counts, dtype=float).reshape(-1)
+    if n == 0:
+        return np.tile([0.0, 1.0], (counts.size, 1))
+    return wilson_bounds(counts / n, n, z)
+
+
+def wilson_interval(count: float, n: float, z: float = Z95) -> tuple[float, float]:
     """Return the Wilson score interval for ``count`` successes out of ``n``."""
     lo, hi = wilson_intervals(np.array([count]), n, z)[0]
     return float(lo), float(hi)
@@ -237,7 +247,7 @@ def km_survival_at(result: dict[str, Any], t: float) -> float:
     return _step_value(np.asarray(result["times"], dtype=float), result["survival"], t)
 
 
-def _step_value(times: np.ndarray, values: Sequence[float], t: float) -> float:
+def _step_value(times: np.ndarray, values: Sequence[float] | np.ndarray, t: float) -> float:
     """Return a right-continuous step curve at ``t``: 1 before ``times[0]``, else the last step."""
     idx = int(np.searchsorted(times, t, side="right")) - 1
     return 1.0 if idx < 0 else float(values[idx])

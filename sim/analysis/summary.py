@@ -2,8 +2,8 @@
 
 The summary is built from three small things rather than from every run record:
 
-- the runs table (one row per finished replication, see :mod:`sim.experiments.ensemble`),
-  or its columns read one at a time from ``runs.parquet``;
+- the runs table (one row per finished replication, its columns declared in
+  :mod:`sim.analysis.columns`), or its columns read one at a time from ``runs.parquet``;
 - a :class:`Tally` of the moves and the daily rungs, additive over chunks of replications,
   so an ensemble keeps counters instead of records and workers can tally their own chunks;
 - the compiled run spec, for names, labels and the order of outcomes and rungs.
@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from sim.analysis import events, scoring, stats
+from sim.analysis import columns, events, scoring, stats
+from sim.analysis.measures import Section, sections
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,24 +48,6 @@ class SpecLike(Protocol):
     outcome_ids: tuple[str, ...]
     outcome_labels: Mapping[str, str]
     watch_rung: int
-
-
-# --- column names of the runs table ----------------------------------------------------------
-
-
-def cost_column(actor: str) -> str:
-    """Return the runs-table column holding ``actor``'s cost."""
-    return f"cost_{actor}"
-
-
-def moves_column(actor: str) -> str:
-    """Return the runs-table column holding ``actor``'s number of moves."""
-    return f"moves_{actor}"
-
-
-def reach_column(rung: int) -> str:
-    """Return the runs-table column holding the first day the overall rung reached ``rung``."""
-    return f"first_day_rung_{rung}"
 
 
 # --- the tally: counters that add up over chunks ----------------------------------------------
@@ -152,6 +135,12 @@ class Tally:
         return tally
 
 
+def lever_names(spec: Any) -> dict[tuple[str, str], str]:
+    """Return the display name of every lever of a compiled spec, keyed by (actor id, lever id)."""
+    ids = spec.actor_ids
+    return {(ids[lv.actor], lv.id): lv.name for lv in getattr(spec, "levers", ())}
+
+
 def _pair(key: Any) -> tuple[str, str]:
     """Return a pandas group key ``(actor, lever)`` as a tuple of two strings."""
     actor, lever = key
@@ -226,7 +215,7 @@ def build_summary(
         "peak_rung": peak_rung_summary(spec, column(runs, "peak_rung")),
         "time_to_rung": reach,
         "days_to_watch_rung": reach.get(str(watch)) or time_to_rung(spec, runs, watch),
-        "costs": cost_summary(spec, runs),
+        **{section.key: mean_block(spec, runs, section) for section in sections("summary")},
         "scores": scoring.summary_block(runs, spec.actor_ids),
         "events": events.events_block(spec, runs),
         "before_events": before,
@@ -280,7 +269,7 @@ def _shared_reads(spec: SpecLike) -> dict[str, int]:
 
 def _military_reach(spec: SpecLike) -> dict[int, str]:
     """The first-day columns of the rungs from the watched (first military) rung up."""
-    return {k: reach_column(k) for k in range(spec.watch_rung, len(spec.rung_names))}
+    return {k: columns.reach(k) for k in range(spec.watch_rung, len(spec.rung_names))}
 
 
 def failure_summary(
@@ -364,7 +353,7 @@ def reach_times(spec: SpecLike, runs: RunsLike, rung: int) -> tuple[np.ndarray, 
     firsts = np.full(n, np.nan)
     for k in range(rung, len(spec.rung_names)):
         # fmin skips NaN ("never"); one column at a time keeps memory to two arrays.
-        firsts = np.fmin(firsts, column(runs, reach_column(k), float))
+        firsts = np.fmin(firsts, column(runs, columns.reach(k), float))
     observed = ~np.isnan(firsts)
     return np.where(observed, firsts, end), observed
 
@@ -432,18 +421,18 @@ def time_to_rung_summary(spec: SpecLike, runs: RunsLike) -> dict[str, dict[str, 
     firsts = np.full(len(runs), np.nan)
     out = {}
     for rung in range(len(spec.rung_names) - 1, 0, -1):
-        firsts = np.fmin(firsts, column(runs, reach_column(rung), float))
+        firsts = np.fmin(firsts, column(runs, columns.reach(rung), float))
         observed = ~np.isnan(firsts)
         out[rung] = _time_to_rung(spec, rung, np.where(observed, firsts, end), observed)
     return {str(k): out[k] for k in sorted(out)}
 
 
-def cost_summary(spec: SpecLike, runs: RunsLike) -> dict[str, dict[str, Any]]:
-    """Return the mean cost per actor with its standard error and 95% CI."""
+def mean_block(spec: SpecLike, runs: RunsLike, section: Section) -> dict[str, dict[str, Any]]:
+    """Return each measure of a section (the cost of each actor ...): mean, SE, 95% CI, SD."""
     out = {}
-    for actor in spec.actor_ids:
-        m = stats.mean_se(column(runs, cost_column(actor), float))
-        out[actor] = {k: m[k] for k in ("mean", "se", "ci95", "sd")}
+    for measure in section.measures(spec):
+        m = stats.mean_se(measure.values(runs))
+        out[str(measure.key)] = {k: m[k] for k in ("mean", "se", "ci95", "sd")}
     return out
 
 

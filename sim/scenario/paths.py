@@ -7,7 +7,6 @@ fails at once with the closest valid names instead of being silently ignored.
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 import typing
@@ -15,7 +14,7 @@ from typing import Any, Union
 
 from pydantic import BaseModel
 
-from sim.errors import SimError
+from sim.errors import SimError, closest_names
 
 
 class PathError(SimError):
@@ -108,11 +107,6 @@ def valid_paths(model: type[BaseModel], prefix: str = "", depth: int = 3) -> lis
         if sub is not None and depth > 1:
             out.extend(valid_paths(sub, f"{path}.", depth - 1))
     return out
-
-
-def closest_names(word: str, options: list[str], n: int = 3) -> list[str]:
-    """The valid names most like ``word`` (a typo's likely intent), best first; may be empty."""
-    return difflib.get_close_matches(word, options, n=n, cutoff=0.5)
 
 
 def _closest(word: str, options: list[str]) -> str:

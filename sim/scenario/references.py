@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from sim.scenario.paths import closest_names
+from sim.errors import closest_names
 
 if TYPE_CHECKING:
     from sim.scenario.schema import EventCondition, Scenario

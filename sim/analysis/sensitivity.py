@@ -5,18 +5,19 @@ design that the parameter explains alone; the total index ``ST`` adds every inte
 takes part in. A parameter with ``ST`` near zero can be fixed anywhere in its range without
 changing the outcome. Estimates come from :func:`SALib.analyze.sobol.analyze` on a Saltelli
 design (Saltelli et al. 2010 for S1 and ST); intervals from its bootstrap over the base
-sample (normal approximation, ``S +/- z * sd`` of the resampled estimates).
+sample (normal approximation, ``S +/- z * sd`` of the resampled estimates). Pure: an
+outcome's values at the points of a Saltelli design in, the ranked table out (its text is
+:mod:`sim.present.sweep`'s).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from sim.experiments.designs import unit_problem
 
 #: The columns of the sensitivity table, in order.
 COLUMNS = [
@@ -30,6 +31,12 @@ COLUMNS = [
     "S1_lo",
     "S1_hi",
 ]
+
+
+def unit_problem(d: int, names: list[str] | None = None) -> dict[str, Any]:
+    """Return a SALib problem of ``d`` variables on ``[0, 1]`` (a sweep samples the unit cube)."""
+    names = names or [f"x{j}" for j in range(d)]
+    return {"num_vars": d, "names": names, "bounds": [[0.0, 1.0]] * d}
 
 
 def sobol_indices(
@@ -108,35 +115,3 @@ def _indices_of(
     frame = frame.sort_values(["ST", "S1"], ascending=False, kind="stable", na_position="last")
     frame["rank"] = np.arange(1, d + 1)
     return frame
-
-
-def render_sensitivity(table: pd.DataFrame, labels: Mapping[str, str] | None = None) -> str:
-    """Return the ranked Sobol indices as plain-text tables, one per outcome."""
-    labels = labels or {}
-    blocks = []
-    for outcome, rows in table.groupby("outcome", sort=False):
-        title = f"Sobol indices of {labels.get(str(outcome), outcome)}"
-        blocks.append(_render_block(title, rows))
-    return "\n\n".join(blocks) + ("\n" if blocks else "")
-
-
-def _render_block(title: str, rows: pd.DataFrame) -> str:
-    """Return one outcome's ranked table."""
-    if rows["ST"].isna().all():
-        return f"{title}\n  the outcome does not vary over the design: no index is defined"
-    width = max(len("parameter"), *(len(p) for p in rows["parameter"]))
-    head = (
-        f"{'rank':>4}  {'parameter':<{width}}  {'total ST':>8}  {'95% CI':<14}  "
-        f"{'first S1':>8}  {'95% CI':<14}"
-    )
-    lines = [title + " (ranked by total index; 95% bootstrap intervals)", head, "-" * len(head)]
-    for r in rows.itertuples(index=False):
-        lines.append(
-            f"{r.rank:>4}  {r.parameter:<{width}}  {r.ST:>8.3f}  {_ci(r.ST_lo, r.ST_hi):<14}  "
-            f"{r.S1:>8.3f}  {_ci(r.S1_lo, r.S1_hi):<14}"
-        )
-    return "\n".join(lines)
-
-
-def _ci(lo: float, hi: float) -> str:
-    return f"[{lo:.3f}, {hi:.3f}]"
