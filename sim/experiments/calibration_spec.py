@@ -20,7 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sim.analysis.calibration import LEVELS, MEASURES
 from sim.errors import SimError
-from sim.experiments.sweep_spec import DIST_ARGS, check_distinct, find_document, parse_shorthand
+from sim.experiments.documents import (
+    check_distinct,
+    find_document,
+    looks_like_path,
+    parse_shorthand,
+    validation_message,
+)
+from sim.experiments.sweep_spec import DIST_ARGS
 
 #: The arguments of each prior in the ``name(a, b, ...)`` shorthand, in order.
 PRIOR_ARGS = {**DIST_ARGS, "gamma": ("shape", "rate")}
@@ -76,18 +83,25 @@ class Prior(_Strict):
 
     def scipy_call(self) -> tuple[str, tuple[float, ...], dict[str, float]]:
         """Return the scipy.stats name, arguments and keywords of the prior (pyabc's RV too)."""
-        low, high = self.low, self.high
+        arg = self._argument
         if self.dist == "uniform":
-            return "uniform", (low, high - low), {}  # type: ignore[operator]
+            return "uniform", (arg("low"), arg("high") - arg("low")), {}
         if self.dist == "loguniform":
-            return "loguniform", (low, high), {}  # type: ignore[return-value]
+            return "loguniform", (arg("low"), arg("high")), {}
         if self.dist == "triangular":
-            width = high - low  # type: ignore[operator]
-            return "triang", ((self.mode - low) / width, low, width), {}  # type: ignore[operator]
+            low, width = arg("low"), arg("high") - arg("low")
+            return "triang", ((arg("mode") - low) / width, low, width), {}
         if self.dist == "truncnormal":
-            a, b = (low - self.mean) / self.sd, (high - self.mean) / self.sd  # type: ignore[operator]
-            return "truncnorm", (a, b), {"loc": self.mean, "scale": self.sd}  # type: ignore[dict-item]
-        return "gamma", (self.shape,), {"scale": 1.0 / self.rate}  # type: ignore[operator]
+            mean, sd = arg("mean"), arg("sd")
+            a, b = (arg("low") - mean) / sd, (arg("high") - mean) / sd
+            return "truncnorm", (a, b), {"loc": mean, "scale": sd}
+        return "gamma", (arg("shape"),), {"scale": 1.0 / arg("rate")}
+
+    def _argument(self, name: str) -> float:
+        """Return one of the prior's arguments (the validator saw that it is given)."""
+        value = getattr(self, name)
+        assert value is not None, f"a {self.dist} prior without {name}"
+        return float(value)
 
     def frozen(self) -> Any:
         """Return the prior as a frozen scipy distribution."""
@@ -228,12 +242,10 @@ SPEC_FIELDS = tuple(CalibrationSpec.model_fields)
 
 def build_spec(fields: dict[str, Any], where: str = "calibration") -> CalibrationSpec:
     """Validate calibration fields into a :class:`CalibrationSpec`, or raise CalibrationError."""
-    from sim.experiments.sweep_spec import _validation_message
-
     try:
         return CalibrationSpec.model_validate(fields)
     except ValidationError as err:
-        raise CalibrationError(_validation_message(where, fields, err, None)) from None
+        raise CalibrationError(validation_message(where, fields, err, None)) from None
     except ValueError as err:  # From prior_input, run before pydantic's own checks.
         raise CalibrationError(f"{where}: {err}") from None
 
@@ -248,7 +260,6 @@ def read_calibration_file(path: str | os.PathLike[str]) -> CalibrationSpec:
 
     Relative scenario and timeline paths are relative to the file.
     """
-    from sim.experiments.sweep_spec import _looks_like_path, _validation_message
     from sim.scenario.loader import ScenarioError, read_yaml
 
     path = Path(path)
@@ -262,7 +273,7 @@ def read_calibration_file(path: str | os.PathLike[str]) -> CalibrationSpec:
             "parameters)"
         )
     fields = dict(source.data)
-    if isinstance(fields.get("scenario"), str) and _looks_like_path(fields["scenario"]):
+    if isinstance(fields.get("scenario"), str) and looks_like_path(fields["scenario"]):
         fields["scenario"] = str((path.parent / fields["scenario"]).resolve())
     if isinstance(fields.get("timeline"), str) and not Path(fields["timeline"]).is_absolute():
         fields["timeline"] = str((path.parent / fields["timeline"]).resolve())
@@ -270,7 +281,7 @@ def read_calibration_file(path: str | os.PathLike[str]) -> CalibrationSpec:
         return CalibrationSpec.model_validate(fields)
     except ValidationError as err:
         raise CalibrationError(
-            _validation_message(str(path), source.data, err, source.node)
+            validation_message(str(path), source.data, err, source.node)
         ) from None
     except ValueError as err:
         raise CalibrationError(f"{path}: {err}") from None

@@ -55,7 +55,7 @@ class Posterior:
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> Posterior:
         """Return the posterior of a calibration folder (its last stored generation)."""
-        from sim.experiments.calibrate import load_calibration, read_plan
+        from sim.experiments.calibration_folder import load_calibration, read_plan
 
         path = Path(folder)
         if not (path / "calibration.json").is_file():
@@ -208,15 +208,3 @@ def kept(folder: Path) -> Posterior | None:
 
     path = Path(folder) / POSTERIOR_FILE
     return Posterior.from_json(store.read_json(path)) if path.is_file() else None
-
-
-def render_block(block: Mapping[str, Any]) -> str:
-    """Return the posterior block of a summary as a few lines of text."""
-    lines = [
-        f"Parameters drawn from the posterior of {block['calibration']} "
-        f"({block['particles']} particles, {block['distinct_particles_drawn']} distinct drawn; "
-        f"{block['draw']}):"
-    ]
-    for path, p in block["parameters"].items():
-        lines.append(f"  {path}: mean {p['mean']:.3g}, 90% of draws {p['lo']:.3g} .. {p['hi']:.3g}")
-    return "\n".join(lines) + "\n"

@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.errors import SimError
+from sim.experiments.designs import DesignName, design
+from sim.experiments.documents import (
+    check_distinct,
+    find_document,
+    looks_like_path,
+    parse_shorthand,
+    validation_message,
+)
 from sim.results.files import SWEEP_PLAN
 
-DESIGNS = ("grid", "lhs", "sobol")
-
-#: How messages name each design ("a Latin hypercube design needs points").
-DESIGN_NAMES = {"grid": "a grid", "lhs": "a Latin hypercube", "sobol": "a Sobol"}
 DISTRIBUTIONS = ("uniform", "loguniform", "triangular", "truncnormal")
 
 #: The arguments of each distribution in the ``name(a, b, ...)`` shorthand, in order.
@@ -158,7 +161,7 @@ class SweepSpec(_Strict):
     scenario: str = Field(min_length=1, description="A named scenario or a path to one.")
     title: str = ""
     description: str = ""
-    design: Literal["grid", "lhs", "sobol"] = "grid"
+    design: DesignName = "grid"
     points: int | None = Field(default=None, ge=1, le=MAX_POINTS)
     runs: int = Field(default=500, ge=1, le=10_000_000)
     seed: int = Field(default=0, ge=0)
@@ -186,10 +189,10 @@ class SweepSpec(_Strict):
     @model_validator(mode="after")
     def _check_design(self) -> SweepSpec:
         check_distinct([p.path for p in self.parameters], self.set, "swept")
-        if self.design == "grid":
-            self._check_grid()
-        else:
+        if design(self.design).sampled:
             self._check_sampled()
+        else:
+            self._check_grid()
         return self
 
     def _check_grid(self) -> None:
@@ -208,16 +211,16 @@ class SweepSpec(_Strict):
             if p.values is not None:
                 raise ValueError(
                     f"parameter {p.path}: a list of values only fits a grid design; give a "
-                    f"range (low/high) or a distribution for {DESIGN_NAMES[self.design]} design"
+                    f"range (low/high) or a distribution for {design(self.design).named} design"
                 )
             if p.steps is not None:
                 raise ValueError(
                     f"parameter {p.path}: steps only fit a grid design; give low:high "
-                    f"for {DESIGN_NAMES[self.design]} design"
+                    f"for {design(self.design).named} design"
                 )
         if self.points is None:
-            raise ValueError(f"{DESIGN_NAMES[self.design]} design needs points")
-        if self.design == "sobol":
+            raise ValueError(f"{design(self.design).named} design needs points")
+        if design(self.design).sobol:
             n = self.points
             if n & (n - 1):
                 raise ValueError(
@@ -235,13 +238,7 @@ class SweepSpec(_Strict):
     @property
     def n_points(self) -> int:
         """The number of points of the design."""
-        d = len(self.parameters)
-        if self.design == "grid":
-            return math.prod(len(p.grid_values) for p in self.parameters)
-        assert self.points is not None
-        if self.design == "sobol":
-            return self.points * ((2 * d + 2) if self.second_order else (d + 2))
-        return self.points
+        return design(self.design).size(self)
 
     def describe(self) -> str:
         """Return a one-line description of the design and its size."""
@@ -253,24 +250,12 @@ class SweepSpec(_Strict):
         )
 
 
-def check_distinct(paths: list[str], fixed: Any, varied: str) -> None:
-    """Raise a ValueError if a path is given twice, or both varied and fixed (``set``)."""
-    repeated = sorted({p for p in paths if paths.count(p) > 1})
-    if repeated:
-        raise ValueError(f"parameters given twice: {', '.join(repeated)}")
-    clash = sorted(set(paths) & set(fixed))
-    if clash:
-        raise ValueError(f"paths both {varied} and set: {', '.join(clash)}")
-
-
 def _power_of_two(n: int) -> int:
     """Return the power of two nearest ``n``."""
     return 1 << max(0, round(math.log2(max(n, 1))))
 
 
 # --- the shorthand: 0.3:0.9:7, [0, 0.5, 1], triangular(0.1, 0.3, 0.6) --------------------------
-
-_DIST_CALL = re.compile(r"^\s*([a-z]+)\s*\((.*)\)\s*$")
 
 
 def parameter_input(path: str, spec: Any) -> dict[str, Any]:
@@ -280,80 +265,11 @@ def parameter_input(path: str, spec: Any) -> dict[str, Any]:
     if isinstance(spec, list):
         return {"path": path, "values": spec}
     if isinstance(spec, str):
-        return {"path": path, **parse_shorthand(spec, path)}
+        return {"path": path, **parse_shorthand(spec, path, DIST_ARGS)}
     raise ValueError(
         f"parameter {path}: expected a list of values, a range such as 0.3:0.9:7, a "
         f"distribution such as triangular(0.1, 0.3, 0.6) or a mapping, not {spec!r}"
     )
-
-
-def parse_shorthand(
-    text: str, path: str, distributions: dict[str, tuple[str, ...]] = DIST_ARGS
-) -> dict[str, Any]:
-    """Parse ``low:high[:steps]``, ``[v, ...]`` or ``dist(args)`` into Parameter fields.
-
-    ``distributions`` names the known ``dist(args)`` calls and their arguments (a
-    calibration's priors know more than a sweep's designs).
-    """
-    text = text.strip()
-    if text.startswith("["):
-        return {"values": _yaml_list(text, path)}
-    call = _DIST_CALL.match(text)
-    if call:
-        return _parse_call(call.group(1), call.group(2), path, distributions)
-    if ":" in text:
-        return _parse_range(text, path)
-    raise ValueError(
-        f"parameter {path}: '{text}' is a single value; a sweep parameter needs a range "
-        "low:high:steps, a list [a, b, c] or a distribution such as uniform(0.2, 0.8) "
-        "(a fixed value is an override: --set on the command line, set: in a sweep file)"
-    )
-
-
-def _yaml_list(text: str, path: str) -> list[Any]:
-    import yaml
-
-    try:
-        values = yaml.safe_load(text)
-    except yaml.YAMLError:
-        values = None
-    if not isinstance(values, list) or not values:
-        raise ValueError(f"parameter {path}: '{text}': expected a list such as [0, 0.5, 1]")
-    return values
-
-
-def _parse_range(text: str, path: str) -> dict[str, Any]:
-    parts = text.split(":")
-    try:
-        if len(parts) == 2:
-            return {"low": float(parts[0]), "high": float(parts[1])}
-        if len(parts) == 3:
-            return {"low": float(parts[0]), "high": float(parts[1]), "steps": int(parts[2])}
-    except ValueError:
-        pass
-    raise ValueError(
-        f"parameter {path}: '{text}': expected low:high (a range) or low:high:steps "
-        "(evenly spaced values), e.g. 0.3:0.9:7"
-    )
-
-
-def _parse_call(
-    name: str, inner: str, path: str, distributions: dict[str, tuple[str, ...]] = DIST_ARGS
-) -> dict[str, Any]:
-    if name not in distributions:
-        raise ValueError(
-            f"parameter {path}: unknown distribution '{name}'; known: {', '.join(distributions)}"
-        )
-    names = distributions[name]
-    try:
-        args = [float(a) for a in inner.split(",")]
-    except ValueError:
-        args = []
-    if len(args) != len(names):
-        raise ValueError(
-            f"parameter {path}: '{name}({inner})': expected {name}({', '.join(names)}) with numbers"
-        )
-    return {"dist": name, **dict(zip(names, args, strict=True))}
 
 
 def parse_param_option(option: str) -> tuple[str, dict[str, Any]]:
@@ -363,7 +279,7 @@ def parse_param_option(option: str) -> tuple[str, dict[str, Any]]:
         raise SweepError(f"--param {option}: expected PATH=SPEC, e.g. --param a.b.c=0.3:0.9:7")
     path = path.strip()
     try:
-        return path, {"path": path, **parse_shorthand(text, path)}
+        return path, {"path": path, **parse_shorthand(text, path, DIST_ARGS)}
     except ValueError as err:
         raise SweepError(f"--param {option}: {err}") from None
 
@@ -376,7 +292,7 @@ def build_spec(fields: dict[str, Any], where: str = "sweep") -> SweepSpec:
     try:
         return SweepSpec.model_validate(fields)
     except ValidationError as err:
-        raise SweepError(_validation_message(where, fields, err, None)) from None
+        raise SweepError(validation_message(where, fields, err, None)) from None
     except ValueError as err:  # From parameter_input, run before pydantic's own checks.
         raise SweepError(f"{where}: {err}") from None
 
@@ -398,64 +314,15 @@ def read_sweep_file(path: Path) -> SweepSpec:
         raise SweepError(f"{path}: not a sweep file (a sweep file has scenario and parameters)")
     fields = dict(source.data)
     scenario = fields.get("scenario")
-    if isinstance(scenario, str) and _looks_like_path(scenario):
+    if isinstance(scenario, str) and looks_like_path(scenario):
         # A scenario path in a sweep file is relative to the sweep file, not to the caller.
         fields["scenario"] = str((Path(path).parent / scenario).resolve())
     try:
         return SweepSpec.model_validate(fields)
     except ValidationError as err:
-        raise SweepError(_validation_message(str(path), source.data, err, source.node)) from None
+        raise SweepError(validation_message(str(path), source.data, err, source.node)) from None
     except ValueError as err:
         raise SweepError(f"{path}: {err}") from None
-
-
-def _looks_like_path(name: str) -> bool:
-    return name.endswith((".yaml", ".yml")) and not Path(name).is_absolute()
-
-
-def _validation_message(where: str, data: Any, err: ValidationError, node: Any) -> str:
-    """Return 'file:line: field: problem' lines for a pydantic error on a sweep document."""
-    lines = []
-    for problem in err.errors(include_url=False)[:5]:
-        loc = tuple(problem["loc"])
-        field = _field_name(data, loc)
-        line = _line_of(node, data, loc) if node is not None else None
-        at = f"{where}:{line}" if line else where
-        message = problem["msg"].removeprefix("Value error, ")
-        given = problem.get("input")
-        if problem["type"] not in ("missing", "value_error") and not isinstance(given, dict):
-            message += f" (got {given!r})"
-        lines.append(f"{at}: {message}" if field == "(top level)" else f"{at}: {field}: {message}")
-    return "\n".join(lines)
-
-
-def _field_name(data: Any, loc: tuple) -> str:
-    """Name a location, with a parameter named by its path rather than its position."""
-    if len(loc) >= 2 and loc[0] == "parameters" and isinstance(loc[1], int):
-        params = data.get("parameters") if isinstance(data, dict) else None
-        if isinstance(params, dict) and loc[1] < len(params):
-            return ".".join(["parameters", list(params)[loc[1]], *map(str, loc[2:])])
-    return ".".join(str(p) for p in loc) or "(top level)"
-
-
-def _line_of(node: Any, data: Any, loc: tuple) -> int | None:
-    """Return the line of the deepest YAML node that ``loc`` reaches (1-based)."""
-    import yaml
-
-    best = None
-    if len(loc) >= 2 and loc[0] == "parameters" and isinstance(data.get("parameters"), dict):
-        # Parameters are a mapping in the file but a list in the model: index by position.
-        loc = ("parameters", list(data["parameters"])[loc[1]], *loc[2:])
-    for part in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            child = node.value[part] if part < len(node.value) else None
-        if child is None:
-            break
-        node, best = child, child.start_mark.line + 1
-    return best
 
 
 # --- resolving what to sweep (light: no numpy, no pandas, so errors come fast) ---------------
@@ -476,7 +343,6 @@ SPEC_FIELDS = (
     "title",
     "description",
 )
-
 
 
 def read_plan(folder: Path) -> dict[str, Any]:
@@ -560,24 +426,6 @@ def _merge_parameters(old: Any, new: Any) -> list[dict[str, Any]]:
 def find_sweep_file(name: str) -> Path | None:
     """Return the sweep file a name or path stands for, or None if it is no sweep file."""
     return find_document(name, is_sweep_document)
-
-
-def find_document(name: str, accepts: Any) -> Path | None:
-    """Return the YAML file a name or path stands for if ``accepts`` its data, else None."""
-    import yaml
-
-    from sim.scenario.registry import SUFFIXES, find
-
-    path = Path(name)
-    candidate = path if path.suffix in SUFFIXES and path.is_file() else find(name)
-    if candidate is None:
-        return None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        data = yaml.load(candidate.read_text(encoding="utf-8"), Loader=loader)
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return None  # The loader of whichever kind of file it is will say what is wrong.
-    return candidate if accepts(data) else None
 
 
 # --- checking paths fast, before the scenario is fully loaded ---------------------------------
