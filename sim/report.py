@@ -1,7 +1,7 @@
 """One self-contained HTML report of a results folder, to open offline or send to someone.
 
-The report holds the figures (PNG, embedded as ``data:`` URIs), the summary's tables
-(outcomes, peak rung, time to each rung, costs, levers), the scenario as it was run
+The report holds the figures (PNG, embedded as ``data:`` URIs), the summary's tables -- the
+very tables the terminal shows (:mod:`sim.present`), rendered as HTML -- the scenario as it was run
 (description, sources, actors, levers, relations, events, outcome classes) and the
 manifest. Nothing is linked: a Content-Security-Policy forbids the page to load anything
 but its own inline images and styles, so it renders the same with no network and runs no
@@ -19,16 +19,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.analysis.tables import (
-    BEFORE_HEADERS,
-    EVENT_HEADERS,
-    before_events_rows,
-    events_rows,
-    interval,
-    num,
-    pct,
-)
 from sim.errors import UsageError
+from sim.present import comparison as comparison_text
+from sim.present import summary as summary_text
+from sim.present import sweep as sweep_text
+from sim.present.table import Block, interval, num, pct
 from sim.results.files import REPORT
 
 #: Resolution of the embedded figures (dots per inch).
@@ -178,7 +173,7 @@ def summary_section(s: Mapping[str, Any]) -> str:
             f"{watch['rung']}) or above by the horizon in {pct(watch.get('p_by_end'))} of runs "
             f"(Kaplan-Meier){_median_days(watch)}."
         )
-    return f"<p>{' '.join(sentences)}</p>\n{outcomes_table(s)}"
+    return f"<p>{' '.join(sentences)}</p>\n{html_block(summary_text.outcomes_table(s))}"
 
 
 def _median_days(w: Mapping[str, Any]) -> str:
@@ -204,95 +199,18 @@ def figures_section(images: Sequence[tuple[str, str, str]]) -> str:
 
 
 def tables_section(s: Mapping[str, Any]) -> str:
-    """Return the peak rung, time-to-rung, events, cost and lever tables."""
-    return "\n".join(
-        [
-            "<h3>Peak rung</h3>",
-            peak_table(s),
-            "<h3>Time to each rung</h3>",
-            time_table(s),
-            *events_section(s),
-            "<h3>Costs</h3>",
-            costs_table(s),
-            "<h3>Most used levers</h3>",
-            levers_table(s),
-        ]
-    )
-
-
-def events_section(s: Mapping[str, Any]) -> list[str]:
-    """Return the exogenous events and the rungs reached before them (none: nothing)."""
-    out = []
-    if rows := events_rows(s):
-        out += ["<h3>Exogenous events</h3>", table(EVENT_HEADERS, rows, numeric=(2, 3, 4))]
-    if rows := before_events_rows(s):
-        out += ["<h3>Reached before a scheduled event</h3>",
-                table(BEFORE_HEADERS, rows, numeric=(2, 3, 4))]  # fmt: skip
-    return out
-
-
-def outcomes_table(s: Mapping[str, Any]) -> str:
-    """Return outcome probabilities with Wilson 95% intervals, Monte Carlo SEs and counts."""
-    rows = [
-        [o.get("label") or oid, pct(o["p"]), interval(o["ci95"]), pct(o.get("se"), 2), o["count"]]
-        for oid, o in s["outcomes"].items()
+    """Return the summary's tables beyond the outcomes, each under its heading."""
+    named = [
+        ("Peak rung", summary_text.peak_table(s)),
+        ("Time to each rung", summary_text.time_to_rung_table(s)),
+        ("Exogenous events", summary_text.events_table(s)),
+        ("Reached before a scheduled event", summary_text.before_events_table(s)),
+        ("Costs", summary_text.costs_table(s)),
+        *((t.headers[0], t) for t in summary_text.mean_tables(s)),
+        ("Escalation scores", summary_text.scores_table(s)),
+        ("Most used levers", summary_text.levers_table(s, shown=None)),
     ]
-    return table(["Outcome", "p", "95% CI (Wilson)", "MC SE", "runs"], rows, numeric=(1, 2, 3, 4))
-
-
-def peak_table(s: Mapping[str, Any]) -> str:
-    """Return the distribution of the peak rung."""
-    peak = s["peak_rung"]
-    rows = [
-        [f"{d['value']} {d['name']}", pct(d["p"]), interval(d.get("ci95")), d["count"]]
-        for d in peak["distribution"]
-    ]
-    note = f"<p>Mean peak rung {num(peak['mean'], 2)} (SE {num(peak['se'], 2)}).</p>"
-    return table(["Peak rung", "p", "95% CI (Wilson)", "runs"], rows, numeric=(1, 2, 3)) + note
-
-
-def time_table(s: Mapping[str, Any]) -> str:
-    """Return, per rung, the Kaplan-Meier median days to reach it and the share by the horizon."""
-    rows = []
-    for entry in (s.get("time_to_rung") or {}).values():
-        ci = entry.get("median_ci95")
-        ci_text = "-" if not ci else f"{num(ci[0], 0)} to {num(ci[1], 0)}"
-        median = num(entry["median"], 0) if entry.get("median") is not None else "not reached"
-        rows.append(
-            [
-                f"{entry['rung']} {entry['name']}",
-                median,
-                ci_text,
-                pct(entry.get("p_by_end")),
-                entry["events"],
-                entry["censored"],
-            ]
-        )
-    headers = ["Rung (or above)", "median days", "95% CI", "reached by horizon", "runs", "censored"]
-    return table(headers, rows, numeric=(1, 2, 3, 4, 5))
-
-
-def costs_table(s: Mapping[str, Any]) -> str:
-    """Return each actor's mean cost with its SE and 95% CI."""
-    names = s.get("actors", {})
-    rows = [
-        [names.get(a, a), num(c["mean"]), num(c["se"], 2), interval(c["ci95"], num), num(c["sd"])]
-        for a, c in s["costs"].items()
-    ]
-    unit = f"<p>Unit: {esc(s.get('cost_unit', 'cost units'))}.</p>"
-    return table(["Actor", "mean", "SE", "95% CI", "SD"], rows, numeric=(1, 2, 3, 4)) + unit
-
-
-def levers_table(s: Mapping[str, Any]) -> str:
-    """Return each actor's most used levers: share of runs using them and mean uses per run."""
-    names = s.get("actors", {})
-    rows = [
-        [names.get(actor, actor), lv.get("name") or lv["lever"], pct(lv["share_runs"]),
-         num(lv["mean_uses"], 2)]
-        for actor, levers in (s.get("levers") or {}).items()
-        for lv in levers
-    ]  # fmt: skip
-    return table(["Actor", "lever", "runs using it", "uses per run"], rows, numeric=(2, 3))
+    return "\n".join(f"<h3>{esc(h)}</h3>\n{html_block(t)}" for h, t in named if t is not None)
 
 
 # --- the scenario as run ----------------------------------------------------------------------
@@ -438,7 +356,7 @@ def manifest_section(m: Mapping[str, Any]) -> str:
         return "<p>No manifest (results kept in memory).</p>"
     git = m.get("git") or {}
     done = m.get("runs_completed")
-    rows = [
+    rows: list[list[Any]] = [
         ["status", m.get("status")],
         ["error", m.get("error")],
         ["runs", f"{done} of {m.get('runs')} completed" if done is not None else m.get("runs")],
@@ -499,24 +417,8 @@ def comparison_report(cmp: Any, images: Sequence[tuple[str, str, str]]) -> str:
 
 def differences_table(s: Mapping[str, Any]) -> str:
     """Return every paired difference with its 95% CI, SEs and what pairing saved."""
-    rows = []
-
-    def add(what: str, r: Mapping[str, Any], fmt: Any) -> None:
-        rows.append(
-            [what, fmt(r["base"]), fmt(r["variant"]), fmt(r["difference"]),
-             interval(r["ci95"], fmt), fmt(r["se"]), fmt(r["se_independent"]),
-             num(r.get("variance_reduction"), 2)]
-        )  # fmt: skip
-
-    for o in s["outcomes"].values():
-        add(f"P({o['label']})", o, pct)
-    add("mean peak rung", s["peak_rung"], lambda x: num(x, 2))
-    for c in s["costs"].values():
-        add(f"mean cost, {c.get('name', '')}", c, num)
-    headers = ["Quantity", "base", "variant", "difference", "95% CI", "SE (paired)",
-               "SE (independent)", "variance reduction"]  # fmt: skip
-    unit = f"<p>Costs in {esc(s.get('cost_unit', 'cost units'))}.</p>"
-    return table(headers, rows, numeric=(1, 2, 3, 4, 5, 6, 7)) + unit
+    blocks = comparison_text.comparison_blocks(s)[1:]  # the header is the page's heading
+    return "\n".join(html_block(b) for b in blocks if b)
 
 
 def _without_arm_parameters(manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -570,57 +472,34 @@ def sweep_report(data: Any, images: Sequence[tuple[str, str, str]]) -> str:
 
 def sweep_points_table(data: Any) -> str:
     """Return each point's parameter values and outcomes of interest with 95% intervals."""
-    from sim.plots.sweep import bounds
+    from sim.experiments.designs import design
 
-    points, paths, metrics = data.points, data.paths, data.metrics
-    shown = points.head(SWEEP_ROWS)
-    columns = []
-    for m in metrics:
-        fmt = pct if m.probability else (lambda x: num(x, 2))
-        lo, hi = bounds(shown, m)
-        values = shown[m.column].to_numpy(dtype=float)
-        columns.append(
-            [f"{fmt(v)} {interval((a, b), fmt)}" for v, a, b in zip(values, lo, hi, strict=True)]
-        )
-    rows = [
-        [str(r["point"]), *(_value(r[p]) for p in paths), *(c[i] for c in columns)]
-        for i, r in enumerate(shown.to_dict("records"))
-    ]
-    # A zero-width space after each dot lets a long path break across lines in its header.
-    headers = ["point", *(p.replace(".", ".\u200b") for p in paths), *(m.label for m in metrics)]
-    note = "<p>Values with their 95% intervals (Wilson for probabilities, normal for means).</p>"
-    if len(points) > SWEEP_ROWS:
-        note += f"<p>{len(points) - SWEEP_ROWS:,} more points in points.parquet.</p>"
-    return note + table(headers, rows, numeric=range(len(headers)))
-
-
-def _value(value: Any) -> str:
-    """Return a parameter value as text, numbers to four significant digits."""
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    name = data.scenario.name
+    blocks = sweep_text.points_blocks(
+        name, data.spec, design(data.spec.design), data.points, data.metrics, shown=SWEEP_ROWS
+    )
+    return "\n".join(html_block(b) for b in blocks[1:])  # the first is the page's heading
 
 
 def sensitivity_tables(data: Any) -> str:
     """Return the ranked Sobol indices of each outcome with their bootstrap intervals."""
     labels = {m.name: m.label for m in data.metrics}
-    parts = []
-    for outcome, rows in data.results.sensitivity.groupby("outcome", sort=False):
-        body = [
-            [r.rank, r.parameter, num(r.ST, 3), interval((r.ST_lo, r.ST_hi), lambda x: num(x, 3)),
-             num(r.S1, 3), interval((r.S1_lo, r.S1_hi), lambda x: num(x, 3))]
-            for r in rows.itertuples(index=False)
-        ]  # fmt: skip
-        parts.append(f"<h3>{esc(labels.get(str(outcome), outcome))}</h3>")
-        parts.append(
-            table(
-                ["rank", "parameter", "total ST", "95% CI", "first-order S1", "95% CI"],
-                body,
-                numeric=(0, 2, 3, 4, 5),
-            )
-        )
-    return "\n".join(parts)
+    blocks = sweep_text.sensitivity_blocks(data.results.sensitivity, labels)
+    return "\n".join(html_block(b) for b in blocks)
 
 
 # --- HTML helpers -----------------------------------------------------------------------------
+
+
+def html_block(block: Block | None) -> str:
+    """Return a table of :mod:`sim.present` (title, rows, note) or a paragraph as HTML."""
+    if block is None or block == "":
+        return ""
+    if isinstance(block, str):
+        return "<p>" + "<br>".join(esc(line) for line in block.splitlines()) + "</p>"
+    title = f"<p><strong>{esc(block.title)}</strong></p>" if block.title else ""
+    note = f"<p>{esc(block.note)}</p>" if block.note else ""
+    return title + table(block.headers, block.rows, numeric=block.right) + note
 
 
 def esc(value: Any) -> str:

@@ -37,7 +37,7 @@ ARM_COLOURS = {"judgment": style.OKABE_ITO["black"], "prior": style.OKABE_ITO["o
 
 def load(results: Any) -> Any:
     """Return the Calibration of a Calibration object or a calibration folder path."""
-    from sim.experiments.calibrate import Calibration, load_calibration
+    from sim.experiments.calibration_folder import Calibration, load_calibration
 
     if isinstance(results, Calibration):
         return results

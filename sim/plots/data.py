@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis import stats
-from sim.analysis.summary import cost_column, daily_quantiles, reach_times
+from sim.analysis import columns, stats
+from sim.analysis.summary import daily_quantiles, reach_times
 from sim.errors import UsageError
 from sim.results import store
 from sim.results.files import MANIFEST, MOVES, RUNS, SUMMARY
@@ -81,7 +81,7 @@ class Ensemble:
     ) -> None:
         self.summary = summary
         self.runs = runs
-        self.dyads = [tuple(d) for d in dyads]
+        self.dyads: list[tuple[str, str]] = [(d[0], d[1]) for d in dyads]
         self.levers = list(levers)
         self.events = list(events)
         self.manifest = manifest
@@ -428,4 +428,4 @@ def lever_label(levers: Sequence[Lever], lever: str) -> str:
 
 def costs(ens: Ensemble, actor: str) -> np.ndarray:
     """Return one actor's cost in every run (in :attr:`Ensemble.cost_unit`)."""
-    return ens.runs[cost_column(actor)].to_numpy(dtype=float)
+    return ens.runs[columns.cost(actor)].to_numpy(dtype=float)

@@ -422,9 +422,9 @@ def _cost_panel(ax: Axes, ens: Ensemble, actor: str) -> None:
     ax.set_ylabel("runs")
 
 
-def _cost_bins(values: np.ndarray) -> np.ndarray | int:
+def _cost_bins(values: np.ndarray) -> list[float] | int:
     """Return histogram bins that start at zero for non-negative costs."""
     if not len(values) or float(values.max()) == float(values.min()):
         return 10
     low = min(0.0, float(values.min()))
-    return np.linspace(low, float(values.max()), 31)
+    return np.linspace(low, float(values.max()), 31).tolist()

@@ -15,12 +15,14 @@ import datetime as dt
 import sys
 import textwrap
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import matplotlib as mpl
 import matplotlib.dates as mdates
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.rcsetup import cycler
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 if TYPE_CHECKING:
@@ -71,7 +73,7 @@ RC: dict[str, Any] = {
     "axes.spines.right": False,
     "axes.grid": True,
     "axes.axisbelow": True,
-    "axes.prop_cycle": mpl.cycler(color=CYCLE),
+    "axes.prop_cycle": cycler(color=CYCLE),
     "grid.color": "#e3e3e3",
     "grid.linewidth": 0.6,
     "xtick.labelsize": 8.5,
@@ -94,7 +96,7 @@ HEADLINE_IN, SUBTITLE_IN, FOOTNOTE_IN, PAD_IN = 0.26, 0.19, 0.15, 0.12
 @contextlib.contextmanager
 def context() -> Iterator[None]:
     """Apply the house style while a figure is built (artists read rcParams when made)."""
-    with mpl.rc_context(RC):
+    with mpl.rc_context(cast("dict[Any, Any]", RC)):  # its keys are rcParams' names
         yield
 
 
@@ -171,7 +173,9 @@ def new_figure(
     show_in_notebooks()
     fig = Figure(figsize=(width, height), layout="constrained")
     # rect is (left, bottom, width, height) in figure fractions: the body between the blocks.
-    fig.get_layout_engine().set(rect=(0, bottom / height, 1, (body_height - 0.04) / height))
+    engine = fig.get_layout_engine()
+    assert isinstance(engine, ConstrainedLayoutEngine)  # layout="constrained" above
+    engine.set(rect=(0, bottom / height, 1, (body_height - 0.04) / height))
     y = 1 - 0.08 / height
     fig.text(0.012, y, headline, fontsize=12.5, fontweight="bold", color=INK, va="top")
     fig.text(

@@ -21,10 +21,7 @@ takes as "skip this one".
 from __future__ import annotations
 
 import math
-import os
 import textwrap
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,13 +36,25 @@ from matplotlib.ticker import (
     PercentFormatter,
 )
 
-from sim.analysis import stats
-from sim.errors import UsageError
-from sim.experiments.sweep import Metric, SweepResults, load_sweep
+from sim.analysis.measures import Measure
+from sim.experiments.designs import design
 from sim.plots import style
 from sim.plots.registry import NotApplicable, figure
-from sim.results import store
-from sim.results.files import MANIFEST
+from sim.plots.sweep_data import (
+    TREND_BIN_POINTS,
+    TREND_MIN_BINS,
+    SweepData,
+    binned_trend,
+    bounds,
+    heat_table,
+    horizon_note,
+    is_numeric,
+    load,
+    marginal,
+    parameter_values,
+    scenario_value,
+    subtitle,
+)
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
@@ -54,316 +63,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SweepData", "load", "marginal", "sobol_indices", "sweep_heatmap", "sweep_response"]
 
+
 #: Heat-map panels drawn at most (one per outcome of interest); the rest are in the tables.
 MAX_HEATMAP_PANELS = 6
-
-#: Points per bin of a sampled design's binned trend (at least), and the fewest and most bins:
-#: a design of under 3 x 8 points gets no trend, since a bin of few points is mostly noise.
-TREND_BIN_POINTS, TREND_MIN_BINS, TREND_MAX_BINS = 8, 3, 8
-
-_DESIGN_NAMES = {"grid": "grid", "lhs": "Latin hypercube", "sobol": "Sobol (Saltelli)"}
-
-
-# --- the sweep, as the figures read it --------------------------------------------------------
-
-
-@dataclass
-class SweepData:
-    """A sweep's results and, when it has a folder, its manifest."""
-
-    results: SweepResults
-    manifest: dict[str, Any] | None = None
-
-    @property
-    def path(self) -> Path | None:
-        """The sweep's folder (None for a sweep kept in memory)."""
-        return self.results.path
-
-    @property
-    def status(self) -> str:
-        """How the sweep ended: ``complete``, ``interrupted`` or ``failed``."""
-        return str(self.results.status)
-
-    @property
-    def spec(self) -> Any:
-        """The sweep's :class:`~sim.experiments.sweep_spec.SweepSpec`."""
-        return self.results.spec
-
-    @property
-    def paths(self) -> list[str]:
-        """The swept parameter paths, in order."""
-        return list(self.spec.paths)
-
-    @property
-    def points(self) -> pd.DataFrame:
-        """One row per finished point (see ``points.parquet``)."""
-        return self.results.points
-
-    @property
-    def metrics(self) -> list[Metric]:
-        """The outcomes of interest."""
-        return list(self.results.metrics)
-
-    @property
-    def scenario(self) -> Any:
-        """The base scenario (a validated Scenario)."""
-        return self.results.plan.base.scenario
-
-    def parameter(self, path: str) -> Any:
-        """Return the :class:`~sim.experiments.sweep_spec.Parameter` swept at ``path``."""
-        return next(p for p in self.spec.parameters if p.path == path)
-
-    def unit(self, metric: Metric) -> str:
-        """Return what a metric is measured in, for an axis label."""
-        if metric.probability:
-            return "probability"
-        if metric.column == "peak_rung_mean":
-            return "rung"
-        return str(self.scenario.cost_unit).split(" (", 1)[0]
-
-
-def load(results: Any) -> SweepData:
-    """Return the :class:`SweepData` of a SweepResults object or a sweep folder path.
-
-    Raises:
-        UsageError: if ``results`` is neither, if the folder holds no sweep, or if no point
-            of the sweep has finished.
-    """
-    if isinstance(results, SweepData):
-        return results
-    if isinstance(results, SweepResults):
-        manifest = _manifest(results.path) if results.path is not None else None
-        return _checked(SweepData(results, manifest))
-    if isinstance(results, str | os.PathLike):
-        return _checked(_from_folder(Path(results)))
-    raise UsageError(
-        f"expected a SweepResults (what sim.sweep returns) or a sweep folder path, "
-        f"got {type(results).__name__}"
-    )
-
-
-def _from_folder(folder: Path) -> SweepData:
-    """Read a sweep folder; say what is wrong if it is not a finished (or stopped) sweep."""
-    from sim.experiments.sweep_spec import SWEEP_PLAN
-
-    if not folder.is_dir():
-        raise UsageError(f"{folder}: no such results folder")
-    manifest = _manifest(folder)
-    if manifest is None and (folder / SWEEP_PLAN).is_file():
-        raise UsageError(
-            f"{folder}: the sweep has no {MANIFEST} yet: it is still running, or it "
-            f"died before saving its tables; finish it with: sim sweep --resume {folder}"
-        )
-    if manifest is None:
-        from sim.plots.data import read_manifest
-
-        read_manifest(folder)  # Raises with the message that fits (e.g. names inner folders).
-    assert manifest is not None
-    if manifest.get("kind") != "sweep":
-        raise UsageError(f"{folder} holds {manifest.get('kind', 'ensemble')} results, not a sweep")
-    return SweepData(load_sweep(folder), manifest)
-
-
-def _manifest(folder: Path) -> dict[str, Any] | None:
-    """Return a folder's manifest, or None when it has none."""
-    path = Path(folder) / MANIFEST
-    return store.read_json(path) if path.is_file() else None
-
-
-def _checked(data: SweepData) -> SweepData:
-    """Return ``data`` if at least one point finished, else raise a UsageError."""
-    if data.points.empty:
-        where = f"{data.path}: " if data.path else ""
-        resume = f"; finish it with: sim sweep --resume {data.path}" if data.path else ""
-        raise UsageError(
-            f"{where}no point of the sweep has finished (status: {data.status}), so there is "
-            f"nothing to show{resume}"
-        )
-    return data
-
-
-# --- what the figures draw --------------------------------------------------------------------
-
-
-def is_numeric(values: pd.Series) -> bool:
-    """Whether a parameter's values are numbers (booleans, names and JSON text are not)."""
-    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-
-
-def parameter_values(data: SweepData, path: str) -> list[Any]:
-    """Return the distinct values of a parameter over the design: sorted numbers, else in order."""
-    column = data.results.design[path]
-    if is_numeric(column):
-        return sorted(pd.unique(column).tolist())
-    return list(dict.fromkeys(column.tolist()))
-
-
-def bounds(points: pd.DataFrame, metric: Metric) -> tuple[np.ndarray, np.ndarray]:
-    """Return the 95% interval of a metric at each point: Wilson, or mean +/- 1.96 SE."""
-    if metric.probability:
-        lo = points[f"{metric.column}_lo"].to_numpy(dtype=float)
-        hi = points[f"{metric.column}_hi"].to_numpy(dtype=float)
-        return lo, hi
-    mean = points[metric.column].to_numpy(dtype=float)
-    se = points[metric.column.removesuffix("_mean") + "_se"].to_numpy(dtype=float)
-    return mean - stats.Z95 * se, mean + stats.Z95 * se
-
-
-def run_values(data: SweepData, metric: Metric) -> pd.DataFrame:
-    """Return each finished replication's value of a metric: ``point``, ``index``, ``value``."""
-    from sim.experiments.sweep import per_run  # One definition of a run's value of a metric.
-
-    runs = data.results.runs
-    values = per_run(runs, metric)
-    values.insert(0, "point", runs["point"].to_numpy())
-    return values
-
-
-def marginal(data: SweepData, path: str, metric: Metric) -> pd.DataFrame:
-    """Return a metric averaged over every other parameter, at each value of ``path``.
-
-    The runs of every point with that value are pooled: the estimate is the share (or mean)
-    over all of them. The 95% interval is a Wilson interval for probabilities and a normal
-    one for means. With independent seeds every run is independent and the Wilson interval
-    is that of the pooled counts. With common random numbers replication ``i`` drew the
-    same numbers at every point, so its runs at the pooled points are correlated; they
-    count as one cluster, and the variance of the pooled share comes from the spread of
-    the clusters (the ratio estimator of cluster sampling). For a probability the Wilson
-    interval then takes the effective number of runs ``p (1 - p) / variance``, between
-    the number of replications (runs identical at every pooled point) and the number of
-    runs (runs independent); at ``p`` of 0 or 1 it takes the number of replications.
-
-    Returns a frame with ``value``, ``estimate``, ``lo``, ``hi``, ``points``, ``runs`` and
-    ``effective_runs`` (probabilities; NaN for means), one row per value of ``path``.
-    """
-    values = run_values(data, metric)
-    at_point = data.points.set_index("point")[path]
-    values["x"] = values["point"].map(at_point)
-    crn = bool(data.spec.common_random_numbers)
-    rows = []
-    for x in parameter_values(data, path):
-        group = values[values["x"] == x]
-        if group.empty:
-            continue
-        # With independent seeds every run is a cluster of its own.
-        cluster = group["index"].to_numpy() if crn else np.arange(len(group))
-        row = _pooled(group["value"].to_numpy(dtype=float), cluster, metric.probability)
-        rows.append({"value": x, "points": int(group["point"].nunique()), **row})
-    return pd.DataFrame(rows)
-
-
-def _pooled(values: np.ndarray, cluster: np.ndarray, probability: bool) -> dict[str, float]:
-    """Return the pooled estimate of ``values`` and its 95% interval, runs grouped by cluster."""
-    n = values.size
-    estimate = float(values.mean())
-    _, which = np.unique(cluster, return_inverse=True)
-    sums = np.bincount(which, weights=values)
-    sizes = np.bincount(which).astype(float)
-    g = sums.size
-    # Variance of the ratio estimator sum(c_i) / sum(m_i) over independent clusters.
-    variance = float(((sums - estimate * sizes) ** 2).sum()) / n**2
-    if probability:
-        spread = estimate * (1 - estimate)
-        effective = spread / variance if spread > 0 and variance > 0 else (g if spread == 0 else n)
-        effective = min(max(effective, g), n)
-        lo, hi = wilson(estimate, effective)
-    else:
-        effective = math.nan
-        se = math.sqrt(variance * g / (g - 1)) if g > 1 else math.nan  # As stats.mean_se: ddof 1.
-        lo, hi = estimate - stats.Z95 * se, estimate + stats.Z95 * se
-    return {"estimate": estimate, "lo": lo, "hi": hi, "runs": n, "effective_runs": effective}
-
-
-def wilson(p: float, n: float, z: float = stats.Z95) -> tuple[float, float]:
-    """Return the Wilson score interval of a share ``p`` of ``n`` runs (``n`` need not be whole).
-
-    :func:`sim.analysis.stats.wilson_interval` takes whole counts; an effective number of
-    runs is not one.
-    """
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    lo = 0.0 if p == 0 else min(max(centre - half, 0.0), 1.0)
-    hi = 1.0 if p == 1 else min(max(centre + half, 0.0), 1.0)
-    return lo, hi
-
-
-def binned_trend(x: np.ndarray, y: np.ndarray, runs: np.ndarray) -> pd.DataFrame:
-    """Return the runs-weighted mean of ``y`` in equal-count bins of ``x``: ``x``, ``y``, ``n``.
-
-    In an LHS or Sobol design the other parameters are drawn independently of this one, so
-    a bin's mean estimates the outcome at these values averaged over the others' ranges.
-    Empty when the design has too few points for :data:`TREND_MIN_BINS` bins of
-    :data:`TREND_BIN_POINTS` points.
-    """
-    bins = min(TREND_MAX_BINS, x.size // TREND_BIN_POINTS)
-    if bins < TREND_MIN_BINS:
-        return pd.DataFrame(columns=["x", "y", "n"])
-    codes = pd.qcut(x, bins, labels=False, duplicates="drop")
-    frame = pd.DataFrame({"bin": codes, "x": x, "wy": y * runs, "runs": runs})
-    grouped = frame.groupby("bin")
-    out = pd.DataFrame(
-        {
-            "x": grouped["x"].mean(),
-            "y": grouped["wy"].sum() / grouped["runs"].sum(),
-            "n": grouped.size(),
-        }
-    )
-    return out.reset_index(drop=True)
-
-
-def heat_table(data: SweepData, metric: Metric) -> tuple[list[Any], list[Any], np.ndarray]:
-    """Return a two-parameter grid's values of a metric: row values, column values, matrix.
-
-    Rows are the first parameter's values, columns the second's; cells of points that did
-    not finish are NaN.
-    """
-    rows_key, cols_key = data.paths
-    rows, cols = parameter_values(data, rows_key), parameter_values(data, cols_key)
-    matrix = np.full((len(rows), len(cols)), np.nan)
-    for r in data.points.to_dict("records"):
-        matrix[rows.index(r[rows_key]), cols.index(r[cols_key])] = r[metric.column]
-    return rows, cols, matrix
-
-
-# --- titles and notes -------------------------------------------------------------------------
-
-
-def subtitle(data: SweepData) -> list[str]:
-    """Return the subtitle lines: the sweep and scenario, then design, runs, seed and status."""
-    spec, points = data.spec, data.points
-    scenario = data.scenario
-    title = spec.title or scenario.title
-    crn = "common random numbers" if spec.common_random_numbers else "independent seeds"
-    design = (
-        f"{_DESIGN_NAMES[spec.design]} design, {spec.n_points:,} points x {spec.runs:,} runs, "
-        f"seed {spec.seed}, {crn}"
-    )
-    failed = int(points["failed"].sum()) if "failed" in points else 0
-    if failed:
-        design += f" ({failed:,} failed runs left out)"
-    if data.status != "complete":
-        design += (
-            f" -- {data.status.upper()}: only {len(points):,} of {spec.n_points:,} points done"
-        )
-    return [f"{title} [{scenario.name}]", design]
-
-
-def horizon_note(data: SweepData) -> str:
-    """Say when the outcomes are read: at the scenario's horizon."""
-    s = data.scenario
-    return (
-        f"Outcomes are those of each run at the horizon, {s.end_date:%d %b %Y} "
-        f"(runs simulate {s.start:%d %b %Y} to {s.end_date:%d %b %Y})."
-    )
-
-
-def scenario_value(data: SweepData, path: str) -> Any:
-    """Return the base scenario's own value at a swept path (None if it has none there)."""
-    from sim.experiments.sweep import get_path
-    from sim.scenario.paths import parse_path
-
-    return get_path(data.results.plan.base.data, parse_path(path))
 
 
 def _label(value: Any) -> str:
@@ -398,11 +100,11 @@ def _percent_ticks(axis: Any, top: float) -> None:
     axis.set_major_formatter(PercentFormatter(1.0, decimals=0 if top >= 0.05 else 1))
 
 
-def _format(metric: Metric, value: float) -> str:
+def _format(metric: Measure, value: float) -> str:
     """Return a metric's value as text: a percentage (one decimal below 10%) or a number."""
     if not math.isfinite(value):
         return "not run"
-    if metric.probability:
+    if metric.share:
         return f"{100 * value:.1f}%" if 0 < value < 0.1 else f"{100 * value:.0f}%"
     return f"{value:.2f}"
 
@@ -415,7 +117,7 @@ def sweep_response(results: Any) -> Figure:
     """Each outcome of interest against each swept parameter, with 95% intervals."""
     data = load(results)
     metrics, paths = data.metrics, data.paths
-    sampled = data.spec.design != "grid"
+    sampled = design(data.spec.design).sampled
     # One row per outcome and a column per parameter; a single parameter's outcomes wrap.
     ncols = len(paths) if len(paths) > 1 else min(len(metrics), 3)
     nrows = len(metrics) if len(paths) > 1 else -(-len(metrics) // ncols)
@@ -453,7 +155,7 @@ def _response_notes(data: SweepData) -> list[str]:
         "Intervals: 95% Wilson for probabilities, mean +/- 1.96 standard errors for means "
         "(Monte Carlo uncertainty from the runs)."
     )
-    if spec.design != "grid":
+    if design(spec.design).sampled:
         what = (
             "Dots: each point of the design, whiskers its 95% interval. Line (when the design "
             f"has {TREND_MIN_BINS * TREND_BIN_POINTS}+ points): mean of the points in "
@@ -487,14 +189,14 @@ def _response_notes(data: SweepData) -> list[str]:
     return [what, interval, marks, horizon_note(data), style.provenance(data)]
 
 
-def _draw_curve(ax: Axes, data: SweepData, path: str, metric: Metric) -> None:
+def _draw_curve(ax: Axes, data: SweepData, path: str, metric: Measure) -> None:
     """Draw a grid's line and band: the points themselves, or a marginal of several parameters."""
     if len(data.paths) == 1:
         points = data.points
         if is_numeric(points[path]):
             points = points.sort_values(path, kind="stable")
         x_values = points[path].tolist()
-        y = points[metric.column].to_numpy(dtype=float)
+        y = points[metric.point_column].to_numpy(dtype=float)
         lo, hi = bounds(points, metric)
     else:
         table = marginal(data, path, metric)
@@ -505,11 +207,11 @@ def _draw_curve(ax: Axes, data: SweepData, path: str, metric: Metric) -> None:
     ax.plot(x, y, color=style.MAIN, marker="o", ms=3.5, lw=1.6, gid="estimate")
 
 
-def _draw_scatter(ax: Axes, data: SweepData, path: str, metric: Metric) -> None:
+def _draw_scatter(ax: Axes, data: SweepData, path: str, metric: Measure) -> None:
     """Draw a sampled design's points with their intervals, and the binned trend."""
     points = data.points
     x = points[path].to_numpy(dtype=float)
-    y = points[metric.column].to_numpy(dtype=float)
+    y = points[metric.point_column].to_numpy(dtype=float)
     lo, hi = bounds(points, metric)
     many = len(points) > 60
     ax.errorbar(
@@ -570,9 +272,9 @@ def _x_axis(ax: Axes, data: SweepData, path: str, inches: float, label: bool) ->
         ax.tick_params(axis="x", labelbottom=True)
 
 
-def _y_axis(ax: Axes, data: SweepData, metric: Metric, first: bool) -> None:
+def _y_axis(ax: Axes, data: SweepData, metric: Measure, first: bool) -> None:
     """Show probabilities as percentages from 0; label the first column with the unit."""
-    if metric.probability:
+    if metric.share:
         top = max(float(np.nanmax(bounds(data.points, metric)[1], initial=0.0)), 0.01)
         _percent_ticks(ax.yaxis, top)
         ax.set_ylim(0, min(1.0, top * 1.08))
@@ -606,7 +308,7 @@ def sweep_heatmap(results: Any) -> Figure:
     """Heat map of each outcome of interest over a two-parameter grid, one panel per outcome."""
     data = load(results)
     spec = data.spec
-    if spec.design != "grid" or len(spec.paths) != 2:
+    if design(spec.design).sampled or len(spec.paths) != 2:
         raise NotApplicable(
             f"sweep_heatmap draws two-parameter grids; this is a {spec.design} design of "
             f"{len(spec.paths)} parameter{'s' if len(spec.paths) != 1 else ''} "
@@ -614,7 +316,7 @@ def sweep_heatmap(results: Any) -> Figure:
         )
     metrics = data.metrics[:MAX_HEATMAP_PANELS]
     rows, cols = (parameter_values(data, p) for p in data.paths)
-    cells = "share of the runs at the point" if metrics[0].probability else "value at the point"
+    cells = "share of the runs at the point" if metrics[0].share else "value at the point"
     notes = [
         f"Cells: each outcome at each point of the grid ({spec.runs:,} runs a point; the "
         f"{cells}; colours scaled per panel). Outlined: the scenario's own values. 95% "
@@ -654,14 +356,14 @@ def _left_out(data: SweepData, shown: int) -> str:
 
 
 def _heat_panel(
-    fig: Figure, ax: Axes, data: SweepData, metric: Metric, rows: list[Any], cols: list[Any]
+    fig: Figure, ax: Axes, data: SweepData, metric: Measure, rows: list[Any], cols: list[Any]
 ) -> None:
     """Draw one outcome's cells, annotated, with its own colour bar."""
     _, _, matrix = heat_table(data, metric)
     finite = matrix[np.isfinite(matrix)]
     if not finite.size:  # every run of every point failed: nothing to scale, all grey
         finite = np.zeros(1)
-    low = 0.0 if metric.probability else float(finite.min())
+    low = 0.0 if metric.share else float(finite.min())
     # A colour scale of at least 1 point (or 0.01): an outcome that never happens is white.
     top = max(float(finite.max()), low + 0.01)
     cmap = style.SEQUENTIAL.with_extremes(bad=style.UNAVAILABLE)
@@ -679,7 +381,7 @@ def _heat_panel(
     ax.grid(False)
     ax.tick_params(length=0)
     bar = fig.colorbar(image, ax=ax, shrink=0.85, aspect=18, pad=0.02)
-    if metric.probability:
+    if metric.share:
         _percent_ticks(bar.ax.yaxis, top)
     else:
         bar.set_label(data.unit(metric))
@@ -702,10 +404,10 @@ def sobol_indices(results: Any) -> Figure:
     """Ranked first-order and total Sobol indices of each outcome, with 95% bootstrap intervals."""
     data = load(results)
     table = data.results.sensitivity
-    if data.spec.design != "sobol" or table is None or table.empty:
+    if not design(data.spec.design).sobol or table is None or table.empty:
         why = (
             "has no Sobol indices (it did not finish)"
-            if data.spec.design == "sobol"
+            if design(data.spec.design).sobol
             else f"is a {data.spec.design} design"
         )
         raise NotApplicable(f"sobol_indices draws Sobol designs; this sweep {why}")

@@ -1,0 +1,90 @@
+"""The tables of a calibration (``sim calibrate``): the posterior against the prior, the check."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sim.analysis.calibration import ARMS
+from sim.present.table import Table, render
+
+
+def render_summary(summary: Mapping[str, Any]) -> str:
+    """Return a calibration's summary as text: how it ran, the posterior, the check."""
+    return render([header(summary), parameters_table(summary), check_table(summary)])
+
+
+def header(summary: Mapping[str, Any]) -> str:
+    """Return what was calibrated to what, and how the calibration ran and stopped."""
+    window = summary["window"]
+    lines = [
+        f"Calibration of {summary.get('title') or summary['scenario']} ({summary['scenario']}) "
+        f"to {summary['timeline']}",
+        f"window {window['start']} to {window['end']} ({window['days']} days); "
+        f"{summary['statistics']['count']} statistics ({summary['statistics']['level']} level); "
+        f"{summary.get('horizon', '')}",
+    ]
+    if summary.get("generations"):
+        lines.append(
+            f"{summary['generations']} generations of {summary['population']}, "
+            f"{summary['simulations']:,} simulations, final epsilon {summary['epsilon']:.4g}, "
+            f"acceptance {summary['acceptance']:.1%}, ESS {summary['ess']:.0f}; "
+            f"stopped: {summary.get('stop_reason') or summary['status']}"
+        )
+    return "\n".join(lines)
+
+
+def parameters_table(summary: Mapping[str, Any]) -> Table | None:
+    """Return each parameter's judgment, prior and posterior (mean, median, 90% interval)."""
+    rows = []
+    for p in summary.get("parameters", []):
+        post, prior = p["posterior"], p["prior"]
+        judged = "-" if p["judgment"] is None else f"{p['judgment']:.4g}"
+        width = (post["hi"] - post["lo"]) / max(prior["hi"] - prior["lo"], 1e-300)
+        rows.append(
+            [p["path"], judged, p["prior_text"], f"{prior['lo']:.3g} .. {prior['hi']:.3g}",
+             f"{post['mean']:.3g}", f"{post['median']:.3g}",
+             f"{post['lo']:.3g} .. {post['hi']:.3g}", f"{width:.2f}"]
+        )  # fmt: skip
+    if not rows:
+        return None
+    headers = ["parameter", "judgment", "prior", "prior 90%", "post. mean", "median",
+               "posterior 90%", "width ratio"]  # fmt: skip
+    return Table(headers, rows, right=(1, 4, 5, 7))
+
+
+def check_table(summary: Mapping[str, Any]) -> Table | None:
+    """Return the predictive check of the statistics in the record (the rest are counted)."""
+    if not summary.get("check"):
+        return None
+    arms = [a for a in ARMS if a in summary["check"][0]]
+    shown = [r for r in summary["check"] if r.get("in_record", True)]
+    hidden = len(summary["check"]) - len(shown)
+    table = predictive_table(shown, arms)
+    if not hidden:
+        return table
+    note = (
+        f"({hidden} statistics of kinds the scenario makes and the record lacks are in "
+        "summary.json, under check)"
+    )
+    return Table(table.headers, table.rows, table.right, title=table.title, note=note)
+
+
+def predictive_table(rows: Sequence[Mapping[str, Any]], arms: Sequence[str]) -> Table:
+    """Return the predictive check as a table: observed value, and per arm PIT and 90% range."""
+    headers = ["statistic", "observed"]
+    for arm in arms:
+        headers += [f"{arm} PIT", f"{arm} 90%"]
+    body = []
+    for row in rows:
+        cells = [row["statistic"], f"{row['observed']:g}"]
+        for arm in arms:
+            a = row[arm]
+            cells += [f"{a['pit']:.2f}", f"{a['lo']:g} .. {a['hi']:g}"]
+        body.append(cells)
+    note = (
+        "Predictive check: where the record falls among runs drawn from each arm "
+        "(PIT 0.5 = the median run, near 0 or 1 = outside nearly all runs); first days are "
+        "days since the start, the window's length + 1 meaning never"
+    )
+    return Table(headers, body, right=range(1, len(headers)), title=note)
