@@ -13,7 +13,9 @@ import pytest
 from scipy import stats
 
 from sim.analysis import backtest as bt
-from sim.analysis.backtest import Kind, TimelineError
+from sim.analysis import timeline as tl
+from sim.analysis.timeline import Kind, TimelineError
+from sim.present.backtest import render_backtest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TIMELINE = REPO.parent / "shared" / "domain" / "timeline-2025-to-nov6.csv"
@@ -92,16 +94,16 @@ def test_central_intervals_and_coverage() -> None:
 # --- kinds of move ------------------------------------------------------------------------------
 
 
-def row(actor: str, target: str, cameo: str = "163") -> bt.Row:
-    return bt.Row(
+def row(actor: str, target: str, cameo: str = "163") -> tl.Row:
+    return tl.Row(
         2, dt.date(2025, 3, 1), tuple(actor.split(";")), tuple(target.split(";")), "", cameo, 0.0
     )
 
 
 def test_row_kinds() -> None:
-    assert bt.row_kinds(row("USA", "CHN")) == [Kind("USA", "CHN", "163")]
-    assert bt.row_kinds(row("USA;CHN", "CHN;USA", "041")) == [Kind("CHN", "USA", "041", joint=True)]
-    assert bt.row_kinds(row("USA;JPN", "CHN")) == [
+    assert tl.row_kinds(row("USA", "CHN")) == [Kind("USA", "CHN", "163")]
+    assert tl.row_kinds(row("USA;CHN", "CHN;USA", "041")) == [Kind("CHN", "USA", "041", joint=True)]
+    assert tl.row_kinds(row("USA;JPN", "CHN")) == [
         Kind("USA", "CHN", "163"),
         Kind("JPN", "CHN", "163"),
     ]
@@ -111,9 +113,9 @@ def test_joint_count_pairs_mirror_halves_within_the_window() -> None:
     days = np.array([10.0, 12.0, 40.0, 100.0, 130.0])
     forward = np.array([True, False, True, True, False])
     # 10 & 12 pair up; 40 alone; 100 and 130 are 30 days apart: two moves
-    assert bt.joint_count(days, forward, window=7.0) == 4
-    assert bt.joint_count(np.array([5.0, 5.0]), np.array([True, True])) == 2
-    assert bt.joint_count(np.array([]), np.array([], dtype=bool)) == 0
+    assert tl.joint_count(days, forward, window=7.0) == 4
+    assert tl.joint_count(np.array([5.0, 5.0]), np.array([True, True])) == 2
+    assert tl.joint_count(np.array([]), np.array([], dtype=bool)) == 0
 
 
 def toy_spec() -> SimpleNamespace:
@@ -134,17 +136,17 @@ def toy_spec() -> SimpleNamespace:
 
 def test_observe_sorts_rows_against_a_scenario() -> None:
     rows = [
-        bt.Row(2, dt.date(2025, 2, 4), ("USA",), ("CHN",), "", "163", -8.0),
-        bt.Row(3, dt.date(2025, 3, 4), ("USA",), ("CHN",), "", "163", -8.0),
-        bt.Row(4, dt.date(2025, 3, 5), ("USA", "CHN"), ("CHN", "USA"), "", "041", 1.0),
-        bt.Row(
+        tl.Row(2, dt.date(2025, 2, 4), ("USA",), ("CHN",), "", "163", -8.0),
+        tl.Row(3, dt.date(2025, 3, 4), ("USA",), ("CHN",), "", "163", -8.0),
+        tl.Row(4, dt.date(2025, 3, 5), ("USA", "CHN"), ("CHN", "USA"), "", "041", 1.0),
+        tl.Row(
             5, dt.date(2025, 3, 9), ("CHN",), ("USA",), "", "041", 1.0
         ),  # folds into the joint kind
-        bt.Row(6, dt.date(2025, 3, 9), ("CHN",), ("TWN",), "", "150", -7.2),  # TWN is not an actor
-        bt.Row(7, dt.date(2026, 1, 1), ("USA",), ("CHN",), "", "163", -8.0),  # after the horizon
-        bt.Row(8, dt.date(2025, 4, 1), ("CHN",), ("USA",), "", "0311", 5.2),  # no lever makes it
+        tl.Row(6, dt.date(2025, 3, 9), ("CHN",), ("TWN",), "", "150", -7.2),  # TWN is not an actor
+        tl.Row(7, dt.date(2026, 1, 1), ("USA",), ("CHN",), "", "163", -8.0),  # after the horizon
+        tl.Row(8, dt.date(2025, 4, 1), ("CHN",), ("USA",), "", "0311", 5.2),  # no lever makes it
     ]
-    obs = bt.observe(rows, toy_spec())
+    obs = tl.observe(rows, toy_spec())
     assert set(obs.kinds) == {Kind("USA", "CHN", "163"), Kind("CHN", "USA", "041", joint=True)}
     tariffs = obs.kinds[Kind("USA", "CHN", "163")]
     assert tariffs.count == 2 and tariffs.first == dt.date(2025, 2, 4)
@@ -158,8 +160,8 @@ def test_observe_sorts_rows_against_a_scenario() -> None:
 def test_evaluate_counts_first_days_and_censoring() -> None:
     spec = toy_spec()
     rows = [
-        bt.Row(2, dt.date(2025, 2, 4), ("USA",), ("CHN",), "", "163", -8.0),
-        bt.Row(3, dt.date(2025, 2, 9), ("USA",), ("CHN",), "", "163", -8.0),
+        tl.Row(2, dt.date(2025, 2, 4), ("USA",), ("CHN",), "", "163", -8.0),
+        tl.Row(3, dt.date(2025, 2, 9), ("USA",), ("CHN",), "", "163", -8.0),
     ]
     moves = pd.DataFrame(
         [
@@ -200,7 +202,7 @@ def test_evaluate_counts_first_days_and_censoring() -> None:
             # run 2: no move at all
         ]
     )
-    result = bt.evaluate(spec, bt.observe(rows, spec), moves, runs=3, seed=0)
+    result = bt.evaluate(spec, tl.observe(rows, spec), moves, runs=3, seed=0)
     (tariffs,) = result.observed
     assert tariffs.observed_count == 2
     assert tariffs.first.observed == 3.0
@@ -214,7 +216,7 @@ def test_evaluate_counts_first_days_and_censoring() -> None:
     assert labels == ["CHN->USA 163", "USA->CHN 041", "USA->CHN 1312"]
     threat = result.unobserved[-1]
     assert threat.first is None and threat.count.mean == pytest.approx(1 / 3)
-    text = result.render()
+    text = render_backtest(result)
     assert "in 50%" in text and "mean CRPS" in text and "USA->CHN 163" in text
     assert result.to_json()["kinds"][0]["first_date"]["observed"] == "2025-02-04"
 
@@ -230,7 +232,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_reads_codes_as_text_and_joint_actors(tmp_path: Path) -> None:
     path = write(tmp_path, HEADER + '2025-05-12,USA;CHN,CHN;USA,"Geneva, joint",057,8.0,,\n')
-    (r,) = bt.read_timeline(path)
+    (r,) = tl.read_timeline(path)
     assert r.cameo == "057" and r.actors == ("USA", "CHN") and r.line == 2
 
 
@@ -255,14 +257,14 @@ def test_reads_codes_as_text_and_joint_actors(tmp_path: Path) -> None:
 )
 def test_malformed_timelines_name_line_and_field(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(TimelineError) as info:
-        bt.read_timeline(write(tmp_path, text))
+        tl.read_timeline(write(tmp_path, text))
     assert message in str(info.value)
     assert str(tmp_path) in str(info.value)
 
 
 def test_missing_file_is_a_timeline_error(tmp_path: Path) -> None:
     with pytest.raises(TimelineError, match="cannot read"):
-        bt.read_timeline(tmp_path / "nope.csv")
+        tl.read_timeline(tmp_path / "nope.csv")
 
 
 # --- end to end ----------------------------------------------------------------------------------
@@ -340,7 +342,7 @@ def test_shipped_scenario_validates_and_matches_the_timeline() -> None:
     spec = compile_scenario(load(SCENARIO))
     if not SHARED_TIMELINE.exists():
         pytest.skip("the shared timeline is not beside the repository")
-    obs = bt.observe(bt.read_timeline(SHARED_TIMELINE), spec)
+    obs = tl.observe(tl.read_timeline(SHARED_TIMELINE), spec)
     # every US-China row is matched to a lever; only the Taiwan rows fall outside
     assert not obs.unmodelled and not obs.outside_window
     assert {a for r in obs.outside_actors for a in (*r.actors, *r.targets)} >= {"TWN"}
@@ -351,20 +353,20 @@ def test_the_scored_window_ends_with_the_record() -> None:
     """Moves after the record's last date are not held against it (a short record, a long run)."""
     spec = toy_spec()
     rows = [
-        bt.Row(2, dt.date(2025, 2, 4), ("USA",), ("CHN",), "", "163", -8.0),
-        bt.Row(3, dt.date(2025, 2, 9), ("USA",), ("CHN",), "", "163", -8.0),
+        tl.Row(2, dt.date(2025, 2, 4), ("USA",), ("CHN",), "", "163", -8.0),
+        tl.Row(3, dt.date(2025, 2, 9), ("USA",), ("CHN",), "", "163", -8.0),
     ]
-    window = bt.record_window(rows, spec)
-    assert window == 8 and bt.record_window(rows, spec, dt.date(2030, 1, 1)) == spec.days
+    window = tl.record_window(rows, spec)
+    assert window == 8 and tl.record_window(rows, spec, dt.date(2030, 1, 1)) == spec.days
     moves = pd.DataFrame(
         [
             {"index": 0, "day": d, "actor": "USA", "target": "CHN", "cameo": "163", "source": "p"}
             for d in (3.6, 8.9, 9.0, 40.0)
         ]
     )
-    result = bt.evaluate(spec, bt.observe(rows, spec, window), moves, runs=1, seed=0, window=window)
+    result = bt.evaluate(spec, tl.observe(rows, spec, window), moves, runs=1, seed=0, window=window)
     (tariffs,) = result.observed
     assert tariffs.count.mean == 2.0  # days 3 and 8; days 9 and 40 are after the record
-    assert result.days == window and "to 2025-02-09 (8 days)" in result.render()
-    full = bt.evaluate(spec, bt.observe(rows, spec), moves, runs=1, seed=0)
+    assert result.days == window and "to 2025-02-09 (8 days)" in render_backtest(result)
+    full = bt.evaluate(spec, tl.observe(rows, spec), moves, runs=1, seed=0)
     assert full.observed[0].count.mean == 4.0

@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.analysis.backtest import Row
 from sim.analysis.calibration import (
     StatisticPlan,
     effective_sample_size,
@@ -21,6 +20,7 @@ from sim.analysis.calibration import (
     weighted_quantiles,
     write_timeline,
 )
+from sim.analysis.timeline import Row
 from sim.errors import SimError
 from sim.experiments.calibrate import calibrate, load_calibration, prepare
 from sim.experiments.calibration_spec import CalibrationError, resolve_spec
@@ -260,7 +260,7 @@ def test_a_calibration_folder_holds_what_it_says(oracle) -> None:
 
 
 def test_force_knows_the_files_of_a_calibration_folder() -> None:
-    from sim.experiments import calibrate as module
+    from sim.experiments import calibration_folder as module
     from sim.results import files
 
     assert set(module.FILES) <= files.RESULT_ENTRIES

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sim.analysis.paired import paired_difference
 from sim.errors import UsageError
-from sim.experiments.compare import compare, paired_difference
+from sim.experiments.compare import compare
 from sim.experiments.ensemble import run
 from sim.results import store
 from sim.scenario import load

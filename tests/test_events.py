@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 import sim
-from sim.analysis.events import CANCELLED, HELD, NOT_REACHED, run_events
-from sim.analysis.summary import reach_column
-from sim.analysis.tables import render_comparison, render_summary
+from sim.analysis import columns
+from sim.analysis.columns import CANCELLED, HELD, NOT_REACHED, run_events
 from sim.engine.spec import EventSpec
 from sim.experiments.ensemble import Results
+from sim.present.comparison import render_comparison
+from sim.present.summary import render_summary
 from sim.results.seeding import replication_seed
 
 NAME = "taiwan-flashpoint-2025"
@@ -81,7 +82,7 @@ def test_the_chance_of_a_rung_before_an_event_is_read_from_first_days() -> None:
     day = results.spec.events[[e.id for e in results.spec.events].index("beijing_visit")].day
     assert before["date"] == "2026-04-15"
     for k, row in before["rungs"].items():
-        first = table[reach_column(int(k))].to_numpy(dtype=float)
+        first = table[columns.reach(int(k))].to_numpy(dtype=float)
         assert row["count"] == int((first < day).sum())
     # Independently, from the moves: a run holds rung 6 from the first hostile move at
     # rung 6 or above that stays in force (a quarantine, an incident), none of which ends
@@ -109,6 +110,6 @@ def test_a_comparison_pairs_events_and_an_untouched_one_does_not_move() -> None:
     base, variant = paired.base.runs, paired.variant.runs
     crisis = summary["before_events"]["beijing_visit"]["rungs"]["6"]
     day = summary["before_events"]["beijing_visit"]["day"]
-    reached = [t[reach_column(6)].to_numpy(dtype=float) < day for t in (base, variant)]
+    reached = [t[columns.reach(6)].to_numpy(dtype=float) < day for t in (base, variant)]
     assert crisis["difference"] == pytest.approx(reached[1].mean() - reached[0].mean())
     assert "coercion by force before Trump visits Beijing" in render_comparison(summary)

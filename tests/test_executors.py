@@ -18,13 +18,8 @@ import pytest
 
 from sim.engine.policy import register_policy
 from sim.errors import UsageError
-from sim.experiments.ensemble import (
-    ChunkRunner,
-    ScenarioSource,
-    resume,
-    run,
-    run_spec,
-)
+from sim.experiments.chunks import ChunkRunner, ScenarioSource
+from sim.experiments.ensemble import resume, run, run_spec
 from sim.experiments.executors import (
     ClusterLost,
     DaskExecutor,
@@ -254,18 +249,18 @@ def test_a_policy_only_this_process_knows_fails_clearly_in_workers(
 ) -> None:
     # As in a notebook: the policy is registered here but no worker can import it.
     import sim.engine.policy as policy
-    from sim.experiments import ensemble
+    from sim.experiments import chunks
 
     spec = compile_scenario(exploding)
     source = ScenarioSource.of(exploding, spec)
     assert source is not None and "test_executors" in source.modules
     hidden = ScenarioSource(source.json, source.content_hash, ())
     monkeypatch.delitem(policy._REGISTRY, "test-explodes")
-    ensemble.compiled.cache_clear()
+    chunks.compiled.cache_clear()
     runner = pickle.loads(pickle.dumps(ChunkRunner(spec, 1, source=hidden)))
     with pytest.raises(UsageError, match="test-explodes is not registered in a worker"):
         runner(range(2))
-    ensemble.compiled.cache_clear()
+    chunks.compiled.cache_clear()
 
 
 def test_a_worker_with_other_code_refuses_to_run(duel: Any) -> None:

@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 import sim
-from sim.analysis.summary import cost_column
+from sim.analysis import columns
 from sim.errors import SimError
 from sim.scenario.registry import resolve
 from sim.scenario.schema import MAX_DAYS
@@ -104,7 +104,7 @@ def check_records(results: Any, scenario: Any, runs: int) -> None:
         assert moves["day"].between(0, scenario.days).all()
         assert np.isfinite(moves["goldstein"]).all()
     for actor in scenario.actors:
-        assert np.isfinite(frame[cost_column(actor.id)]).all()
+        assert np.isfinite(frame[columns.cost(actor.id)]).all()
 
 
 # --- documents ------------------------------------------------------------------------------

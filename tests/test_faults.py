@@ -34,8 +34,10 @@ import slow_policy
 
 from sim.cli import main
 from sim.errors import SimError, SimWarning, UsageError
-from sim.experiments.ensemble import MAX_RUNS, Ensemble, choose_executor, resume, run
+from sim.experiments.ensemble import MAX_RUNS, resume, run
 from sim.experiments.executors import ClusterLost, DaskExecutor, default_workers
+from sim.experiments.options import RunOptions, choose_executor
+from sim.experiments.runner import Ensemble
 from sim.experiments.stops import MachineFault
 from sim.results import disk, files, store
 from sim.scenario import load
@@ -580,7 +582,7 @@ def test_workers_are_capped_and_zero_means_every_core_in_python_too(
     most = 2 * default_workers()
 
     def workers(asked: int, runs: int) -> int:
-        return int(getattr(choose_executor(None, asked, None, runs, 25), "workers", 1))
+        return int(getattr(choose_executor(RunOptions(workers=asked), runs, 25), "workers", 1))
 
     assert workers(10_000, 10_000) == most
     (warning,) = [w for w in recwarn if issubclass(w.category, SimWarning)]
@@ -588,7 +590,7 @@ def test_workers_are_capped_and_zero_means_every_core_in_python_too(
     assert workers(0, 10_000) == default_workers()
     assert workers(10_000, 60) == min(3, most)  # no more workers than chunks
     with pytest.raises(UsageError, match="every core"):
-        choose_executor(None, -1, None, 100, 25)
+        choose_executor(RunOptions(workers=-1), 100, 25)
 
 
 def test_ids_that_would_name_a_results_column_twice_are_refused_at_load(tmp_path: Path) -> None:

@@ -123,7 +123,8 @@ def test_older_results_without_scores_skip_only_the_score_figures(
 
 
 def test_summary_text_has_a_line_per_profile(summary: dict[str, Any]) -> None:
-    from sim.analysis.tables import num, render_summary
+    from sim.present.summary import render_summary
+    from sim.present.table import num
 
     text = render_summary(summary)
     total = summary["scores"]["rivera"]["scores"]["total"]["mean"]

@@ -23,7 +23,7 @@ from sim.errors import UsageError
 from sim.experiments.sweep import load_sweep
 from sim.plots import style
 from sim.plots.registry import NotApplicable, write_figures
-from sim.plots.sweep import TREND_BIN_POINTS, TREND_MAX_BINS
+from sim.plots.sweep_data import TREND_BIN_POINTS, TREND_MAX_BINS
 
 SCENARIO = "taiwan-flashpoint-2025"
 RESOLVE = "actors.CHN.attributes.resolve"
@@ -189,8 +189,8 @@ def test_marginal_on_common_seeds_counts_identical_runs_once(inert: Any) -> None
         estimate, band = one(ax, "estimate"), one(ax, "band")
         for x, y in zip(estimate.get_xdata(), estimate.get_ydata(), strict=True):
             row = points[(points[RESOLVE] == x) & (points["description"] == "a")].iloc[0]
-            assert y == pytest.approx(row[metric.column], abs=1e-12)
-            lo, hi = row[f"{metric.column}_lo"], row[f"{metric.column}_hi"]
+            assert y == pytest.approx(row[metric.point_column], abs=1e-12)
+            lo, hi = (row[c] for c in metric.point_bounds)
             assert band_edges(band, x) == pytest.approx((lo, hi), abs=1e-9)
     # The categorical parameter is drawn at positions 0, 1 with its values as tick labels.
     ax = response_axes(fig, inert.metrics[-1].label, "description", [RESOLVE, "description"])
@@ -252,11 +252,13 @@ def test_sampled_design_scatters_the_points_with_a_binned_trend(sobol: Path) -> 
     ax = response_axes(fig, metric.label, RESOLVE, [RESOLVE, BACKING])
     dots = one(ax, "points").get_offsets()
     assert np.asarray(dots[:, 0]) == pytest.approx(points[RESOLVE].to_numpy(), abs=1e-12)
-    assert np.asarray(dots[:, 1]) == pytest.approx(points[metric.column].to_numpy(), abs=1e-12)
+    assert np.asarray(dots[:, 1]) == pytest.approx(
+        points[metric.point_column].to_numpy(), abs=1e-12
+    )
     # The trend: the runs-weighted mean in equal-count bins of the parameter.
     bins = min(TREND_MAX_BINS, len(points) // TREND_BIN_POINTS)
     codes = pd.qcut(points[RESOLVE], bins, labels=False, duplicates="drop")
-    weighted = (points[metric.column] * points["runs"]).groupby(codes).sum()
+    weighted = (points[metric.point_column] * points["runs"]).groupby(codes).sum()
     expected = weighted / points["runs"].groupby(codes).sum()
     trend = one(ax, "trend")
     assert len(expected) >= 3
@@ -301,7 +303,7 @@ def test_heat_map_cells_are_the_stored_probabilities(grid: Path) -> None:
     assert [ax.get_title(loc="left") for ax in axes] == [m.label for m in done.metrics]
     for ax, metric in zip(axes, done.metrics, strict=True):
         cells = one(ax, "cells").get_array()
-        expected = points.pivot(index=RESOLVE, columns=BACKING, values=metric.column)
+        expected = points.pivot(index=RESOLVE, columns=BACKING, values=metric.point_column)
         assert np.asarray(cells) == pytest.approx(expected.to_numpy(), abs=1e-12)
         written = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text()
                    for t in ax.texts}  # fmt: skip

@@ -166,9 +166,11 @@ def test_report_of_a_comparison(tmp_path: Path) -> None:
     assert len(page.images) == len(figures("comparison")) == 1
     assert page.external == [] and page.scripts == 0
     assert variant in text and "Paired differences" in text
+    # The report shows the terminal's tables (sim.present): the outcome's label, the
+    # difference in percentage points.
     for o in summary["outcomes"].values():
-        assert f"P({o['label']})" in text
-        assert f"{100 * o['difference']:.1f}%" in text
+        assert o["label"] in text
+        assert f"{abs(100 * o['difference']):.1f} pts" in text
 
 
 def test_cli_report_of_a_missing_folder_is_a_clear_error(tmp_path: Path, capsys: Any) -> None:

@@ -187,7 +187,7 @@ def test_sigint_to_sim_run_then_sim_run_resume(duel_path: Path, tmp_path: Path) 
 
 
 def test_ctrl_c_while_a_chunk_is_written_waits_for_the_chunk() -> None:
-    from sim.experiments.ensemble import interrupts_deferred
+    from sim.experiments.stops import interrupts_deferred
 
     before = signal.getsignal(signal.SIGINT)
     done = []
@@ -200,7 +200,7 @@ def test_ctrl_c_while_a_chunk_is_written_waits_for_the_chunk() -> None:
 
 
 def test_a_held_ctrl_c_goes_to_the_handler_that_was_in_place() -> None:
-    from sim.experiments.ensemble import interrupts_deferred
+    from sim.experiments.stops import interrupts_deferred
 
     before = signal.getsignal(signal.SIGINT)
     heard: list[int] = []
@@ -220,7 +220,7 @@ def test_a_held_ctrl_c_goes_to_the_handler_that_was_in_place() -> None:
 
 
 def test_resume_refuses_a_run_started_by_other_engine_code(duel: Any, tmp_path: Path) -> None:
-    from sim.experiments.ensemble import code_fingerprint
+    from sim.experiments.chunks import code_fingerprint
 
     folder = run(duel, runs=5, seed=1, out=tmp_path).path
     manifest = store.read_manifest(folder)

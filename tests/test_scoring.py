@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis import scoring
-from sim.analysis.scoring import (
+from sim.analysis import columns, rivera, scoring
+from sim.analysis.rivera import (
     NONVIOLENT,
     NUCLEAR,
     POSTURING,
@@ -24,6 +24,7 @@ from sim.analysis.scoring import (
 )
 from sim.engine.record import MoveRecord
 from sim.errors import UsageError
+from sim.present import scores
 
 REPO = Path(__file__).resolve().parents[1]
 CAMEO_TABLE = REPO.parent / "shared" / "domain" / "cameo-levers.csv"
@@ -83,10 +84,10 @@ def test_weights_are_those_of_rivera_et_al() -> None:
         ("010", STATUS_QUO),
         ("041", STATUS_QUO),
         ("040", STATUS_QUO),
-        ("044", scoring.DEESCALATION),
-        ("057", scoring.DEESCALATION),
-        ("0354", scoring.DEESCALATION),
-        ("085", scoring.DEESCALATION),
+        ("044", rivera.DEESCALATION),
+        ("057", rivera.DEESCALATION),
+        ("0354", rivera.DEESCALATION),
+        ("085", rivera.DEESCALATION),
         ("0312", POSTURING),
         ("062", POSTURING),
         ("111", NONVIOLENT),
@@ -162,7 +163,7 @@ def test_run_scores_of_a_record_match_the_table() -> None:
     frame = scoring.score_moves(moves_frame(), "rivera", ACTORS, [0, 1, 2]).set_index("index")
     gold = scoring.score_moves(moves_frame(), "goldstein", ACTORS, [0, 1, 2]).set_index("index")
     for i, moves in RUNS.items():
-        flat = scoring.run_scores(ACTORS, moves)
+        flat = columns.run_scores(ACTORS, moves)
         assert flat["rivera_total"] == frame.loc[i, "total"]
         assert flat["rivera_CHN"] == frame.loc[i, "CHN"]
         assert flat["goldstein_total"] == pytest.approx(gold.loc[i, "total"])
@@ -206,7 +207,7 @@ def test_ladder_profile_uses_peak_and_final_rungs() -> None:
 
 
 def test_render_names_the_profile_and_its_rows() -> None:
-    text = scoring.render(scoring.summarize(fake_results(), "rivera"), {"USA": "United States"})
+    text = scores.render(scoring.summarize(fake_results(), "rivera"), {"USA": "United States"})
     assert "Rivera et al. (2024)" in text
     assert "United States" in text
     assert "24.0" in text  # the median total
@@ -214,7 +215,7 @@ def test_render_names_the_profile_and_its_rows() -> None:
 
 def test_summary_block_reads_flat_columns() -> None:
     runs = fake_results().runs.copy()
-    flat = pd.DataFrame([scoring.run_scores(ACTORS, RUNS[i]) for i in (0, 1, 2)])
+    flat = pd.DataFrame([columns.run_scores(ACTORS, RUNS[i]) for i in (0, 1, 2)])
     block = scoring.summary_block(pd.concat([runs, flat], axis=1), ACTORS)
     assert set(block) == {"ladder", "goldstein", "rivera"}
     assert block["rivera"]["scores"]["total"]["mean"] == pytest.approx(56.0 / 3)
@@ -232,7 +233,7 @@ def test_real_ensemble_scores_every_run() -> None:
         assert not table.isna().any().any()
     rivera = scoring.score_table(results, "rivera")
     by_record = [
-        scoring.run_scores(results.spec.actor_ids, results.trace(i).moves)["rivera_total"]
+        columns.run_scores(results.spec.actor_ids, results.trace(i).moves)["rivera_total"]
         for i in range(3)
     ]
     assert rivera["total"].tolist()[:3] == by_record

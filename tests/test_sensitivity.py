@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 
 import sim
+from sim.analysis.sensitivity import sobol_indices
 from sim.experiments.designs import design_rng, saltelli_sample
-from sim.experiments.sensitivity import render_sensitivity, sobol_indices
+from sim.present.sweep import render_sensitivity
 
 REPO = Path(__file__).resolve().parents[1]
 ORACLE = str(REPO / "tests" / "scenarios" / "sweep_oracle.yaml")

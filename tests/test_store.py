@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from sim.engine.record import MoveRecord, RunRecord
-from sim.experiments.ensemble import Chunk, run_spec
+from sim.experiments.chunks import Chunk
+from sim.experiments.ensemble import run_spec
 from sim.results import files, store, tables
 from sim.results.seeding import replication_seed
 
@@ -366,7 +367,9 @@ def test_an_unwritable_results_root_is_a_clear_error_before_any_run(tmp_path: Pa
     duel = Path(__file__).parent / "scenarios" / "duel.yaml"
     done = subprocess.run(
         [sys.executable, "-m", "sim.cli", "run", str(duel), "--runs", "5", "--out", str(blocker)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 2
     assert "cannot write results under" in done.stderr and str(blocker) in done.stderr

@@ -20,8 +20,8 @@ from sim.analysis.summary import (
     reach_times,
     time_to_rung,
 )
-from sim.analysis.tables import render_summary
 from sim.engine.record import MoveRecord
+from sim.present.summary import render_summary
 from sim.results.store import json_text
 
 RUNGS = ("calm", "friction", "sanctions", "military signalling", "clash")

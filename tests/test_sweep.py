@@ -24,15 +24,15 @@ from hypothesis import strategies as st
 
 import sim
 from sim.experiments import designs
-from sim.experiments.sweep import DESIGN, POINTS, RUNS_DIR, load_sweep
+from sim.experiments.sweep import load_sweep
 from sim.experiments.sweep_spec import (
-    SWEEP_PLAN,
     Parameter,
     SweepError,
     build_spec,
     parse_param_option,
     read_sweep_file,
 )
+from sim.results.files import DESIGN, POINTS, RUNS_DIR, SWEEP_PLAN
 
 REPO = Path(__file__).resolve().parents[1]
 ORACLE = str(REPO / "tests" / "scenarios" / "sweep_oracle.yaml")
@@ -136,7 +136,7 @@ def test_sweep_file_errors_name_the_file_line_and_field(tmp_path: Path) -> None:
 
 
 def test_shipped_sweep_files_are_valid_and_pass_every_check() -> None:
-    from sim.experiments.sweep import prepare
+    from sim.experiments.sweep_plan import prepare
 
     assert len(SHIPPED) >= 2
     for path in SHIPPED:
@@ -249,7 +249,7 @@ def test_lhs_and_sobol_refuse_a_field_that_is_not_a_number() -> None:
 
 
 def test_sampled_integer_fields_get_integers() -> None:
-    from sim.experiments.sweep import prepare
+    from sim.experiments.sweep_plan import prepare
 
     spec = build_spec(
         {
