@@ -359,8 +359,18 @@ def small_scenarios(draw: st.DrawFn) -> dict[str, Any]:
             "hostility_exponent": draw(_finite(0.5, 4)),
             "tension_half_life_days": draw(_finite(1, 100)),
         },
-        "relations": [
-            {"kind": "dependence", "dependent": b, "supplier": a, "sector": "trade", "share": 0.5}
+        "relations": [  # every actor supplies someone: a lever's sector names a dependence
+            {"kind": "dependence", "dependent": b, "supplier": a, "sector": "trade", "share": 0.5},
+            *(
+                {
+                    "kind": "dependence",
+                    "dependent": a,
+                    "supplier": x,
+                    "sector": "trade",
+                    "share": 0.3,
+                }
+                for x in ids[1:]
+            ),
         ],
         "initial": [
             {"pair": [a, b], "tension": draw(_finite(0, 1)), "grievance": {a: draw(_finite(0, 2))}}
