@@ -178,3 +178,18 @@ def test_the_interval_widths_of_sweeps_md_are_its_formula() -> None:
     w = [100 * 1.96 * (0.1 * 0.9 / n) ** 0.5 for n in (200, 400, 1000)]
     quoted = f"±{w[0]:.1f} points at p = 0.1 with 200 runs, ±{w[1]:.1f} with 400, ±{w[2]:.1f} with"
     assert quoted in text
+
+
+def test_the_backtest_figures_script_runs_and_the_record_facts_hold(capsys) -> None:  # noqa: ANN001
+    figures = script("backtest_figures")
+    if not figures.TIMELINE.exists():
+        pytest.skip(f"{figures.TIMELINE} is not beside the repository")
+    figures.main(["--runs", "10"])
+    printed = capsys.readouterr().out
+    page = " ".join(text_of(REPO / "docs" / "backtest.md").split())
+    # what depends on the record and the scenario only, not on the runs
+    assert "32 observed moves in 13 kinds scored" in printed
+    assert "32 observed US-China moves in 13 kinds are scored" in page
+    assert "not scored: lines 7, 21, 24" in printed and "(lines 7, 21, 24)" in page
+    assert "rivera: record 186.0 " in printed and "is 186 on the Rivera scale" in page
+    assert "goldstein: record -44.6 " in printed and "Its Goldstein sum, -44.6," in page
