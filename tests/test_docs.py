@@ -6,8 +6,9 @@
   golden `STAMP`" where the scenario has a golden summary), and is current: a change of the
   scenario, or of the engine (which regenerates the goldens), fails here until the figures
   are measured again (``python tests/doc_blocks.py NAME`` prints the stamp to write).
-- The scripts that produce a page's figures (docs/sweep_figures.py) run
-  at a small size and print tables of the shape the page shows.
+- The scripts that produce a page's figures (docs/sweep_figures.py, docs/crn_figures.py,
+  docs/backtest_figures.py) run at a small size and print tables of the shape the page
+  shows, and the facts a page quotes that need no ensemble hold.
 docs/scenarios.md has its own, stricter test (tests/test_scenarios_doc.py).
 """
 
@@ -125,7 +126,13 @@ def test_every_content_hash_a_page_quotes_is_a_current_stamp(page: Path) -> None
 
 @pytest.mark.parametrize(
     ("page", "name"),
-    [("sweeps.md", "taiwan-flashpoint-2025"), ("model.md", "taiwan-flashpoint-2025")],
+    [
+        ("sweeps.md", "taiwan-flashpoint-2025"),
+        ("crn.md", "taiwan-flashpoint-2025"),
+        ("crn.md", "taiwan-flashpoint-2025-lai-transit"),
+        ("model.md", "taiwan-flashpoint-2025"),
+        ("backtest.md", "taiwan-flashpoint-2025"),
+    ],
 )
 def test_pages_with_figures_say_what_they_were_measured_on(page: str, name: str) -> None:
     goldens = [g for n, _, g in stamps(text_of(REPO / "docs" / page)) if n == name]
@@ -146,6 +153,14 @@ def test_the_sweep_figures_script_prints_the_tables_of_the_page(tmp_path, capsys
     page = section(text_of(REPO / "docs" / "sweeps.md"), "The shipped sweeps")
     assert table_headers(printed) == table_headers(page)
     assert "`taiwan-flashpoint-2025` at content hash" in printed
+
+
+def test_the_crn_figures_script_prints_the_table_of_the_page(capsys) -> None:  # noqa: ANN001
+    script("crn_figures").main(["--runs", "10"])
+    printed = capsys.readouterr().out
+    page = section(text_of(REPO / "docs" / "crn.md"), "Measured")
+    assert table_headers(printed) == table_headers(page)
+    assert printed.count("` at content hash `") == 3
 
 
 @pytest.mark.parametrize(
