@@ -103,8 +103,9 @@ class Delay(Strict):
     )
     cap: Annotated[float, Field(gt=0.0, le=MAX_DAYS)] = Field(
         default=365.0,
-        description="No draw is longer than this many days (above 0, at most 3660): it cuts "
-        "the long tail of a lognormal or exponential delay. Default 365.",
+        description="No lognormal, uniform or exponential draw is longer than this many days "
+        "(above 0, at most 3660): it cuts the long tail of a lognormal or exponential delay; a "
+        "fixed delay is its `days` whatever the cap. Default 365.",
     )
 
     @model_validator(mode="after")
