@@ -55,3 +55,40 @@ class RunRecord:
         if self.dyad_rungs.shape[0] == 0:
             return np.zeros(self.dyad_rungs.shape[1], dtype=np.int8)
         return self.dyad_rungs.max(axis=0)
+
+
+_new = object.__new__
+_SET = [MoveRecord.__dict__[name].__set__ for name in MoveRecord.__slots__]
+
+
+def moves_from_rows(
+    ints: list[list[int]],
+    floats: list[list[float]],
+    levers: list[tuple[str, str, int, str, float, str]],
+    actor_ids: tuple[str, ...],
+    sources: list[str],
+) -> list[MoveRecord]:
+    """MoveRecords from the engine's move rows: (lever, target, source) and (day, magnitude).
+
+    ``levers`` holds each lever's (actor id, lever id, rung, CAMEO code, Goldstein score,
+    direction). The records are filled through their slots: a frozen dataclass's
+    ``__init__`` goes through ``object.__setattr__`` for each field, three times slower,
+    and a run makes a hundred of them.
+    """
+    day, actor, target, lever, rung, cameo, goldstein, magnitude, direction, source = _SET
+    out = []
+    for (i, t, s), (when, size) in zip(ints, floats, strict=True):
+        who, lever_id, step, code, score, way = levers[i]
+        move = _new(MoveRecord)
+        day(move, when)
+        actor(move, who)
+        target(move, actor_ids[t])
+        lever(move, lever_id)
+        rung(move, step)
+        cameo(move, code)
+        goldstein(move, score)
+        magnitude(move, size)
+        direction(move, way)
+        source(move, sources[s])
+        out.append(move)
+    return out
