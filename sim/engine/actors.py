@@ -58,11 +58,10 @@ class ActorProcess:
         kernel = world.compiled.kernels[spec.index]
         self.decider = getattr(world.k, DECIDERS[kernel]) if kernel else None
         self._policy: Policy | None = None
-        self.others = [b.index for b in world.spec.actors if b.index != spec.index]
-        self.other_dyads = [(b, world.spec.dyad_of(spec.index, b)) for b in self.others]
         self.inbox: list[Perceived] = []
         self.prompts: list[Prompt] = []  # questions the next decisions answer
-        self.waiting = False  # in the wait for the next review
+        self.waiting = False  # in the wait for the next review (and response, see run)
+        self.review_due = math.inf  # when that wait's review is due, if one event covers both
         self.interrupted = False
         self.pending = False  # a reason to decide arrived while deciding
         self.process = world.env.process(self.run())
@@ -81,7 +80,7 @@ class ActorProcess:
 
     def wake(self) -> None:
         """Ask the actor to decide soon (interrupting its wait for the next review)."""
-        if not self.waiting:
+        if not self.waiting or self.world.env.now >= self.review_due:
             self.pending = True
         elif not self.interrupted:
             self.interrupted = True  # one interrupt per wait: a decision is already coming
@@ -120,19 +119,40 @@ class ActorProcess:
         self.wake()
 
     def run(self):  # noqa: ANN201 - a simpy generator
-        """Review, decide, act; forever (the run's end stops it)."""
+        """Review, decide, act; forever (the run's end stops it).
+
+        The wait for a review and the response delay that follows it are one simpy event
+        when nothing cuts the wait short: the delay is drawn with the wait (it is the next
+        draw of the actor's stream either way) and the event is put at the time the two
+        steps would reach, bit for bit. A reason to decide before the review interrupts
+        the wait, as always; one after the review, during the response delay, makes the
+        next decision pending, as it did when the review was an event of its own.
+        """
         world = self.world
         env, k, st, a = world.env, world.k, world.st, self.index
         while True:
-            if not self.pending:
+            if self.pending:
+                self.pending = False
+                yield Timeout(env, k.response_delay(st, a))
+            else:
+                wait = k.review_wait(st, a)
+                delay = k.response_delay(st, a)
+                now = env.now
+                review = now + wait
+                due = review + delay
+                step = due - now
+                merged = now + step == due  # else the two steps, as the times demand
+                self.review_due = review if merged else math.inf
                 self.waiting, self.interrupted = True, False
                 try:
-                    yield Timeout(env, k.review_wait(st, a))
+                    yield Timeout(env, step if merged else wait)
+                    cut = False
                 except simpy.Interrupt:
-                    pass
-                self.waiting = False
-            self.pending = False
-            yield Timeout(env, k.response_delay(st, a))
+                    cut = True
+                self.waiting, self.review_due = False, math.inf
+                if cut or not merged:
+                    self.pending = False
+                    yield Timeout(env, delay)
             if self.decider is not None:
                 self.decide_fast()
             else:
@@ -163,14 +183,15 @@ class ActorProcess:
         prompt = self._next_prompt()
         now = float(world.env.now)
         if prompt is None:
-            chosen = self.decider(world.st, self.index, now, False, NO_LEVERS, -1)
+            n = self.decider(world.st, self.index, now, False, NO_LEVERS, -1)
         else:
             levers = world.compiled.prompt_levers(prompt[0])
-            chosen = self.decider(world.st, self.index, now, True, levers, prompt[1])
-        if chosen == K.OVERFLOW:
+            n = self.decider(world.st, self.index, now, True, levers, prompt[1])
+        if n < 0:
             raise OverflowError("math range error")  # where the Python rule's math.exp raised
-        world.replay(int(world.io[K.IO_NCMD]))
-        if chosen == 0 and prompt is not None:
+        if n:
+            world.replay(n)
+        if prompt is not None and not world.io[K.IO_CHOSEN]:
             self._defer(prompt)
 
     def prepare(self, choice: Candidate) -> None:
@@ -247,6 +268,7 @@ class ActorProcess:
         ]
         ctx = world.ctx.tolist()
         dyad_rung = world.dyad_rung
+        others = [b.index for b in spec.actors if b.index != a]
         grievance = ctx[2:]
         stocks = world.stock_values()
         return DecisionContext(
@@ -257,8 +279,8 @@ class ActorProcess:
             candidates=candidates,
             inbox=self.inbox,
             prompted=prompt is not None,
-            dyad_rung={b: dyad_rung[d] for b, d in self.other_dyads},
-            grievance={b: grievance[b] for b in self.others},
+            dyad_rung={b: dyad_rung[spec.dyad_of(a, b)] for b in others},
+            grievance={b: grievance[b] for b in others},
             actor_ids=spec.actor_ids,
             actors=spec.actors,
             levers=spec.levers,

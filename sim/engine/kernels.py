@@ -66,7 +66,9 @@ SOURCE_POLICY = 0  # the move source code of a policy's moves
 (LI_ACTOR, LI_DIR, LI_RUNG, LI_BACKING, LI_MAX_USES, LI_REQ_RUNG, LI_REQ_THEIR, LI_TIGHTENS,
  LI_WHOLE, LI_DEC_KIND, LI_LIFTS, LI_LIFTS_END, LI_UNUSED, LI_UNUSED_END, LI_USED,
  LI_USED_END, LI_AFTER, LI_AFTER_END, LI_RECIP, LI_RECIP_END, LI_STOCKD, LI_STOCKD_END,
- NLI) = range(23)  # fmt: skip
+ LI_CHECK, NLI) = range(24)  # fmt: skip
+# how the decision loop checks a lever's availability (most need no full check)
+CHECK_ALWAYS, CHECK_UNLESS_IN_FORCE, CHECK_COOLDOWN, CHECK_FULL = range(4)
 (LF_MAGNITUDE, LF_RISK, LF_COST_UP, LF_COST_DAY, LF_ECONOMIC, LF_POLITICAL, LF_TENSION,
  LF_RELIEF, LF_BACKING_LEVEL, LF_ONSET, LF_DURATION, LF_STOCK, LF_COOLDOWN, LF_POTENCY_DECAY,
  LF_REQ_TENSION, LF_AFTER_DAYS, LF_AUDIENCE, LF_STANDING, LF_VALUE, LF_HAZARD, LF_HOSTILITY,
@@ -97,7 +99,7 @@ WT_DYAD, WT_RUNG, NWT = range(3)
 MI_LEVER, MI_TARGET, MI_DYAD, MI_ENDED, MI_HOLDS, NMI = range(6)
 MF_ONSET, MF_END, MF_PAIN, MF_COST, NMF = range(5)
 (IO_NCMD, IO_NMEASURES, IO_NINF, IO_NRL, IO_NMV, IO_PEAK, IO_STOPPED, IO_ENDED_EARLY,
- NIO) = range(9)  # fmt: skip
+ IO_CHOSEN, NIO) = range(10)  # fmt: skip
 SF_PEAK_DAY, SF_RESOLVE, SF_RISK_TOLERANCE, NSF = range(4)
 (CD_LEVER, CD_TARGET, CD_DIR, CD_RUNG, CD_JUMP, CD_SEVERITY, CD_COST, CD_RISK, CD_OFFENSE,
  CD_GRIEVANCE, CD_RELIEF, CD_TENSION, CD_STAKE, CD_NEED, CD_VALUE, NCD) = range(16)  # fmt: skip
@@ -121,7 +123,7 @@ POOL = 4
 S_HI, S_LO, I_HI, I_LO, HAS32, UINT32, NS = range(7)  # a stream row
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _mulhi(a, b):
     """The high 64 bits of the 128-bit product of two uint64."""
     a_lo, a_hi = a & _M32, a >> _S32
@@ -131,7 +133,7 @@ def _mulhi(a, b):
     return p3 + (p1 >> _S32) + (p2 >> _S32) + (mid >> _S32)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _step(rs, row):
     """One LCG step: state = state * multiplier + increment (mod 2**128)."""
     hi, lo = rs[row, S_HI], rs[row, S_LO]
@@ -195,13 +197,13 @@ def exponential(rs, row, scale):
     return scale * _dist.random_standard_exponential((rs, row))
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def pymin(a, b):
     """Python's ``min(a, b)``: ``b`` only if it is smaller (ties keep ``a``)."""
     return b if b < a else a
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def pymax(a, b):
     """Python's ``max(a, b)``: ``b`` only if it is larger (ties keep ``a``)."""
     return b if b > a else a
@@ -221,7 +223,7 @@ def sample_delay(rs, row, kind, a, b, cap):
     return pymin(value, cap)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _hashmix(value, hash_const):
     """Numpy's ``hashmix``: the mixed value and the next hash constant."""
     value = (value ^ hash_const) & _M32
@@ -230,7 +232,7 @@ def _hashmix(value, hash_const):
     return value ^ (value >> _S16), hash_const
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _mix(x, y):
     result = ((_MIX_L * x) - (_MIX_R * y)) & _M32
     return result ^ (result >> _S16)
@@ -511,7 +513,7 @@ def fading_at(v, s, fl, i, rate, now):
     return floor + (v[i] - floor) * math.exp(-rate * (now - s[i]))
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _fset(v, s, fl, i, now, value):
     v[i] = pymax(value, fl[i])
     s[i] = now
@@ -614,20 +616,6 @@ def effective_resolve(st, a, now):
 
 
 @nb.njit(cache=True)
-def their_rung(st, a, b):
-    """The highest rung of the crisis measures ``b`` holds in force against ``a``."""
-    t = st.t
-    d = t.dyad_of[a, b]
-    best = 0
-    for j in range(st.dm_n[d]):
-        m = st.dm[d, j]
-        lever = st.m_i[m, MI_LEVER]
-        if t.lv_i[lever, LI_ACTOR] == b and t.lv_i[lever, LI_RUNG] > best:
-            best = t.lv_i[lever, LI_RUNG]
-    return best
-
-
-@nb.njit(cache=True)
 def _used_within(st, lo, hi, days, now):
     """Whether one of the levers ``ragged_i[lo:hi]`` was used in the last ``days``."""
     for j in range(lo, hi):
@@ -686,47 +674,78 @@ def condition_holds(st, c, now):
 
 @nb.njit(cache=True)
 def available(st, lever, target, now):
-    """Whether ``lever`` can be played on ``target`` now (limits and preconditions)."""
+    """Whether ``lever`` can be played on ``target`` now (limits and preconditions).
+
+    The arrays are read into locals and the checks written in closures, which numba
+    inlines: this runs for most options of every decision (see ``gather``).
+    """
     t = st.t
-    li, lf = t.lv_i[lever], t.lv_f[lever]
-    if li[LI_MAX_USES] >= 0 and st.uses[lever] >= li[LI_MAX_USES]:
+    n = t.w_i[WI_ACTORS]
+    lv_i, lv_f, ri = t.lv_i, t.lv_f, t.ragged_i
+    uses, last_used, inf_m = st.uses, st.last_used, st.inf_m
+
+    def in_force(j):
+        return inf_m[j * n + target] >= 0
+
+    def any_used(lo, hi):
+        for j in range(lo, hi):
+            if uses[ri[j]] != 0:
+                return True
+        return False
+
+    def used_within(lo, hi, days):
+        for j in range(lo, hi):
+            if now - last_used[ri[j]] <= days:
+                return True
+        return False
+
+    def their_rung(d, holder):
+        """The highest rung of the crisis measures ``holder`` keeps in force in dyad ``d``."""
+        dm, m_i = st.dm, st.m_i
+        best = 0
+        for j in range(st.dm_n[d]):
+            m = m_i[dm[d, j], MI_LEVER]
+            if lv_i[m, LI_ACTOR] == holder and lv_i[m, LI_RUNG] > best:
+                best = lv_i[m, LI_RUNG]
+        return best
+
+    if lv_i[lever, LI_MAX_USES] >= 0 and uses[lever] >= lv_i[lever, LI_MAX_USES]:
         return False
     if st.stock[lever] < 1.0:
         return False
-    if lf[LF_COOLDOWN] > 0 and now < st.last_used[lever] + lf[LF_COOLDOWN]:
+    cooldown = lv_f[lever, LF_COOLDOWN]
+    if cooldown > 0 and now < last_used[lever] + cooldown:
         return False
-    if li[LI_DIR] != DEESCALATE and _in_force(st, lever, target):
+    if lv_i[lever, LI_DIR] != DEESCALATE and in_force(lever):
         return False  # already in force against this target
-    if li[LI_LIFTS_END] > li[LI_LIFTS]:
+    lo, hi = lv_i[lever, LI_LIFTS], lv_i[lever, LI_LIFTS_END]
+    if hi > lo:
         lifted = False
-        for j in range(li[LI_LIFTS], li[LI_LIFTS_END]):
-            if _in_force(st, t.ragged_i[j], target):
+        for j in range(lo, hi):
+            if in_force(ri[j]):
                 lifted = True
                 break
         if not lifted:
             return False  # nothing of ours to lift
-    actor = li[LI_ACTOR]
-    dyad = t.dyad_of[actor, target]
-    if li[LI_REQ_RUNG] >= 0 and st.dyad_rung[dyad] < li[LI_REQ_RUNG]:
+    dyad = t.dyad_of[lv_i[lever, LI_ACTOR], target]
+    if lv_i[lever, LI_REQ_RUNG] >= 0 and st.dyad_rung[dyad] < lv_i[lever, LI_REQ_RUNG]:
         return False
-    if _any_used(st, li[LI_UNUSED], li[LI_UNUSED_END]):
+    if any_used(lv_i[lever, LI_UNUSED], lv_i[lever, LI_UNUSED_END]):
         return False  # e.g. no refusing to retract what was retracted
-    if not _answers_hold(st, li, lf, target, now):
-        return False
-    return lf[LF_REQ_TENSION] < 0 or tension_at(st, dyad, now) >= lf[LF_REQ_TENSION]
-
-
-@nb.njit(cache=True)
-def _answers_hold(st, li, lf, target, now):
-    """The preconditions that make a move an answer: to a measure, a concession, a move."""
-    if li[LI_TIGHTENS] >= 0 and not _in_force(st, li[LI_TIGHTENS], target):
+    # the preconditions that make a move an answer: to a measure, a concession, a move
+    if lv_i[lever, LI_TIGHTENS] >= 0 and not in_force(lv_i[lever, LI_TIGHTENS]):
         return False  # nothing in force to step up
-    if li[LI_USED_END] > li[LI_USED] and not _any_used(st, li[LI_USED], li[LI_USED_END]):
+    lo, hi = lv_i[lever, LI_USED], lv_i[lever, LI_USED_END]
+    if hi > lo and not any_used(lo, hi):
         return False  # e.g. no lifting before the other side has conceded
-    if li[LI_REQ_THEIR] >= 0 and their_rung(st, li[LI_ACTOR], target) < li[LI_REQ_THEIR]:
+    needed = lv_i[lever, LI_REQ_THEIR]
+    if needed >= 0 and their_rung(dyad, target) < needed:
         return False  # e.g. an alert answers a drill
-    lo, hi = li[LI_AFTER], li[LI_AFTER_END]
-    return hi == lo or _used_within(st, lo, hi, lf[LF_AFTER_DAYS], now)
+    lo, hi = lv_i[lever, LI_AFTER], lv_i[lever, LI_AFTER_END]
+    if hi > lo and not used_within(lo, hi, lv_f[lever, LF_AFTER_DAYS]):
+        return False
+    required = lv_f[lever, LF_REQ_TENSION]
+    return required < 0 or tension_at(st, dyad, now) >= required
 
 
 # --- measures in force --------------------------------------------------------------------------
@@ -1098,6 +1117,165 @@ def close(st, now):
 
 
 # --- decisions: open options and their features ------------------------------------------------
+#
+# The decision path is the engine's hottest code (every open option of every decision), so
+# ``gather`` takes the arrays it reads into local variables once and works on them in
+# closures, which numba inlines: a call to a compiled function that takes arrays, or that
+# reads a structref's fields, pays reference counting on each (about 0.1 us a call, more
+# than the work of an option).
+
+
+@nb.njit(cache=True)
+def gather(st, a, now, prompted, prompt_levers, prompt_target):
+    """List the open options of actor ``a`` with their features into ``cand``; return how many.
+
+    An exogenous prompt offers its levers on its target; otherwise the actor's choosable
+    options. An option is open when it is not in preparation and is available (the common
+    limits are checked here, anything else by :func:`available`). Also leaves in ``ctx`` the
+    actor's effective resolve, risk tolerance and grievance against each actor.
+    """
+    t = st.t
+    n = t.w_i[WI_ACTORS]
+    lv_i, lv_f, op_i, op_f, ri, rf = t.lv_i, t.lv_f, t.op_i, t.op_f, t.ragged_i, t.ragged_f
+    al_i, al_f = t.al_i, t.al_f
+    uses, last_used, inf_m, inf_order, prep = st.uses, st.last_used, st.inf_m, st.inf_order, st.prep
+    m_i, m_f = st.m_i, st.m_f
+    stakes, backing, dyad_rung, cand, cand_o = (
+        st.stakes,
+        st.backing,
+        st.dyad_rung,
+        st.cand,
+        st.cand_o,
+    )
+    gr_now, ten_now = st.gr_now, st.ten_now
+    n_inf = st.io[IO_NINF]
+    days = t.w_i[WI_DAYS]
+    gr_v, gr_s, gr_fl, ten_v, ten_s, ten_fl = (
+        st.gr_v,
+        st.gr_s,
+        st.gr_fl,
+        st.ten_v,
+        st.ten_s,
+        st.ten_fl,
+    )
+    gr_rate, ten_rate = t.w_f[WF_GRIEVANCE_DECAY], t.w_f[WF_TENSION_DECAY]
+    for b in range(n):  # each actor's grievance and each dyad's tension, read once
+        i = a * n + b
+        if now == gr_s[i]:
+            gr_now[b] = gr_v[i]
+        else:
+            gr_now[b] = gr_fl[i] + (gr_v[i] - gr_fl[i]) * math.exp(-gr_rate * (now - gr_s[i]))
+    for d in range(len(ten_now)):
+        if now == ten_s[d]:
+            ten_now[d] = ten_v[d]
+        else:
+            ten_now[d] = ten_fl[d] + (ten_v[d] - ten_fl[d]) * math.exp(-ten_rate * (now - ten_s[d]))
+
+    def in_force(lever, target):
+        return inf_m[lever * n + target] >= 0
+
+    def is_open(lever, target):
+        whole = lv_i[lever, LI_WHOLE] != 0
+        if prep[lever * (n + 1) + (n if whole else target)]:
+            return False  # in preparation
+        check = lv_i[lever, LI_CHECK]
+        if check == CHECK_UNLESS_IN_FORCE:
+            return not in_force(lever, target)
+        if check == CHECK_COOLDOWN:
+            cooling = now < last_used[lever] + lv_f[lever, LF_COOLDOWN]
+            return not (cooling or in_force(lever, target))
+        if check == CHECK_FULL:
+            return available(st, lever, target, now)
+        return True
+
+    def patron_share(al):
+        return al_f[al, ALF_OFFENSE_SHARE] * al_f[al, ALF_COMMITMENT] * (0.5 + 0.5 * backing[al])
+
+    def reciprocated(lever):
+        for j in range(lv_i[lever, LI_RECIP], lv_i[lever, LI_RECIP_END]):
+            if uses[ri[j]] != 0:
+                return True
+        return False
+
+    def expected_cost(lever):
+        if lv_f[lever, LF_COST_DAY] == 0.0:
+            return lv_f[lever, LF_COST_UP]
+        left = pymax(0.0, days - now)
+        horizon = pymin(pymin(lv_f[lever, LF_DURATION], PLANNING_DAYS), left)
+        return lv_f[lever, LF_COST_UP] + lv_f[lever, LF_COST_DAY] * horizon
+
+    def relief(lever, target):
+        own = 0.0  # the running costs of own measures it lifts ...
+        for j in range(lv_i[lever, LI_LIFTS], lv_i[lever, LI_LIFTS_END]):
+            m = inf_m[ri[j] * n + target]
+            if m >= 0:
+                own += m_f[m, MF_COST]
+        theirs = 0.0  # ... and the pain of the target's measures on the user
+        user = lv_i[lever, LI_ACTOR]
+        for j in range(n_inf):
+            m = inf_m[inf_order[j]]
+            if lv_i[m_i[m, MI_LEVER], LI_ACTOR] == target and m_i[m, MI_TARGET] == user:
+                theirs += m_f[m, MF_PAIN]
+        return own + theirs
+
+    def features(o, k):
+        """What a policy weighs about option ``o`` now, into ``cand[k]`` (``features``)."""
+        lever, target = op_i[o, OI_LEVER], op_i[o, OI_TARGET]
+        direction = lv_i[lever, LI_DIR]
+        mine = a * n
+        risk = op_f[o, OF_RISK]
+        for j in range(op_i[o, OI_DETER], op_i[o, OI_DETER_END]):
+            risk *= 1.0 + rf[j] * (0.5 + 0.5 * backing[ri[j]])
+        severity = op_f[o, OF_SEVERITY]
+        offense = stakes[mine + target] * severity if direction == ESCALATE else 0.0
+        for j in range(op_i[o, OI_OFFENDS], op_i[o, OI_OFFENDS_END]):
+            offense += stakes[mine + ri[j]] * rf[j]
+        for j in range(op_i[o, OI_PATRONS], op_i[o, OI_PATRONS_END]):
+            al = ri[j]
+            offense += stakes[mine + al_i[al, ALI_PATRON]] * rf[j] * patron_share(al)
+        need = 0.0
+        lo, hi = op_i[o, OI_RIVALS], op_i[o, OI_RIVALS_END]
+        if direction == SUPPORT and hi > lo:
+            worst = ten_now[ri[lo]]
+            for j in range(lo + 1, hi):
+                worst = pymax(worst, ten_now[ri[j]])
+            need = op_f[o, OF_COMMITMENT] * worst
+        known = op_i[o, OI_FIXED] != 0
+        cost = lv_f[lever, LF_COST_UP]
+        if lv_f[lever, LF_AUDIENCE] > 0 and not reciprocated(lever):
+            cost = (cost if known else expected_cost(lever)) + lv_f[lever, LF_AUDIENCE]
+            known = True
+        rung = lv_i[lever, LI_RUNG]
+        cand[k, CD_LEVER], cand[k, CD_TARGET], cand[k, CD_DIR] = lever, target, direction
+        cand[k, CD_RUNG] = rung
+        cand[k, CD_JUMP] = rung - dyad_rung[op_i[o, OI_DYAD]] if direction == ESCALATE else 0
+        cand[k, CD_SEVERITY] = severity
+        cand[k, CD_COST] = cost if known else expected_cost(lever)
+        cand[k, CD_RISK], cand[k, CD_OFFENSE], cand[k, CD_GRIEVANCE] = risk, offense, gr_now[target]
+        cand[k, CD_RELIEF] = relief(lever, target) if direction == DEESCALATE else 0.0
+        cand[k, CD_TENSION], cand[k, CD_STAKE] = ten_now[op_i[o, OI_DYAD]], stakes[mine + target]
+        cand[k, CD_NEED], cand[k, CD_VALUE] = need, lv_f[lever, LF_VALUE]
+
+    count = 0
+    if prompted:
+        for j in range(len(prompt_levers)):
+            o = prompt_levers[j] * n + prompt_target
+            if is_open(prompt_levers[j], prompt_target):
+                features(o, count)
+                cand_o[count] = o
+                count += 1
+    else:
+        for j in range(t.ac_i[a, AI_OPTIONS], t.ac_i[a, AI_OPTIONS_END]):
+            o = ri[j]
+            if is_open(op_i[o, OI_LEVER], op_i[o, OI_TARGET]):
+                features(o, count)
+                cand_o[count] = o
+                count += 1
+    ctx = st.ctx
+    ctx[0] = effective_resolve(st, a, now)
+    ctx[1] = st.risk_tolerance[a]
+    ctx[2 : 2 + n] = gr_now
+    return count
 
 
 @nb.njit(cache=True)
@@ -1106,122 +1284,6 @@ def _held(st, lever, target):
     n = st.t.w_i[WI_ACTORS]
     whole = st.t.lv_i[lever, LI_WHOLE] != 0
     return lever * (n + 1) + (n if whole else target)
-
-
-@nb.njit(cache=True)
-def gather(st, a, now, prompted, prompt_levers, prompt_target):
-    """List the open options of actor ``a`` with their features into ``cand``; return how many.
-
-    An exogenous prompt offers its levers on its target; otherwise the actor's choosable
-    options. An option is open when it is not in preparation and is available. Also leaves
-    in ``ctx`` the actor's effective resolve, risk tolerance and grievance against each actor.
-    """
-    t = st.t
-    n = t.w_i[WI_ACTORS]
-    for b in range(n):  # each actor's grievance and each dyad's tension, read once
-        st.gr_now[b] = grievance_at(st, a, b, now)
-    for d in range(len(st.ten_now)):
-        st.ten_now[d] = tension_at(st, d, now)
-    count = 0
-    if prompted:
-        for j in range(len(prompt_levers)):
-            count = _consider(st, a, now, prompt_levers[j] * n + prompt_target, count)
-    else:
-        for j in range(t.ac_i[a, AI_OPTIONS], t.ac_i[a, AI_OPTIONS_END]):
-            count = _consider(st, a, now, t.ragged_i[j], count)
-    st.ctx[0] = effective_resolve(st, a, now)
-    st.ctx[1] = st.risk_tolerance[a]
-    st.ctx[2 : 2 + n] = st.gr_now
-    return count
-
-
-@nb.njit(cache=True)
-def _consider(st, a, now, o, count):
-    t = st.t
-    lever, target = t.op_i[o, OI_LEVER], t.op_i[o, OI_TARGET]
-    if st.prep[_held(st, lever, target)]:
-        return count
-    if not available(st, lever, target, now):
-        return count
-    _features(st, a, now, o, st.cand[count])
-    st.cand_o[count] = o
-    return count + 1
-
-
-@nb.njit(cache=True)
-def _features(st, a, now, o, row):
-    """What a policy weighs about playing option ``o`` now (the engine's ``features``)."""
-    t = st.t
-    n = t.w_i[WI_ACTORS]
-    oi, of = t.op_i[o], t.op_f[o]
-    lever, target = oi[OI_LEVER], oi[OI_TARGET]
-    li, lf = t.lv_i[lever], t.lv_f[lever]
-    direction = li[LI_DIR]
-    stakes = a * n
-    risk = of[OF_RISK]
-    for j in range(oi[OI_DETER], oi[OI_DETER_END]):
-        risk *= 1.0 + t.ragged_f[j] * (0.5 + 0.5 * st.backing[t.ragged_i[j]])
-    offense = st.stakes[stakes + target] * of[OF_SEVERITY] if direction == ESCALATE else 0.0
-    for j in range(oi[OI_OFFENDS], oi[OI_OFFENDS_END]):
-        offense += st.stakes[stakes + t.ragged_i[j]] * t.ragged_f[j]
-    for j in range(oi[OI_PATRONS], oi[OI_PATRONS_END]):
-        al = t.ragged_i[j]
-        patron = t.al_i[al, ALI_PATRON]
-        offense += st.stakes[stakes + patron] * t.ragged_f[j] * _patron_share(st, al)
-    need = 0.0
-    if direction == SUPPORT and oi[OI_RIVALS_END] > oi[OI_RIVALS]:
-        worst = st.ten_now[t.ragged_i[oi[OI_RIVALS]]]
-        for j in range(oi[OI_RIVALS] + 1, oi[OI_RIVALS_END]):
-            worst = pymax(worst, st.ten_now[t.ragged_i[j]])
-        need = of[OF_COMMITMENT] * worst
-    known = oi[OI_FIXED] != 0
-    cost = lf[LF_COST_UP]
-    if lf[LF_AUDIENCE] > 0 and not _any_used(st, li[LI_RECIP], li[LI_RECIP_END]):
-        cost = (cost if known else expected_cost(st, lever, now)) + lf[LF_AUDIENCE]
-        known = True
-    row[CD_LEVER], row[CD_TARGET], row[CD_DIR], row[CD_RUNG] = lever, target, direction, li[LI_RUNG]
-    row[CD_JUMP] = li[LI_RUNG] - st.dyad_rung[oi[OI_DYAD]] if direction == ESCALATE else 0
-    row[CD_SEVERITY] = of[OF_SEVERITY]
-    row[CD_COST] = cost if known else expected_cost(st, lever, now)
-    row[CD_RISK], row[CD_OFFENSE], row[CD_GRIEVANCE] = risk, offense, st.gr_now[target]
-    row[CD_RELIEF] = _relief(st, lever, target) if direction == DEESCALATE else 0.0
-    row[CD_TENSION], row[CD_STAKE] = st.ten_now[oi[OI_DYAD]], st.stakes[stakes + target]
-    row[CD_NEED], row[CD_VALUE] = need, lf[LF_VALUE]
-
-
-@nb.njit(cache=True)
-def expected_cost(st, lever, now):
-    """Upfront cost plus the running cost over the planning horizon (or the duration)."""
-    lf = st.t.lv_f[lever]
-    if lf[LF_COST_DAY] == 0.0:
-        return lf[LF_COST_UP]
-    left = pymax(0.0, st.t.w_i[WI_DAYS] - now)
-    days = pymin(pymin(lf[LF_DURATION], PLANNING_DAYS), left)
-    return lf[LF_COST_UP] + lf[LF_COST_DAY] * days
-
-
-@nb.njit(cache=True)
-def _relief(st, lever, target):
-    """Pain per day a de-escalating move may end.
-
-    That is its own lifted measures' running costs, and the target's measures on the user,
-    which a conciliatory move invites the target to lift.
-    """
-    t = st.t
-    n = t.w_i[WI_ACTORS]
-    li = t.lv_i[lever]
-    own = 0.0
-    for j in range(li[LI_LIFTS], li[LI_LIFTS_END]):
-        m = st.inf_m[t.ragged_i[j] * n + target]
-        if m >= 0:
-            own += st.m_f[m, MF_COST]
-    theirs = 0.0
-    user = li[LI_ACTOR]
-    for j in range(st.io[IO_NINF]):
-        m = st.inf_m[st.inf_order[j]]
-        if t.lv_i[st.m_i[m, MI_LEVER], LI_ACTOR] == target and st.m_i[m, MI_TARGET] == user:
-            theirs += st.m_f[m, MF_PAIN]
-    return own + theirs
 
 
 # --- choices: preparing and enacting them -------------------------------------------------------
@@ -1277,110 +1339,106 @@ def hold(st, lever, target, held):
 
 
 @nb.njit(cache=True)
-def _logit_utility(p, row, resolve, risk_tolerance):
-    """The utility of a candidate (:meth:`sim.policies.logit.LogitPolicy.utility`)."""
-    direction = row[CD_DIR]
-    severity, cost = row[CD_SEVERITY], row[CD_COST]
-    if direction == ESCALATE:
-        jump = row[CD_JUMP]
-        weighed = (
-            p[P_GRIEVANCE] * resolve * row[CD_GRIEVANCE] * (0.5 + severity)
-            - p[P_COST] * cost
-            - p[P_RISK] * (1.0 - risk_tolerance) * row[CD_RISK]
-            - p[P_OFFENSE] * row[CD_OFFENSE]
-            - p[P_JUMP] * (jump - 1 if jump > 1 else 0.0)  # climbs beyond one rung
-            - p[P_ACTION_COST] * (0.5 + severity)
-        )
-    elif direction == DEESCALATE:
-        weighed = (
-            p[P_CALM] * row[CD_STAKE] * row[CD_TENSION]
-            + p[P_RELIEF] * row[CD_RELIEF]
-            - p[P_FACE] * resolve * row[CD_GRIEVANCE]
-            - p[P_COST] * cost
-            - p[P_ACTION_COST] * 0.5
-        )
-    else:
-        weighed = (
-            p[P_SUPPORT] * row[CD_NEED]
-            - p[P_OFFENSE] * row[CD_OFFENSE]
-            - p[P_COST] * cost
-            - p[P_ACTION_COST] * 0.5
-        )
-    return row[CD_VALUE] + weighed
-
-
-@nb.njit(cache=True)
-def _logit_draw(st, row, lam, picks, count):
-    """The two-stage logit draw over candidates ``picks[:count]``: act or wait, then which.
-
-    Returns the candidate's index, -1 to wait, or -2 when ``exp`` overflowed (where
-    Python's ``math.exp`` raised OverflowError).
-    """
-    util, weights = st.util, st.weights
-    best = util[picks[0]]
-    for j in range(1, count):
-        if util[picks[j]] > best:
-            best = util[picks[j]]
-    u = random(st.rs, row)
-    x = -lam * best
-    e = math.exp(x)
-    if math.isinf(e) and not math.isinf(x):
-        return -2
-    if u >= 1.0 / (1.0 + e):
-        return -1
-    total = 0.0
-    for j in range(count):
-        weights[j] = math.exp(lam * (util[picks[j]] - best))
-        total += weights[j]
-    threshold = random(st.rs, row) * total
-    for j in range(count):
-        threshold -= weights[j]
-        if threshold < 0.0:
-            return picks[j]
-    return picks[count - 1]
-
-
-@nb.njit(cache=True)
 def decide_logit(st, a, now, prompted, prompt_levers, prompt_target):
     """One decision of a logit actor, start to finish: options, utilities, draws, lags, plays.
 
-    Returns the number of moves chosen (0: wait), or :data:`OVERFLOW`; the commands left
-    are counted in ``io``. A prompt is answered with one move at most (``choose``); otherwise
-    up to ``package`` moves of distinct levers are drawn (``choose_moves``).
+    The rule is :class:`sim.policies.logit.LogitPolicy`'s, operation for operation: each
+    open option's utility, then the two-stage draw (act with the logit probability of the
+    best move against waiting, then a move with probability proportional to
+    ``exp(rationality * utility)``). A prompt is answered with one move at most
+    (``choose``); otherwise up to ``package`` moves of distinct levers are drawn
+    (``choose_moves``). Returns the number of commands left, or :data:`OVERFLOW`; the
+    number of moves chosen (0: wait) is left in ``io[IO_CHOSEN]``.
     """
-    t = st.t
-    p = t.policy_f[a]
+    p = st.t.policy_f[a]
     count = gather(st, a, now, prompted, prompt_levers, prompt_target)
-    st.io[IO_NCMD] = 0
+    io = st.io
+    io[IO_NCMD], io[IO_CHOSEN] = 0, 0
     if count == 0:
         return 0
+    cand, util, weights, picks, rs = st.cand, st.util, st.weights, st.picks, st.rs
     resolve, risk_tolerance = st.ctx[0], st.ctx[1]
-    for j in range(count):
-        st.util[j] = _logit_utility(p, st.cand[j], resolve, risk_tolerance)
-        st.picks[j] = j
     row, lam = 1 + a, p[P_RATIONALITY]
+
+    def utility(k):
+        """:meth:`sim.policies.logit.LogitPolicy.utility` of candidate ``k``."""
+        direction, severity, cost = cand[k, CD_DIR], cand[k, CD_SEVERITY], cand[k, CD_COST]
+        if direction == ESCALATE:
+            jump = cand[k, CD_JUMP]
+            weighed = (
+                p[P_GRIEVANCE] * resolve * cand[k, CD_GRIEVANCE] * (0.5 + severity)
+                - p[P_COST] * cost
+                - p[P_RISK] * (1.0 - risk_tolerance) * cand[k, CD_RISK]
+                - p[P_OFFENSE] * cand[k, CD_OFFENSE]
+                - p[P_JUMP] * (jump - 1 if jump > 1 else 0.0)  # climbs beyond one rung
+                - p[P_ACTION_COST] * (0.5 + severity)
+            )
+        elif direction == DEESCALATE:
+            weighed = (
+                p[P_CALM] * cand[k, CD_STAKE] * cand[k, CD_TENSION]
+                + p[P_RELIEF] * cand[k, CD_RELIEF]
+                - p[P_FACE] * resolve * cand[k, CD_GRIEVANCE]
+                - p[P_COST] * cost
+                - p[P_ACTION_COST] * 0.5
+            )
+        else:
+            weighed = (
+                p[P_SUPPORT] * cand[k, CD_NEED]
+                - p[P_OFFENSE] * cand[k, CD_OFFENSE]
+                - p[P_COST] * cost
+                - p[P_ACTION_COST] * 0.5
+            )
+        return cand[k, CD_VALUE] + weighed
+
+    def draw(alive):
+        """The two-stage draw over ``picks[:alive]``: an index, -1 to wait, -2 on overflow."""
+        best = util[picks[0]]
+        for j in range(1, alive):
+            if util[picks[j]] > best:
+                best = util[picks[j]]
+        u = random(rs, row)
+        x = -lam * best
+        e = math.exp(x)
+        if math.isinf(e) and not math.isinf(x):
+            return -2  # where Python's math.exp raised OverflowError
+        if u >= 1.0 / (1.0 + e):
+            return -1
+        total = 0.0
+        for j in range(alive):
+            weights[j] = math.exp(lam * (util[picks[j]] - best))
+            total += weights[j]
+        threshold = random(rs, row) * total
+        for j in range(alive):
+            threshold -= weights[j]
+            if threshold < 0.0:
+                return picks[j]
+        return picks[alive - 1]
+
+    for k in range(count):
+        util[k] = utility(k)
+        picks[k] = k
     package = 1 if prompted else int(p[P_PACKAGE])
     chosen = np.empty(max(1, package), dtype=np.int64)
     n_chosen, alive = 0, count
     while alive > 0 and n_chosen < package:
-        pick = _logit_draw(st, row, lam, st.picks, alive)
+        pick = draw(alive)
         if pick == -2:
             return OVERFLOW
         if pick < 0:
             break
         chosen[n_chosen] = pick
         n_chosen += 1
-        lever = st.cand[pick, CD_LEVER]
-        kept = 0
+        kept = 0  # the next move of a package is another lever
         for j in range(alive):
-            if st.cand[st.picks[j], CD_LEVER] != lever:
-                st.picks[kept] = st.picks[j]
+            if cand[picks[j], CD_LEVER] != cand[pick, CD_LEVER]:
+                picks[kept] = picks[j]
                 kept += 1
         alive = kept
     for j in range(n_chosen):
-        c = st.cand[chosen[j]]
-        _prepare(st, now, int(c[CD_LEVER]), int(c[CD_TARGET]), 1.0)
-    return n_chosen
+        k = chosen[j]
+        _prepare(st, now, int(cand[k, CD_LEVER]), int(cand[k, CD_TARGET]), 1.0)
+    io[IO_CHOSEN] = n_chosen
+    return io[IO_NCMD]
 
 
 # --- odds and ends Python needs -----------------------------------------------------------------

@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MoveRecord:
-    """One move as it was announced: who did what to whom, when, and how it is coded."""
+    """One move as it was announced: who did what to whom, when, and how it is coded.
+
+    Not frozen: a run makes a hundred of them, and a frozen dataclass's ``__init__`` sets
+    each field through ``object.__setattr__``, at twice the cost. Treat it as read-only.
+    """
 
     day: float
     actor: str
@@ -57,10 +61,6 @@ class RunRecord:
         return self.dyad_rungs.max(axis=0)
 
 
-_new = object.__new__
-_SET = [MoveRecord.__dict__[name].__set__ for name in MoveRecord.__slots__]
-
-
 def moves_from_rows(
     ints: list[list[int]],
     floats: list[list[float]],
@@ -71,24 +71,23 @@ def moves_from_rows(
     """MoveRecords from the engine's move rows: (lever, target, source) and (day, magnitude).
 
     ``levers`` holds each lever's (actor id, lever id, rung, CAMEO code, Goldstein score,
-    direction). The records are filled through their slots: a frozen dataclass's
-    ``__init__`` goes through ``object.__setattr__`` for each field, three times slower,
-    and a run makes a hundred of them.
+    direction).
     """
-    day, actor, target, lever, rung, cameo, goldstein, magnitude, direction, source = _SET
     out = []
-    for (i, t, s), (when, size) in zip(ints, floats, strict=True):
-        who, lever_id, step, code, score, way = levers[i]
-        move = _new(MoveRecord)
-        day(move, when)
-        actor(move, who)
-        target(move, actor_ids[t])
-        lever(move, lever_id)
-        rung(move, step)
-        cameo(move, code)
-        goldstein(move, score)
-        magnitude(move, size)
-        direction(move, way)
-        source(move, sources[s])
-        out.append(move)
+    for (i, t, s), (day, magnitude) in zip(ints, floats, strict=True):
+        actor, lever, rung, cameo, goldstein, direction = levers[i]
+        out.append(
+            MoveRecord(
+                day,
+                actor,
+                actor_ids[t],
+                lever,
+                rung,
+                cameo,
+                goldstein,
+                magnitude,
+                direction,
+                sources[s],
+            )  # fmt: skip
+        )
     return out

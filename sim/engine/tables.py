@@ -83,6 +83,31 @@ def whole_lever(lever: LeverSpec) -> bool:
     return lever.cooldown > 0 or lever.max_uses >= 0 or lever.stock != math.inf
 
 
+def availability_check(lever: LeverSpec) -> int:
+    """How the decision loop checks a lever's availability (see ``kernels.gather``).
+
+    Most levers have no limit or precondition but "not already in force" and perhaps a
+    cooldown, which the loop checks itself; the rest go through ``kernels.available``.
+    """
+    limited = (
+        lever.max_uses >= 0
+        or lever.stock != math.inf
+        or lever.lifts
+        or lever.req_rung >= 0
+        or lever.req_unused
+        or lever.req_tension >= 0
+        or lever.req_used
+        or lever.req_their_rung >= 0
+        or lever.req_after
+        or lever.tightens >= 0
+    )
+    if limited or (lever.direction == DEESCALATE and lever.cooldown > 0):
+        return K.CHECK_FULL
+    if lever.cooldown > 0:
+        return K.CHECK_COOLDOWN  # and not in force
+    return K.CHECK_ALWAYS if lever.direction == DEESCALATE else K.CHECK_UNLESS_IN_FORCE
+
+
 def build(spec: RunSpec, fast: list[bool], policy_params: np.ndarray) -> Tables:
     """The arrays of ``spec``; ``fast`` and ``policy_params``: which actors decide in a kernel."""
     n, ragged = len(spec.actors), Ragged()
@@ -169,6 +194,7 @@ def _levers(spec: RunSpec, ragged: Ragged) -> dict[str, np.ndarray]:
         lv_i[i, K.LI_AFTER : K.LI_AFTER_END + 1] = ragged.add(lv.req_after)
         lv_i[i, K.LI_RECIP : K.LI_RECIP_END + 1] = ragged.add(lv.reciprocates)
         lv_i[i, K.LI_STOCKD : K.LI_STOCKD_END + 1] = ragged.add(lv.stock_deltas)
+        lv_i[i, K.LI_CHECK] = availability_check(lv)
         lv_f[i] = (
             lv.magnitude, lv.risk, lv.cost_upfront, lv.cost_per_day, lv.economic, lv.political,
             lv.tension, lv.grievance_relief, lv.backing_level, lv.onset, lv.duration, lv.stock,
@@ -391,17 +417,21 @@ class Compiled:
             array = self._prompts[levers] = np.array(levers, dtype=np.int64)
         return array
 
-    def acquire(self) -> Any:
-        """A run state not in use (a new one if every state is running: threads, nesting)."""
+    def acquire(self) -> tuple[Any, tuple[np.ndarray, ...]]:
+        """A run state not in use, and the arrays of it that Python reads.
+
+        A new state is made when every one is in use (threads, or a run inside a run).
+        """
         try:
             return self._free.pop()
         except IndexError:
-            return K.new_state(self.ref)
+            state = K.new_state(self.ref)
+            return state, K.handles(state)
 
-    def release(self, state: Any) -> None:
+    def release(self, state: Any, handles: tuple[np.ndarray, ...]) -> None:
         """Give a state back once its run is recorded."""
         if len(self._free) < 4:
-            self._free.append(state)
+            self._free.append((state, handles))
 
 
 _COMPILED: dict[int, tuple[RunSpec, Compiled]] = {}

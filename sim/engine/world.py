@@ -27,7 +27,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from simpy.events import Timeout
+from simpy.events import NORMAL, Timeout
 
 from sim.engine import kernels as K
 from sim.engine.record import MoveRecord, RunRecord, moves_from_rows
@@ -83,6 +83,7 @@ SIGNATURES = {
 #: The decision kernels of built-in policies, by :meth:`Policy.kernel` name.
 DECIDERS = {"logit": "decide_logit"}
 NO_LEVERS = np.zeros(0, dtype=np.int64)
+PERCEIVE, EXPIRE, ENACT, WATCH = K.CMD_PERCEIVE, K.CMD_EXPIRE, K.CMD_ENACT, K.CMD_WATCH
 _CALLS: SimpleNamespace | None = None
 
 
@@ -184,6 +185,22 @@ class Fading:
         K.fading_scale(*self._args(), float(now), float(factor))
 
 
+class Call(Timeout):
+    """A timeout whose one callback, ``fn(event)``, reads its ``args`` (a kernel's command)."""
+
+    def __init__(self, env: simpy.Environment, delay: float, fn: Callable, args: Any) -> None:
+        # As Timeout.__init__, with the callback in place (this is made ~300 times a run).
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        self.env = env
+        self.callbacks = [fn]
+        self._value = None
+        self._delay = delay
+        self._ok = True
+        self.args = args
+        env.schedule(self, NORMAL, delay)
+
+
 @dataclass(frozen=True, slots=True)
 class FadingView:
     """One fading quantity of a live world, read on demand: ``view.at(now)``."""
@@ -239,11 +256,16 @@ class World:
     ) -> None:
         self.env = env
         self.spec = spec
-        with interrupts_held():  # the first world of a process loads the kernels
-            self.compiled: Compiled = compiled(spec)
-            self.st = self.compiled.acquire()
-        self.k = kernel_calls(self.st)
-        self.rs, self.cmd, self.cand, self.ctx, self.io, self.sf = self.k.handles(self.st)
+        if _CALLS is None:
+            with interrupts_held():  # the first world of a process loads the kernels
+                self.compiled: Compiled = compiled(spec)
+                self.st, handles = self.compiled.acquire()
+        else:
+            self.compiled = compiled(spec)
+            self.st, handles = self.compiled.acquire()
+        self.rs, self.cmd, self.cand, self.ctx, self.io, self.sf = handles
+        self.k = k = kernel_calls(self.st)
+        self._perceive, self._expire, self._enact = k.perceive, k.expire, k.enact
         self._seed(seed)
         if rng is not None:
             self.set_stream(0, rng)
@@ -251,10 +273,9 @@ class World:
         self.event_log: list[tuple[float, str, str]] = []
         self.actors: list[ActorProcess] | None = None  # who hears perceived moves
         self.watchers: dict[int, StochasticProcess] = {}
-        self.sources = list(self.compiled.sources)
-        self.stake_base = [list(a.stakes) for a in spec.actors]
+        self.sources = self.compiled.sources  # copied before a new source is added
         self.stake_boosts: list[tuple[tuple[int, ...], float]] = []
-        self.replay(self.k.start(self.st))  # measures in force on the start date
+        self.replay(k.start(self.st))  # measures in force on the start date
 
     def _seed(self, seed: np.random.SeedSequence | None) -> None:
         """Seed every stream from ``seed`` (numpy's seeding, in the kernel when it can)."""
@@ -312,35 +333,33 @@ class World:
             return
         env = self.env
         for kind, delay, a, b, c, x in self.cmd[:n].tolist():
-            if kind == K.CMD_PERCEIVE:
-                event = Timeout(env, delay)
-                event.move = (int(a), int(b), int(c), x)
-                event.callbacks.append(self._perceived)
-            elif kind == K.CMD_EXPIRE:
-                event = Timeout(env, delay)
-                event.measure = int(a)
-                event.callbacks.append(self._expired)
-            elif kind == K.CMD_ENACT:
-                event = Timeout(env, delay)
-                event.move = (int(a), int(b), x)
-                event.callbacks.append(self._enacted)
-            elif kind == K.CMD_WATCH:
+            if kind == PERCEIVE:
+                Call(env, delay, self._perceived, (int(a), int(b), int(c), x))
+            elif kind == EXPIRE:
+                Call(env, delay, self._expired, int(a))
+            elif kind == ENACT:
+                Call(env, delay, self._enacted, (int(a), int(b), x))
+            elif kind == WATCH:
                 self.watchers[int(a)].exposure_changed(x)
             else:
                 self.stop.succeed()
 
-    def _perceived(self, event: Timeout) -> None:
-        lever, target, perceiver, hostility = event.move
-        self.k.perceive(self.st, lever, target, perceiver, hostility, self.env.now)
+    def _perceived(self, event: Call) -> None:
+        lever, target, perceiver, hostility = event.args
+        self._perceive(self.st, lever, target, perceiver, hostility, self.env.now)
         if self.actors is not None:
             self.actors[perceiver].hear(lever, target, hostility)
 
-    def _expired(self, event: Timeout) -> None:
-        self.replay(self.k.expire(self.st, event.measure, self.env.now))
+    def _expired(self, event: Call) -> None:
+        n = self._expire(self.st, event.args, self.env.now)
+        if n:
+            self.replay(n)
 
-    def _enacted(self, event: Timeout) -> None:
-        lever, target, amount = event.move
-        self.replay(self.k.enact(self.st, lever, target, self.env.now, amount))
+    def _enacted(self, event: Call) -> None:
+        lever, target, amount = event.args
+        n = self._enact(self.st, lever, target, self.env.now, amount)
+        if n:
+            self.replay(n)
 
     def end_of_horizon(self) -> None:
         """The horizon is reached: stop the run unless it has stopped already."""
@@ -355,7 +374,7 @@ class World:
         try:
             return self.sources.index(source)
         except ValueError:
-            self.sources.append(source)
+            self.sources = [*self.sources, source]  # the spec's list is shared by its runs
             return len(self.sources) - 1
 
     def available(self, lever: LeverSpec, target: int) -> bool:
@@ -417,7 +436,8 @@ class World:
                 if a != b:
                     boosts = self.stake_boosts
                     extra = sum(v for group, v in boosts if a in group and b in group)
-                    self.k.set_stake(self.st, a, b, min(1.0, self.stake_base[a][b] + extra))
+                    base = self.spec.actors[a].stakes[b]
+                    self.k.set_stake(self.st, a, b, min(1.0, base + extra))
 
     def hostility(self, lever: LeverSpec) -> float:
         """How hostile a move feels to its target (:func:`sim.engine.tables.move_hostility`)."""
@@ -429,7 +449,7 @@ class World:
         """The run's record (call :meth:`close` first)."""
         spec, k, st = self.spec, self.k, self.st
         dyad_rung, dyad_peak, first, costs, stocks, played = k.outcome_state(st)
-        final = int(dyad_rung.max()) if len(dyad_rung) else 0
+        final = max(dyad_rung.tolist(), default=0)
         peak = int(self.io[K.IO_PEAK])
         lever_ids, lever_f = k.moves(st)
         return RunRecord(
@@ -459,7 +479,7 @@ class World:
 
     def release(self) -> None:
         """Give the run's state back for the next run (the world is unusable after this)."""
-        self.compiled.release(self.st)
+        self.compiled.release(self.st, (self.rs, self.cmd, self.cand, self.ctx, self.io, self.sf))
 
     # --- the state as Python objects (copies: for tests and for looking inside a run) ---------
 
