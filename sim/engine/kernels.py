@@ -1257,6 +1257,10 @@ def gather(st, a, now, prompted, prompt_levers, prompt_target):
         cand[k, CD_NEED], cand[k, CD_VALUE] = need, lv_f[lever, LF_VALUE]
 
     count = 0
+    if (
+        len(prompt_levers) if prompted else t.ac_i[a, AI_OPTIONS_END] - t.ac_i[a, AI_OPTIONS]
+    ) > len(cand):
+        raise RuntimeError("more options than the candidate table holds (engine bug)")
     if prompted:
         for j in range(len(prompt_levers)):
             o = prompt_levers[j] * n + prompt_target

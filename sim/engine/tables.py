@@ -150,7 +150,13 @@ def _world(spec: RunSpec, n_watchers: int) -> dict[str, np.ndarray]:
     # (each lift tells the watchers), imposing, and being perceived by every other actor
     per_move = levers * (n_watchers + 1) + n + len(spec.alliances) + 8
     w_i[K.WI_CMD_CAP] = 256 + (10 + len(spec.initial_measures)) * per_move
-    w_i[K.WI_CAND_CAP] = max(1, levers * n)
+    # room for every option of an actor (a lever may list a target twice) or of a prompt
+    options = [
+        sum(len(lv.targets) for lv in (spec.levers[i] for i in a.levers) if lv.choosable)
+        for a in spec.actors
+    ]
+    prompts = [len(x.levers) for e in spec.events for x in (*e.effects, *e.on_cancel)]
+    w_i[K.WI_CAND_CAP] = max(1, *options, *prompts)
     w_f = np.zeros(K.NWF, dtype=np.float64)
     w_f[K.WF_TENSION_DECAY] = spec.tension_decay
     w_f[K.WF_GRIEVANCE_DECAY] = spec.grievance_decay
