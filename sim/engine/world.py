@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from simpy.events import NORMAL, Timeout
@@ -38,8 +38,20 @@ from sim.engine.tables import Compiled, compiled
 if TYPE_CHECKING:
     import simpy
 
-    from sim.engine.actors import ActorProcess
-    from sim.engine.events import StochasticProcess
+
+class Hearer(Protocol):
+    """What the world tells a perceived move to (an actor's process)."""
+
+    def hear(self, lever: int, target: int, hostility: float) -> None:
+        """Take in a perceived move."""
+
+
+class Watcher(Protocol):
+    """What the world tells when the measures of a dyad change (an event's process)."""
+
+    def exposure_changed(self, count: float) -> None:
+        """The exposure of the watched dyad is now ``count``."""
+
 
 #: Each kernel Python calls, and its arguments' types: S the state, i int64, f float64,
 #: b bool, I an int64 array, U a uint64 array. Compiled once per process for these types,
@@ -271,8 +283,8 @@ class World:
             self.set_stream(0, rng)
         self.stop = env.event()
         self.event_log: list[tuple[float, str, str]] = []
-        self.actors: list[ActorProcess] | None = None  # who hears perceived moves
-        self.watchers: dict[int, StochasticProcess] = {}
+        self.actors: list[Hearer] | None = None  # who hears perceived moves
+        self.watchers: dict[int, Watcher] = {}
         self.sources = self.compiled.sources  # copied before a new source is added
         self.stake_boosts: list[tuple[tuple[int, ...], float]] = []
         self.replay(k.start(self.st))  # measures in force on the start date
@@ -411,7 +423,7 @@ class World:
         """The hostile measures at or above ``rung`` in force in a dyad, by hazard weight."""
         return self.k.exposure_count(self.st, dyad, rung)
 
-    def watch(self, watcher: int, process: StochasticProcess) -> None:
+    def watch(self, watcher: int, process: Watcher) -> None:
         """Tell ``process`` whenever its dyad's measures change (watcher number ``watcher``)."""
         self.watchers[watcher] = process
         self.k.watch(self.st, watcher)
