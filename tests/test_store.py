@@ -366,7 +366,9 @@ def test_an_unwritable_results_root_is_a_clear_error_before_any_run(tmp_path: Pa
     duel = Path(__file__).parent / "scenarios" / "duel.yaml"
     done = subprocess.run(
         [sys.executable, "-m", "sim.cli", "run", str(duel), "--runs", "5", "--out", str(blocker)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 2
     assert "cannot write results under" in done.stderr and str(blocker) in done.stderr
