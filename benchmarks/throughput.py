@@ -1,24 +1,28 @@
-"""Throughput of the engine against a bare simpy loop, the latency of ``sim --help``, a profile.
+"""Throughput of the engine: three ratios in one invocation, the kernels' compile cost, a profile.
 
 Run by hand, never as a test (machines here are noisy)::
 
-    python benchmarks/throughput.py [SCENARIO] [--runs N] [--profile]
+    python benchmarks/throughput.py [SCENARIO] [--runs N] [--before DIR] [--profile]
 
-In one process and one invocation, so that the figures compared were taken under the same
-conditions, it measures:
+In one invocation, so that the figures compared were taken under the same conditions, it
+measures the named scenario's runs per CPU second against
 
-- the engine on a scenario: runs and simpy events per CPU second, events and moves per run;
-- a bare simpy loop -- two processes exchanging messages through ``simpy.Store``s with
-  random timeouts, nothing else -- run for the same number of simpy events, counted by the
-  same :class:`~sim.engine.simulate.CountingEnvironment`; the ratio of the two rates is the
-  engine's speed per simpy event relative to simpy itself (the target is at least 0.5).
-  The two alternate in rounds and each round gives a ratio of CPU times, so that load
-  from other work moves both sides of a ratio; the median round is reported;
-- what the engine's decisions cost: per decision, per run, as a share of a run, against
-  the time a whole run may take at the target;
-- the wall time of ``sim --help`` in a fresh interpreter against ``python -c pass`` (the
-  target is under 0.3 s), median of several starts;
-- with ``--profile``, where the engine's time goes (cProfile, top functions by own time).
+(a) a bare simpy loop of a fixed 600 events -- two processes exchanging messages through
+    ``simpy.Store``s with random timeouts, nothing else -- in runs of 600 events per CPU
+    second (the target is at least 0.5);
+(b) the same loop run for the engine's own number of simpy events per run (the engine's
+    speed per event against simpy's);
+(c) the engine as it was before the compiled kernels: the checkout ``--before DIR`` (a git
+    worktree at commit c82909b with its own venv, ``DIR/.venv/bin/python``), in a separate
+    process that stays up for the whole invocation (the target is at least 8).
+
+Engine and references alternate in rounds, each round giving its own ratio of CPU times, so
+that load from other work moves both sides of a ratio; the median round is reported with
+the range. It also measures what a decision costs, the wall time of ``sim --help`` against
+``python -c pass`` (the target is under 0.3 s, and numba must not be imported), the first
+run of a fresh process with numba's cache empty (compiling every kernel) and with it
+filled, and, with ``--profile``, where a run's time goes (cProfile, own time; a kernel is
+one entry, ``{built-in method sim.engine.kernels...}``).
 
 The load average is printed with the figures: it says how far to trust them.
 """
@@ -27,13 +31,16 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -42,6 +49,30 @@ from sim.engine.simulate import CountingEnvironment
 from sim.engine.spec import RunSpec
 from sim.experiments.seeding import replication_seed
 from sim.scenario import compile_scenario, load
+
+BARE_EVENTS = 600
+
+#: A process that runs replications of a scenario when asked, in any checkout of sim: it
+#: reads "first count" lines and answers "cpu_seconds events moves" (public API only).
+SERVER = """
+import sys, time
+from sim.engine import simulate
+from sim.experiments.seeding import replication_seed
+from sim.scenario import compile_scenario, load
+spec = compile_scenario(load(sys.argv[1]))
+for i in range(5):
+    simulate(spec, replication_seed(0, i))
+print("ready", flush=True)
+for line in sys.stdin:
+    first, count = map(int, line.split())
+    events = moves = 0
+    start = time.process_time()
+    for i in range(first, first + count):
+        record = simulate(spec, replication_seed(0, i))
+        events += record.events_scheduled
+        moves += len(record.moves)
+    print(time.process_time() - start, events, moves, flush=True)
+"""
 
 
 def measure(spec: RunSpec, seeds: range) -> tuple[float, int, int]:
@@ -55,44 +86,13 @@ def measure(spec: RunSpec, seeds: range) -> tuple[float, int, int]:
     return time.process_time() - start, events, moves
 
 
-def decision_share(spec: RunSpec, runs: int) -> tuple[float, float, float]:
-    """Decisions per run, CPU microseconds per decision, and their share of the CPU time.
-
-    Times :meth:`ActorProcess.decide` (building the options and letting the policy
-    choose) inside ordinary runs, with the timer's own cost measured and taken out.
-    """
-    from sim.engine import actors
-
-    decide = actors.ActorProcess.decide
-    spent, count = [0.0], [0]
-
-    def timed(self):  # noqa: ANN001, ANN202
-        start = time.process_time()
-        choice = decide(self)
-        spent[0] += time.process_time() - start
-        count[0] += 1
-        return choice
-
-    overhead_start = time.process_time()
-    for _ in range(10_000):
-        time.process_time()
-        time.process_time()
-    timer = (time.process_time() - overhead_start) / 10_000
-    actors.ActorProcess.decide = timed  # type: ignore[method-assign]
-    try:
-        total, _, _ = measure(spec, range(runs))
-    finally:
-        actors.ActorProcess.decide = decide  # type: ignore[method-assign]
-    own = spent[0] - timer * count[0]
-    return count[0] / runs, 1e6 * own / count[0], own / (total - timer * count[0])
-
-
 def bare_loop(events: int, seed: int = 0) -> float:
-    """Run two processes trading messages through Stores until ``events`` are scheduled.
+    """CPU seconds for two processes trading messages through Stores for ``events`` events.
 
-    Each side waits a random time (numpy draw, as the engine does), puts a message in the
-    other's store and takes one from its own: a timeout, a put and a get per exchange,
-    the engine's elementary pattern without any model. Returns simpy events per CPU second.
+    Each side waits a random time (a numpy draw, as the engine's did), puts a message in
+    the other's store and takes one from its own: a timeout, a put and a get per exchange,
+    the engine's elementary pattern without any model. The loop processes exactly
+    ``events`` events (``env.step``), with nothing else in the loop.
     """
     import simpy
 
@@ -110,25 +110,140 @@ def bare_loop(events: int, seed: int = 0) -> float:
     env.process(side(0))
     env.process(side(1))
     boxes[1].put(("start", 0.0))  # Side 1 has a message waiting: the exchange never stalls.
+    step = env.step
     start = time.process_time()
-    while env.events_scheduled < events:
-        env.step()
-    return env.events_scheduled / (time.process_time() - start)
+    for _ in range(events):
+        step()
+    return time.process_time() - start
 
 
-def startup(command: list[str], repeats: int) -> float:
+def bare_runs(events: int, runs: int, seed: int) -> float:
+    """CPU seconds for ``runs`` bare loops of ``events`` events each."""
+    return sum(bare_loop(events, seed * 1000 + i) for i in range(runs))
+
+
+class Before:
+    """The engine of another checkout, in a process of its own venv."""
+
+    def __init__(self, root: Path, scenario: str) -> None:
+        python = root / ".venv" / "bin" / "python"
+        if not python.exists():
+            raise SystemExit(f"--before {root}: no {python} (make the worktree's venv first)")
+        self.proc = subprocess.Popen(
+            [str(python), "-c", SERVER, scenario],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None and self.proc.stdin is not None
+        if self.proc.stdout.readline().strip() != "ready":
+            raise SystemExit(f"--before {root}: the engine there did not start")
+        self.commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    def measure(self, seeds: range) -> tuple[float, int, int]:
+        """CPU seconds, events and moves of the runs with these seeds, there."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{seeds.start} {len(seeds)}\n")
+        self.proc.stdin.flush()
+        cpu, events, moves = self.proc.stdout.readline().split()
+        return float(cpu), int(events), int(moves)
+
+    def close(self) -> None:
+        """Stop the process."""
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def decision_cost(spec: RunSpec, runs: int) -> tuple[float, float, float]:
+    """Decisions per run, CPU microseconds per decision, and their share of a run's CPU.
+
+    Times :meth:`ActorProcess.decide_fast` (the kernel call and the commands it leaves)
+    inside ordinary runs, with the timer's own cost measured and taken out.
+    """
+    from sim.engine import actors
+
+    decide = actors.ActorProcess.decide_fast
+    spent, count = [0.0], [0]
+
+    def timed(self):  # noqa: ANN001, ANN202
+        start = time.process_time()
+        decide(self)
+        spent[0] += time.process_time() - start
+        count[0] += 1
+
+    overhead_start = time.process_time()
+    for _ in range(10_000):
+        time.process_time()
+        time.process_time()
+    timer = (time.process_time() - overhead_start) / 10_000
+    actors.ActorProcess.decide_fast = timed  # type: ignore[method-assign]
+    try:
+        total, _, _ = measure(spec, range(runs))
+    finally:
+        actors.ActorProcess.decide_fast = decide  # type: ignore[method-assign]
+    own = spent[0] - timer * count[0]
+    return count[0] / runs, 1e6 * own / max(1, count[0]), own / (total - timer * count[0])
+
+
+def startup(command: list[str], repeats: int, env: dict | None = None) -> float:
     """Median wall time, in seconds, of running ``command`` in a fresh process."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
+        subprocess.run(command, check=True, capture_output=True, env=env)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
-def profile(name: str, runs: int, top: int) -> None:
+FIRST_RUN = """
+import json, sys, time
+t0 = time.perf_counter()
+import sim
+from sim.scenario import compile_scenario
+spec = compile_scenario(sim.load(sys.argv[1]))
+t1 = time.perf_counter()
+sim.simulate(spec, 0)
+t2 = time.perf_counter()
+sim.simulate(spec, 1)
+t3 = time.perf_counter()
+print(json.dumps({"load": t1 - t0, "first": t2 - t1, "second": t3 - t2}))
+"""
+
+
+def first_runs(scenario: str) -> tuple[dict, dict]:
+    """A fresh process's first simulate with numba's cache empty, then with it filled."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        out = []
+        for _ in range(2):
+            proc = subprocess.run(
+                [sys.executable, "-c", FIRST_RUN, scenario],
+                check=True,
+                capture_output=True,
+                text=True,
+                env=env,
+            )
+            out.append(json.loads(proc.stdout))
+    return out[0], out[1]
+
+
+def help_imports_numba() -> bool:
+    """Whether ``sim --help`` imports numba (it must not)."""
+    code = "import sys, runpy; sys.argv = ['sim', '--help']\ntry:\n"
+    code += "    runpy.run_module('sim.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+    code += "print('numba' in sys.modules, file=sys.stderr)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return proc.stderr.strip().endswith("True")
+
+
+def profile(spec: RunSpec, runs: int, top: int) -> None:
     """Print the functions where ``runs`` replications spend their own time."""
-    spec = compile_scenario(load(name))
     profiler = cProfile.Profile()
     profiler.enable()
     for i in range(runs):
@@ -144,58 +259,94 @@ def profile(name: str, runs: int, top: int) -> None:
         print(f"  {share:5.1f}% own  {cumulative:6.2f} s cum  {calls:>9,} calls  {where}")
 
 
+def rounds(
+    spec: RunSpec, before: Before | None, n_rounds: int, per_round: int
+) -> dict[str, list[float]]:
+    """Alternate engine, bare loops and the engine before; each round's ratios and totals."""
+    out: dict[str, list[float]] = {"a": [], "b": [], "c": [], "cpu": [], "events": [], "moves": []}
+    for r in range(n_rounds):
+        seeds = range(r * per_round, (r + 1) * per_round)
+        cpu, events, moves = measure(spec, seeds)
+        fixed = bare_runs(BARE_EVENTS, per_round, r)
+        own = bare_runs(round(events / per_round), per_round, r)
+        out["a"].append(fixed / cpu)  # (runs / cpu) / (runs / fixed)
+        out["b"].append((events / cpu) / (events / own))
+        if before is not None:
+            old_cpu, _, _ = before.measure(seeds)
+            out["c"].append(old_cpu / cpu)
+        out["cpu"].append(cpu)
+        out["events"].append(events)
+        out["moves"].append(moves)
+    return out
+
+
+def report(name: str, values: list[float], target: str) -> None:
+    """One ratio: the median of the rounds, their range and the target."""
+    if not values:
+        return
+    low, high = min(values), max(values)
+    median = statistics.median(values)
+    print(f"  {name}: {median:.3f} (rounds {low:.3f}-{high:.3f}; target {target})")
+
+
 def main() -> None:
     """Measure and print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", nargs="?", default="taiwan-flashpoint-2025")
-    parser.add_argument("--runs", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=10, help="alternations engine/bare loop")
+    parser.add_argument("--runs", type=int, default=2000, help="engine runs over all rounds")
+    parser.add_argument("--rounds", type=int, default=10, help="alternations")
+    parser.add_argument("--before", type=Path, help="a checkout of the engine before (c)")
     parser.add_argument("--starts", type=int, default=7, help="starts timed for --help")
-    parser.add_argument("--profile", action="store_true", help="also profile 100 runs")
+    parser.add_argument("--profile", action="store_true", help="also profile 300 runs")
+    parser.add_argument("--ratios-only", action="store_true", help="skip start-up and compiling")
     args = parser.parse_args()
-    print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores), numpy {np.__version__}")
+    print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     spec = compile_scenario(load(args.scenario))
-    measure(spec, range(5))  # warm-up: imports, caches
-    # Engine and bare loop alternate in rounds, each round's ratio taken from CPU time
-    # measured seconds apart: a machine whose load changes moves both sides of a ratio.
+    measure(spec, range(20))  # warm-up: kernels, caches
+    before = Before(args.before.resolve(), args.scenario) if args.before else None
     per_round = max(1, args.runs // args.rounds)
-    ratios, seconds, events, moves = [], 0.0, 0, 0
-    for r in range(args.rounds):
-        cpu, n_events, n_moves = measure(spec, range(r * per_round, (r + 1) * per_round))
-        ratios.append((n_events / cpu) / bare_loop(n_events, seed=r))
-        seconds, events, moves = seconds + cpu, events + n_events, moves + n_moves
+    try:
+        out = rounds(spec, before, args.rounds, per_round)
+    finally:
+        if before is not None:
+            before.close()
     runs = per_round * args.rounds
+    cpu, events, moves = sum(out["cpu"]), sum(out["events"]), sum(out["moves"])
     print(
-        f"engine  {args.scenario}: {runs / seconds:.1f} runs per CPU second, "
-        f"{events / runs:.0f} simpy events/run, {moves / runs:.0f} moves/run, "
-        f"{events / seconds:,.0f} simpy events per CPU second ({runs} runs)"
+        f"engine {args.scenario}: {runs / cpu:.1f} runs per CPU second ({runs} runs), "
+        f"{events / runs:.0f} simpy events and {moves / runs:.1f} moves a run, "
+        f"{events / cpu:,.0f} simpy events per CPU second"
     )
-    bare_rate = events / seconds / statistics.median(ratios)
-    print(f"bare simpy loop, same number of events: {bare_rate:,.0f} simpy events per CPU second")
-    low, high = min(ratios), max(ratios)
+    print(f"ratios, median of {args.rounds} alternating rounds of {per_round} runs:")
+    report(f"(a) runs per CPU s / bare {BARE_EVENTS}-event loop's", out["a"], ">= 0.5")
+    report("(b) simpy events per CPU s / bare loop's at the engine's count", out["b"], "-")
+    if before is not None:
+        report(f"(c) runs per CPU s / the engine at {before.commit}", out["c"], ">= 8")
+    if args.ratios_only:
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
+        return
+    per_run, micros, share = decision_cost(spec, per_round)
     print(
-        f"engine speed per simpy event / bare loop: {statistics.median(ratios):.3f} median of "
-        f"{args.rounds} alternating rounds (range {low:.3f}-{high:.3f}; target >= 0.5)"
-    )
-    per_run, micros, share = decision_share(spec, per_round)
-    budget = 1e6 * (events / runs) / (0.5 * bare_rate)
-    print(
-        f"decisions: {per_run:.0f} per run, {micros:.0f} us of CPU each, {share:.0%} of a run; "
-        f"at the target a whole run may take {budget:,.0f} us, and its decisions alone take "
-        f"{per_run * micros:,.0f} us"
+        f"decisions: {per_run:.0f} per run, {micros:.1f} us of CPU each (kernel and the events "
+        f"it leaves), {share:.0%} of a run"
     )
     python = startup([sys.executable, "-c", "pass"], args.starts)
-    # The installed console script when there is one (what users type), else the module.
-    script = shutil.which("sim")
+    script = shutil.which("sim")  # the installed console script (what users type)
     command = [script, "--help"] if script else [sys.executable, "-m", "sim.cli", "--help"]
     helped = startup(command, args.starts)
     print(
         f"sim --help: {helped:.3f} s median of {args.starts} starts; python -c pass "
-        f"{python:.3f} s; sim's own share {helped - python:.3f} s (target: total < 0.3 s)"
+        f"{python:.3f} s (target: total < 0.3 s); imports numba: {help_imports_numba()}"
+    )
+    cold, warm = first_runs(args.scenario)
+    print(
+        f"first run in a fresh process: {cold['first']:.1f} s with numba's cache empty "
+        f"(compiling the kernels), {warm['first']:.2f} s with it filled; then "
+        f"{1000 * warm['second']:.1f} ms a run (scenario load {warm['load']:.2f} s)"
     )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if args.profile:
-        profile(args.scenario, 100, 18)
+        profile(spec, 300, 22)
 
 
 if __name__ == "__main__":

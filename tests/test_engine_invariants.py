@@ -10,6 +10,7 @@ generated two- and three-actor scenarios. Budgets are small so the file runs in 
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 from collections import Counter, defaultdict
@@ -21,8 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
+from sim.engine.policy import register_policy
 from sim.engine.record import RunRecord
 from sim.engine.spec import OutcomeSpec, RunSpec
+from sim.policies import LogitPolicy
 from sim.scenario import compile_scenario
 from sim.scenario.schema import Scenario
 
@@ -359,8 +362,18 @@ def small_scenarios(draw: st.DrawFn) -> dict[str, Any]:
             "hostility_exponent": draw(_finite(0.5, 4)),
             "tension_half_life_days": draw(_finite(1, 100)),
         },
-        "relations": [
-            {"kind": "dependence", "dependent": b, "supplier": a, "sector": "trade", "share": 0.5}
+        "relations": [  # every actor supplies someone: a lever's sector names a dependence
+            {"kind": "dependence", "dependent": b, "supplier": a, "sector": "trade", "share": 0.5},
+            *(
+                {
+                    "kind": "dependence",
+                    "dependent": a,
+                    "supplier": x,
+                    "sector": "trade",
+                    "share": 0.3,
+                }
+                for x in ids[1:]
+            ),
         ],
         "initial": [
             {"pair": [a, b], "tension": draw(_finite(0, 1)), "grievance": {a: draw(_finite(0, 2))}}
@@ -411,57 +424,49 @@ def test_reading_a_fading_quantity_never_changes_it(steps: list[tuple[float, str
 
 def test_observing_the_world_does_not_change_a_run(monkeypatch) -> None:  # noqa: ANN001
     """Runs whose every decision first reads all tensions, grievances and pressures (now and
-    ahead of the clock) see bitwise the same features and make the same moves as runs
-    nobody watched: the state's readers are pure."""
+    ahead of the clock) make bitwise the same moves as runs nobody watched: the state's
+    readers are pure."""
     from sim.engine import actors, simulate
 
-    spec, original = named_spec(), actors.ActorProcess.context
+    spec, original = named_spec(), actors.ActorProcess.decide_fast
 
     def runs(watch: bool) -> list[tuple]:
         seen: list[tuple] = []
 
-        def context(self):  # noqa: ANN001, ANN202
+        def decide(self):  # noqa: ANN001, ANN202
             world, now = self.world, self.world.env.now
             if watch:
                 rows = [world.tension, world.pressure, *world.grievance]
                 for quantity in (q for row in rows for q in row):
                     quantity.at(now + 0.5)
                     quantity.at(now)
-            ctx = original(self)
-            seen.append((now, [(c.grievance, c.tension, c.need) for c in ctx.candidates]))
-            return ctx
+            seen.append((now, world.costs))
+            return original(self)
 
-        monkeypatch.setattr(actors.ActorProcess, "context", context)
+        monkeypatch.setattr(actors.ActorProcess, "decide_fast", decide)
         records = [simulate(spec, seed) for seed in range(5)]
         return [seen, [[(m.day, m.lever, m.target) for m in r.moves] for r in records]]
 
     assert runs(watch=True) == runs(watch=False)
 
 
-def _checked_open():  # noqa: ANN202
-    """A patch of ActorProcess._open that asserts it agrees with World.available."""
-    from unittest import mock
+@register_policy
+class PythonLogit(LogitPolicy):
+    """The logit rule through the Python path (overriding ``choose`` leaves the kernel unused)."""
 
-    from sim.engine import actors
+    name = "logit-python-invariants"
 
-    fast = actors.ActorProcess._open
+    def choose(self, ctx, rng):  # noqa: ANN001, ANN201
+        return super().choose(ctx, rng)
 
-    def checked(self, options, now):  # noqa: ANN001, ANN202
-        chosen = fast(self, options, now)
-        reference = [
-            o
-            for o in options
-            if not (self.preparing and o.held in self.preparing)
-            and self.world.available(o.lever, o.target)
-        ]
-        assert chosen == reference, (
-            now,
-            [o.lever.id for o in chosen],
-            [o.lever.id for o in reference],
-        )
-        return chosen
 
-    return mock.patch.object(actors.ActorProcess, "_open", checked)
+def _in_python(document: dict) -> dict:
+    """The same scenario with its logit actors deciding in Python, not in the kernel."""
+    document = copy.deepcopy(document)
+    for actor in document["actors"]:
+        if actor["policy"]["name"] == "logit":
+            actor["policy"]["name"] = PythonLogit.name
+    return document
 
 
 @pytest.mark.parametrize(
@@ -473,17 +478,20 @@ def _checked_open():  # noqa: ANN202
         "us-china-tradewar-2025",
     ],
 )
-def test_the_decision_loop_offers_exactly_the_available_moves(name: str) -> None:
-    """The inline availability checks of the decision loop agree with World.available."""
-    spec = compile_scenario(sim.load(name))
-    with _checked_open():
-        for seed in range(8):
-            sim.simulate(spec, seed)
+def test_the_kernel_decides_as_the_python_rule_does(name: str) -> None:
+    """The logit kernel (open options, features, draws) and the Python rule make one run."""
+    document = sim.load(name).model_dump(mode="json")
+    fast = compile_scenario(Scenario.model_validate(document))
+    slow = compile_scenario(Scenario.model_validate(_in_python(document)))
+    for seed in range(8):
+        assert same_record(sim.simulate(fast, seed), sim.simulate(slow, seed)), seed
 
 
 @settings(FAST, max_examples=30)
 @given(document=small_scenarios(), seed=seeds)
-def test_generated_scenarios_offer_exactly_the_available_moves(document: dict, seed: int) -> None:
-    spec = compile_scenario(Scenario.model_validate(document))
-    with _checked_open():
-        sim.simulate(spec, seed)
+def test_generated_scenarios_decide_alike_in_the_kernel_and_in_python(
+    document: dict, seed: int
+) -> None:
+    fast = compile_scenario(Scenario.model_validate(document))
+    slow = compile_scenario(Scenario.model_validate(_in_python(document)))
+    assert same_record(sim.simulate(fast, seed), sim.simulate(slow, seed))

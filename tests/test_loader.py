@@ -745,10 +745,13 @@ def test_unknown_scenario_names_every_named_scenario() -> None:
 
 
 def test_set_reaches_into_policy_params_and_keeps_text_fields_text(duel_path: Path) -> None:
-    scenario = sim.load(str(duel_path), [
-        "actors.A.policy.params={moves: [{lever: protest, target: B, day: 1}]}",
-        "actors.A.policy.params.moves.0.day=5",
-        "title=1984",
-    ])
+    scenario = sim.load(
+        str(duel_path),
+        [
+            "actors.A.policy.params={moves: [{lever: protest, target: B, day: 1}]}",
+            "actors.A.policy.params.moves.0.day=5",
+            "title=1984",
+        ],
+    )
     assert scenario.actor("A").policy.params["moves"][0]["day"] == 5
     assert scenario.title == "1984"

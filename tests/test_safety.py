@@ -407,15 +407,24 @@ def test_extends_outside_the_search_path_is_refused(tree: Path, extends: str) ->
     with pytest.raises(SimError) as err:
         sim.load(str(child))
     message = str(err.value)
-    assert message.startswith(f"{child}: extends: unknown scenario {extends!r}"), message
+    assert message.startswith(f"{child}:1: extends: unknown scenario {extends!r}"), message
     assert "named scenarios:" in message
+
+
+@pytest.mark.parametrize("extends", ["../outside/secret.yaml", "link.yaml", "/etc/passwd.yaml"])
+def test_an_extends_path_cannot_leave_the_folder_or_the_search_path(
+    tree: Path, extends: str
+) -> None:
+    child = _child(tree, extends)
+    with pytest.raises(SimError, match="lies outside the file's folder and the search path"):
+        sim.load(str(child))
 
 
 def test_extends_outside_the_search_path_through_the_command_line(tree: Path) -> None:
     child = _child(tree, "../../etc/passwd")
     done = sim_cli("validate", str(child), cwd=tree)
     assert done.returncode == 2 and done.stdout == "", done.stderr
-    assert done.stderr.startswith(f"sim: error: {child}: extends: unknown scenario '../../etc")
+    assert done.stderr.startswith(f"sim: error: {child}:1: extends: unknown scenario '../../etc")
     assert "Traceback" not in done.stderr
 
 

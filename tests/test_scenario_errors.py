@@ -99,16 +99,15 @@ def test_extends_takes_a_path_beside_the_file_and_says_where_it_looked(tmp_path)
     base = tmp_path / "bases" / "base.yaml"
     base.parent.mkdir()
     base.write_text(DUEL.read_text(encoding="utf-8"), encoding="utf-8")
-    child = tmp_path / "variants" / "child.yaml"
-    child.parent.mkdir()
-    child.write_text("extends: ../bases/base.yaml\nname: child\n", encoding="utf-8")
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: bases/base.yaml\nname: child\n", encoding="utf-8")
     assert sim.load(child).name == "child"
     child.write_text("name: child\nextends: nowhere\n", encoding="utf-8")
     message = error_of(child)
     assert message.startswith(f"{child}:2: extends: unknown scenario 'nowhere'")
     assert str(child.parent) in message and "give its path ending in .yaml" in message
-    child.write_text("extends: ../bases/missing.yaml\n", encoding="utf-8")
-    assert "extends: no file '../bases/missing.yaml'" in error_of(child)
+    child.write_text("extends: bases/missing.yaml\n", encoding="utf-8")
+    assert "extends: no file 'bases/missing.yaml'" in error_of(child)
 
 
 def test_sim_list_marks_the_files_that_do_not_validate(tmp_path) -> None:  # noqa: ANN001

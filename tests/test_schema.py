@@ -133,3 +133,36 @@ def test_sim_schema_prints_a_valid_json_schema(cli, tmp_path: Path) -> None:
     assert errors == [], errors[:3]
     bad = document | {"militray_rung": 5}
     assert any("militray_rung" in e.message for e in validator.iter_errors(bad))
+
+
+def undescribed(schema: dict, where: str = "") -> list[str]:
+    """Paths of the properties in a JSON Schema (nested ones too) that lack a description."""
+    missing = []
+    for name, prop in schema.get("properties", {}).items():
+        path = f"{where}.{name}" if where else name
+        if len(str(prop.get("description", "")).split()) < 3:  # a word or two says nothing
+            missing.append(path)
+        missing += undescribed(prop, path)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for k, branch in enumerate(schema.get(key, [])):
+            missing += undescribed(branch, f"{where}[{key} {k}]")
+    return missing
+
+
+def test_every_field_of_the_schema_is_described_for_an_author() -> None:
+    """What `sim schema` prints (and an editor shows) says what each field means."""
+    schema = Scenario.model_json_schema()
+    missing = undescribed(schema, "Scenario")
+    for name, model in schema["$defs"].items():
+        missing += undescribed(model, name)
+        if not model.get("description"):
+            missing.append(f"{name} (the model itself)")
+    assert len(schema["$defs"]) >= 30  # every model of the format is walked
+    assert missing == []
+
+
+def test_the_walk_finds_a_missing_description() -> None:
+    schema = {"properties": {"a": {"description": "what a means"}, "b": {"type": "number"}}}
+    schema["properties"]["c"] = {"properties": {"d": {}}, "description": "a nested model"}
+    schema["properties"]["e"] = {"anyOf": [{"properties": {"f": {"description": "f"}}}]}
+    assert undescribed(schema) == ["b", "c.d", "e", "e[anyOf 0].f"]

@@ -15,12 +15,8 @@ if TYPE_CHECKING:
     from sim.engine.actors import ActorProcess
     from sim.engine.world import World
 
-# The world's per-actor lists that an attribute effect changes, by the schema's names.
-ATTRIBUTES = {
-    "resolve": "resolve",
-    "risk_tolerance": "risk_tolerance",
-    "domestic_pressure": "domestic",
-}
+# The attributes an attribute effect changes, by the schema's names (World.change_attribute).
+ATTRIBUTES = {"resolve": 0, "risk_tolerance": 1, "domestic_pressure": 2}
 
 
 class Exogenous:
@@ -30,18 +26,20 @@ class Exogenous:
         self.world = world
         self.actors = actors
 
-    def start(self, event: EventSpec, rng: np.random.Generator) -> None:
-        """Put one event on the clock."""
+    def start(self, event: EventSpec, rng: np.random.Generator | None = None) -> None:
+        """Put one event on the clock (``rng`` replaces its stream, for tests)."""
+        index = self.world.spec.events.index(event)
+        row = 1 + len(self.world.spec.actors) + index  # the event's stream
+        if rng is not None:
+            self.world.set_stream(row, rng)
         if event.scheduled:
-            ScheduledProcess(self, event, rng)
+            ScheduledProcess(self, event, row)
         else:
-            StochasticProcess(self, event, rng)
+            StochasticProcess(self, event, row, index)
 
     def holds(self, cond: ConditionSpec) -> bool:
         """Whether a condition holds now."""
-        return self.world.condition_holds(
-            cond.dyad, cond.rung_at_least, cond.tension_at_least, cond.moves, cond.within
-        )
+        return self.world.condition_holds(cond)
 
     def log(self, event: EventSpec, what: str) -> None:
         """Note in the run's event log what became of an event."""
@@ -55,21 +53,18 @@ class Exogenous:
     def _apply_move(self, effect: EffectSpec, event: EventSpec) -> None:
         world = self.world
         lever = world.spec.levers[effect.levers[0]]
-        world.lift(lever.index, effect.target)  # a repeat renews a measure still in force
-        if world.available(lever, effect.target):
-            world.play(lever, effect.target, f"event:{event.id}")
-        else:
+        # a repeat renews a measure still in force; an unavailable move has no effect
+        if not world.event_move(lever.index, effect.target, world.source_code(f"event:{event.id}")):
             self.log(event, f"no effect: {lever.id} unavailable")
 
     def _apply_prompt(self, effect: EffectSpec, event: EventSpec) -> None:
         self.actors[effect.actor].ask(effect.levers, effect.target, effect.defer, event.id)
 
     def _apply_tension(self, effect: EffectSpec, event: EventSpec) -> None:
-        self.world.tension[effect.dyad].shift(self.world.now, effect.delta)
+        self.world.shift_tension(effect.dyad, effect.delta)
 
     def _apply_attribute(self, effect: EffectSpec, event: EventSpec) -> None:
-        values = getattr(self.world, ATTRIBUTES[effect.attribute])
-        values[effect.actor] = min(1.0, max(0.0, values[effect.actor] + effect.delta))
+        self.world.change_attribute(ATTRIBUTES[effect.attribute], effect.actor, effect.delta)
 
 
 class ScheduledProcess:
@@ -84,8 +79,8 @@ class ScheduledProcess:
     its parties value calm with each other more.
     """
 
-    def __init__(self, exo: Exogenous, event: EventSpec, rng: np.random.Generator) -> None:
-        self.exo, self.event, self.rng = exo, event, rng
+    def __init__(self, exo: Exogenous, event: EventSpec, row: int) -> None:
+        self.exo, self.event, self.row = exo, event, row
         self.day = event.day
         self.postponed = 0
         self.boosted = False
@@ -111,7 +106,7 @@ class ScheduledProcess:
         rate = self.event.postpone_rate
         if rate <= 0 or now >= self.day:
             return math.inf
-        return now + self.rng.exponential(1.0 / rate)
+        return now + self.exo.world.draw_exponential(self.row, 1.0 / rate)
 
     def _on_the_day(self) -> bool:
         """Hold, cancel or postpone the event; whether it is still pending afterwards."""
@@ -131,7 +126,8 @@ class ScheduledProcess:
         if self.postponed >= event.postpone_max or event.postpone_delay is None:
             return self._cancel()
         self.postponed += 1
-        self.day += event.postpone_delay.sample(self.rng)  # a slip only ever moves it later
+        # a slip only ever moves it later
+        self.day += self.exo.world.draw_delay(self.row, event.postpone_delay)
         self.exo.log(event, what)
         return True
 
@@ -156,15 +152,15 @@ class StochasticProcess:
     afresh, which is exact for a Poisson process because it is memoryless.
     """
 
-    def __init__(self, exo: Exogenous, event: EventSpec, rng: np.random.Generator) -> None:
+    def __init__(self, exo: Exogenous, event: EventSpec, row: int, index: int) -> None:
         self.exo = exo
         self.event = event
-        self.rng = rng
+        self.row = row
         self.waiting = False
         world = exo.world
-        self.count = 0
+        self.count = 0.0
         if event.exposure is not None:
-            world.exposure_watchers[event.exposure.dyad].append(self._exposure_changed)
+            world.watch(world.compiled.tables.watchers[index], self)
         self.process = world.env.process(self.run())
 
     def _multiplier(self) -> float:
@@ -173,8 +169,8 @@ class StochasticProcess:
             return 1.0
         return self.exo.world.exposure_count(exposure.dyad, exposure.rung_at_least)
 
-    def _exposure_changed(self) -> None:
-        count = self._multiplier()
+    def exposure_changed(self, count: float) -> None:
+        """The measures in the watched dyad changed: ``count`` is the exposure now."""
         if count != self.count:
             self.count = count
             if self.waiting:
@@ -191,7 +187,7 @@ class StochasticProcess:
         self.count = self._multiplier()
         while event.max_occurrences < 0 or occurred < event.max_occurrences:
             rate = event.rate_per_day * self.count
-            wait = self.rng.exponential(1.0 / rate) if rate > 0 else math.inf
+            wait = self.exo.world.draw_exponential(self.row, 1.0 / rate) if rate > 0 else math.inf
             if env.now + wait > end and math.isinf(end) and math.isinf(wait):
                 return
             self.waiting = True

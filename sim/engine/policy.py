@@ -122,6 +122,25 @@ class Policy:
         """Problems with references in validated params, as (location, message) pairs."""
         return []
 
+    @classmethod
+    def kernel(cls) -> str | None:
+        """The name of the engine's compiled kernel that makes this rule's decisions, if any.
+
+        The engine decides for an actor with a kernel entirely in compiled code (its open
+        options, their features, the rule, the draws), never building a
+        :class:`DecisionContext`: that is the fast path. Only built-in rules have a kernel
+        (the logit's, ``"logit"``), because a kernel is compiled together with the engine's
+        own (``sim/engine/kernels.py``) over the engine's private arrays; a rule written in
+        Python takes the ordinary path, unchanged, and so does a subclass of a built-in rule
+        that overrides how it decides. The default is None: no kernel.
+        """
+        return None
+
+    @classmethod
+    def kernel_params(cls, params: BaseModel) -> tuple[float, ...]:
+        """The parameters the rule's kernel reads, in the kernel's order (see :meth:`kernel`)."""
+        return ()
+
     def wake_days(self) -> tuple[float, ...]:
         """Days at which the actor must decide regardless of its review schedule."""
         return ()

@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MoveRecord:
-    """One move as it was announced: who did what to whom, when, and how it is coded."""
+    """One move as it was announced: who did what to whom, when, and how it is coded.
+
+    Not frozen: a run makes a hundred of them, and a frozen dataclass's ``__init__`` sets
+    each field through ``object.__setattr__``, at twice the cost. Treat it as read-only.
+    """
 
     day: float
     actor: str
@@ -55,3 +59,35 @@ class RunRecord:
         if self.dyad_rungs.shape[0] == 0:
             return np.zeros(self.dyad_rungs.shape[1], dtype=np.int8)
         return self.dyad_rungs.max(axis=0)
+
+
+def moves_from_rows(
+    ints: list[list[int]],
+    floats: list[list[float]],
+    levers: list[tuple[str, str, int, str, float, str]],
+    actor_ids: tuple[str, ...],
+    sources: list[str],
+) -> list[MoveRecord]:
+    """MoveRecords from the engine's move rows: (lever, target, source) and (day, magnitude).
+
+    ``levers`` holds each lever's (actor id, lever id, rung, CAMEO code, Goldstein score,
+    direction).
+    """
+    out = []
+    for (i, t, s), (day, magnitude) in zip(ints, floats, strict=True):
+        actor, lever, rung, cameo, goldstein, direction = levers[i]
+        out.append(
+            MoveRecord(
+                day,
+                actor,
+                actor_ids[t],
+                lever,
+                rung,
+                cameo,
+                goldstein,
+                magnitude,
+                direction,
+                sources[s],
+            )  # fmt: skip
+        )
+    return out

@@ -1,232 +1,440 @@
-"""The world of one run: tension, grievance, measures in force, rungs, costs and moves.
+"""The world of one run: its state in compiled kernels, its events on the simpy clock.
 
-Quantities that fade (tension, grievance, domestic pressure) decay exponentially and are
-stored with the time of their last update, so that reading one is O(1) and nothing ticks
-daily. A dyad's rung is the highest rung of the hostile measures in force between its
-two members, so it climbs when a move is announced and falls when measures expire or
-are lifted.
+The state (tension, grievance, domestic pressure, measures in force, rungs, costs, moves)
+lives in arrays that :mod:`sim.engine.kernels` reads and changes; this class is the bridge
+between those kernels and simpy. A kernel that plays a move or ends a measure cannot put
+events on the clock, so it leaves commands, and :meth:`World.replay` turns them into simpy
+events in the order the kernel left them: a perception after its delay, an expiry, a
+prepared move's enactment, a word to an exposure watcher, the run's end.
+
+Quantities that fade (tension, grievance, domestic pressure) decay exponentially towards a
+floor and are stored with the time of their last change, so that reading one is O(1) and
+nothing ticks daily. A dyad's rung is the highest rung of the hostile measures in force
+between its two members, so it climbs when a move is announced and falls when measures
+expire or are lifted. The properties at the end (``grievance``, ``in_force``, ...) show the
+state as Python objects, for tests and for looking inside a run; they copy, and are slow.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+from simpy.events import NORMAL, Timeout
 
-from sim.engine.record import MoveRecord
-from sim.engine.spec import DEESCALATE, ESCALATE, SUPPORT, AllianceSpec, LeverSpec, RunSpec
+from sim.engine import kernels as K
+from sim.engine.record import MoveRecord, RunRecord, moves_from_rows
+from sim.engine.spec import ConditionSpec, LeverSpec, RunSpec
+from sim.engine.streams import entropy_prefix, from_numpy_state, stream, to_numpy_state
+from sim.engine.tables import Compiled, compiled
 
 if TYPE_CHECKING:
     import simpy
 
-DIRECTION_NAMES = {ESCALATE: "escalate", DEESCALATE: "deescalate", SUPPORT: "support"}
+
+class Hearer(Protocol):
+    """What the world tells a perceived move to (an actor's process)."""
+
+    def hear(self, lever: int, target: int, hostility: float) -> None:
+        """Take in a perceived move."""
+
+
+class Watcher(Protocol):
+    """What the world tells when the measures of a dyad change (an event's process)."""
+
+    def exposure_changed(self, count: float) -> None:
+        """The exposure of the watched dyad is now ``count``."""
+
+
+#: Each kernel Python calls, and its arguments' types: S the state, i int64, f float64,
+#: b bool, I an int64 array, U a uint64 array. Compiled once per process for these types,
+#: the kernels are then called through their entry points, which skip numba's dispatch
+#: (about 0.1 us a call instead of 0.5-1 us).
+SIGNATURES = {
+    "reset": "SUU",
+    "start": "S",
+    "handles": "S",
+    "play": "Siifif",
+    "available": "Siif",
+    "lift": "Siif",
+    "event_move": "Siifi",
+    "perceive": "Siiiff",
+    "expire": "Sif",
+    "prepare": "Siiff",
+    "enact": "Siiff",
+    "gather": "SifbIi",
+    "decide_logit": "SifbIi",
+    "review_wait": "Si",
+    "response_delay": "Si",
+    "draw_exponential": "Sif",
+    "draw_delay": "Siifff",
+    "tension_at": "Sif",
+    "grievance_at": "Siif",
+    "pressure_at": "Sif",
+    "effective_resolve": "Sif",
+    "shift_tension": "Siff",
+    "condition_holds": "Sif",
+    "exposure_count": "Sii",
+    "change_attribute": "Siif",
+    "set_stake": "Siif",
+    "watch": "Si",
+    "set_stopped": "S",
+    "close": "Sf",
+    "daily_rungs": "Sif",
+    "moves": "S",
+    "outcome_state": "S",
+    "snapshot": "S",
+}
+#: The decision kernels of built-in policies, by :meth:`Policy.kernel` name.
+DECIDERS = {"logit": "decide_logit"}
+NO_LEVERS = np.zeros(0, dtype=np.int64)
+PERCEIVE, EXPIRE, ENACT, WATCH = K.CMD_PERCEIVE, K.CMD_EXPIRE, K.CMD_ENACT, K.CMD_WATCH
+_CALLS: SimpleNamespace | None = None
+
+
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends, then deliver it.
+
+    Loading kernels runs Python inside llvmlite's ctypes callbacks, where a
+    KeyboardInterrupt is printed and dropped ("Exception ignored ...") rather than raised:
+    a Ctrl-C in the first second of a run would be lost.
+    """
+    held = threading.current_thread() is threading.main_thread() and hasattr(
+        signal, "pthread_sigmask"
+    )
+    if held:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        if held:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def kernel_calls(state: Any) -> SimpleNamespace:
+    """The kernels' entry points, compiled (or loaded from numba's cache) on first use."""
+    global _CALLS
+    if _CALLS is None:
+        with interrupts_held():
+            _CALLS = _compile_calls(state)
+    return _CALLS
+
+
+def _compile_calls(state: Any) -> SimpleNamespace:
+    """Compile (or load) each kernel of :data:`SIGNATURES` for the state's type."""
+    import numba
+    from numba import types
+
+    codes = {
+        "S": numba.typeof(state),
+        "i": types.int64,
+        "f": types.float64,
+        "b": types.boolean,
+        "I": types.Array(types.int64, 1, "C"),
+        "U": types.Array(types.uint64, 1, "C"),
+    }
+    calls = SimpleNamespace()
+    for name, signature in SIGNATURES.items():
+        dispatcher = getattr(K, name)
+        entry = dispatcher.compile(tuple(codes[c] for c in signature))
+        setattr(calls, name, entry if callable(entry) else dispatcher)
+    return calls
 
 
 class Fading:
     """A non-negative quantity that decays exponentially at ``rate`` per day, towards a floor.
 
-    Reading it is pure: the value at ``now`` is computed from the last change, never
-    stored, so that reading the state (a policy weighing options, a trace) cannot change
-    the floats of a run; only the changes (add, saturate, scale, a new floor) move the
-    reference point. The floor (0 unless set) is what a standing offence keeps it at: the
-    value fades towards it, never below, and no change takes it below.
+    One quantity on its own, computed by the kernels' own functions (``fading_*``), for
+    tests and for reasoning about the arithmetic: the world keeps its quantities in arrays.
+    Reading is pure: the value at ``now`` is computed from the last change, never stored;
+    only the changes (add, saturate, scale, a new floor) move the reference point. The
+    floor (0 unless set) is what a standing offence keeps it at: the value fades towards
+    it, never below, and no change takes it below.
     """
 
-    __slots__ = ("value", "since", "rate", "floor")
-
     def __init__(self, value: float, rate: float) -> None:
-        self.value = value  # at time ``since``
-        self.since = 0.0
+        self._v, self._s, self._fl = np.array([value]), np.zeros(1), np.zeros(1)
         self.rate = rate
-        self.floor = 0.0
+
+    @property
+    def floor(self) -> float:
+        """The level the quantity fades towards."""
+        return float(self._fl[0])
+
+    def _args(self) -> tuple:
+        return self._v, self._s, self._fl, 0, self.rate
 
     def at(self, now: float) -> float:
         """The value at time ``now``."""
-        if now == self.since:
-            return self.value
-        floor = self.floor
-        return floor + (self.value - floor) * math.exp(-self.rate * (now - self.since))
-
-    def _set(self, now: float, value: float) -> None:
-        self.value, self.since = max(value, self.floor), now
+        return K.fading_at(*self._args(), float(now))
 
     def set_floor(self, now: float, floor: float) -> None:
         """Fade towards ``floor`` from now on (raising the value to it if it is below)."""
-        value = self.at(now)
-        self.floor = floor
-        self._set(now, value)
+        K.fading_set_floor(*self._args(), float(now), float(floor))
 
     def add(self, now: float, amount: float, ceiling: float = math.inf) -> None:
         """Add ``amount`` (may be negative), keeping the value in [0, ceiling]."""
-        self._set(now, min(ceiling, max(0.0, self.at(now) + amount)))
+        K.fading_add(*self._args(), float(now), float(amount), float(ceiling))
 
     def shift(self, now: float, delta: float) -> None:
         """Raise a level in [0, 1] towards 1 by ``delta`` of the gap, or lower it by ``-delta``."""
-        if delta > 0:
-            self.saturate(now, delta)
-        else:
-            self.add(now, delta, 1.0)
+        K.fading_shift(*self._args(), float(now), float(delta))
 
     def saturate(self, now: float, share: float) -> None:
         """Close ``share`` of the gap to 1 (a level in [0, 1] that each blow raises less)."""
-        self._set(now, 1.0 - (1.0 - self.at(now)) * (1.0 - min(1.0, max(0.0, share))))
+        K.fading_saturate(*self._args(), float(now), float(share))
 
     def scale(self, now: float, factor: float) -> None:
         """Multiply the value by ``factor``."""
-        self._set(now, self.at(now) * factor)
+        K.fading_scale(*self._args(), float(now), float(factor))
 
 
-def lever_actor(spec: RunSpec, lever: int) -> int:
-    """The actor who holds a lever (by global index)."""
-    return spec.levers[lever].actor
+class Call(Timeout):
+    """A timeout whose one callback, ``fn(event)``, reads its ``args`` (a kernel's command)."""
+
+    def __init__(self, env: simpy.Environment, delay: float, fn: Callable, args: Any) -> None:
+        # As Timeout.__init__, with the callback in place (this is made ~300 times a run).
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        self.env = env
+        self.callbacks = [fn]
+        self._value = None
+        self._delay = delay
+        self._ok = True
+        self.args = args
+        env.schedule(self, NORMAL, delay)
 
 
-def move_hostility(spec: RunSpec, lever: LeverSpec) -> float:
-    """How hostile a move feels to its target: ``scale * (-Goldstein / 10) ^ exponent``.
+@dataclass(frozen=True, slots=True)
+class FadingView:
+    """One fading quantity of a live world, read on demand: ``view.at(now)``."""
 
-    A lever may set its own hostility instead (a statement on sovereignty rankles more than
-    its Goldstein score says); conciliatory and supporting moves are not hostile to their
-    target.
-    """
-    if lever.direction != ESCALATE:
-        return 0.0
-    if lever.hostility >= 0:
-        return lever.hostility
-    return spec.hostility_scale * (abs(lever.goldstein) / 10.0) ** spec.hostility_exponent
+    world: World
+    kind: str  # "tension", "grievance" or "pressure"
+    i: int
+    j: int = -1
 
-
-def patron_share(alliance: AllianceSpec, backing: float) -> float:
-    """The share of a hostile move on its protege that a patron takes as aimed at itself.
-
-    A patron feels a blow to its ally through its commitment even on the sidelines, and
-    more when it has backed the ally publicly: ``offense_share * commitment * (0.5 + 0.5 *
-    backing)``, the same weighing of commitment and backing as extended deterrence's.
-    """
-    return alliance.offense_share * alliance.commitment * (0.5 + 0.5 * backing)
+    def at(self, now: float) -> float:
+        """The value at ``now`` (pure: reading changes nothing)."""
+        k, st = self.world.k, self.world.st
+        if self.kind == "tension":
+            return k.tension_at(st, self.i, float(now))
+        if self.kind == "grievance":
+            return k.grievance_at(st, self.i, self.j, float(now))
+        return k.pressure_at(st, self.i, float(now))
 
 
-class Measure:
-    """A move in force: it holds its dyad's rung and costs its user and target per day."""
+@dataclass(frozen=True, slots=True)
+class MeasureView:
+    """A measure in force, as Python sees it (a copy)."""
 
-    __slots__ = (
-        "lever",
-        "actor",
-        "target",
-        "dyad",
-        "start",
-        "onset",
-        "end",
-        "pain_rate",
-        "cost_rate",
-        "ended",
-        "backing",
-        "holds_rung",
-    )
+    lever: LeverSpec
+    target: int
+    dyad: int
+    onset: float
+    end: float
+    pain_rate: float
+    cost_rate: float
+    holds_rung: bool
 
-    def __init__(
-        self,
-        lever: LeverSpec,
-        target: int,
-        dyad: int,
-        now: float,
-        pain_rate: float,
-        holds_rung: bool = True,
-    ) -> None:
-        self.lever = lever
-        self.actor = lever.actor
-        self.target = target
-        self.dyad = dyad
-        self.start = now
-        self.onset = now + lever.onset
-        self.end = now + lever.onset + lever.duration
-        self.pain_rate = pain_rate
-        self.cost_rate = lever.cost_per_day
-        self.ended = False
-        self.backing = lever.backing
-        self.holds_rung = holds_rung and lever.direction == ESCALATE
-
-    def days_in_force(self, until: float) -> float:
-        """Days between onset and ``until`` (or the end, if earlier)."""
-        return max(0.0, min(self.end, until) - self.onset)
+    @property
+    def actor(self) -> int:
+        """The measure's user."""
+        return self.lever.actor
 
 
 class World:
-    """The mutable state of one run, and the rules by which moves change it."""
+    """The state of one run in compiled kernels, and its bridge to the simpy clock.
 
-    def __init__(self, env: simpy.Environment, spec: RunSpec, rng: np.random.Generator) -> None:
+    ``rng`` (a numpy Generator) replaces the world's stream of perception delays, for tests
+    that build a world by hand; :func:`sim.engine.simulate.simulate` seeds every stream
+    from the run's seed instead.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        spec: RunSpec,
+        rng: np.random.Generator | None = None,
+        seed: np.random.SeedSequence | None = None,
+    ) -> None:
         self.env = env
         self.spec = spec
-        self.rng = rng  # perception delays
-        n = len(spec.actors)
-        self.tension = [Fading(v, spec.tension_decay) for v in spec.initial_tension]
-        self.grievance = [[Fading(0.0, spec.grievance_decay) for _ in range(n)] for _ in range(n)]
-        for holder, against, amount in spec.initial_grievance:
-            self.grievance[holder][against].value = amount
-        self.pressure = [Fading(0.0, spec.pressure_decay) for _ in range(n)]
-        self.stake_base = [list(a.stakes) for a in spec.actors]
-        self.stakes = [list(a.stakes) for a in spec.actors]  # with the boosts of events
-        self.stake_boosts: list[tuple[tuple[int, ...], float]] = []
-        self.resolve = [a.resolve for a in spec.actors]
-        self.risk_tolerance = [a.risk_tolerance for a in spec.actors]
-        self.domestic = [a.domestic_pressure for a in spec.actors]
-        self.backing = [al.backing for al in spec.alliances]
-        # (alliance, resolve boost) of each actor's patrons, for effective_resolve
-        self.boosts = [
-            [(al.index, al.resolve_boost) for al in spec.alliances if al.protege == a]
-            for a in range(n)
-        ]
-        self.uses = [0] * len(spec.levers)
-        self.stock = [lv.stock for lv in spec.levers]
-        self.potency = [1.0] * len(spec.levers)
-        self.last_used = [-math.inf] * len(spec.levers)
-        self.costs = [0.0] * n
-        self.moves: list[MoveRecord] = []
-        self.measures: list[list[Measure]] = [[] for _ in spec.dyads]
-        self.in_force: dict[tuple[int, int], Measure] = {}  # (lever, target) -> measure
-        self.dyad_rung = [0] * len(spec.dyads)
-        self.dyad_peak = [0] * len(spec.dyads)
-        self.rung_log: list[list[tuple[float, int]]] = [[(0.0, 0)] for _ in spec.dyads]
-        self.first_at_rung = [math.nan] * len(spec.rung_names)
-        self.first_at_rung[0] = 0.0
-        self.peak, self.peak_day = 0, 0.0
+        if _CALLS is None:
+            with interrupts_held():  # the first world of a process loads the kernels
+                self.compiled: Compiled = compiled(spec)
+                self.st, handles = self.compiled.acquire()
+        else:
+            self.compiled = compiled(spec)
+            self.st, handles = self.compiled.acquire()
+        self.rs, self.cmd, self.cand, self.ctx, self.io, self.sf = handles
+        self.k = k = kernel_calls(self.st)
+        self._perceive, self._expire, self._enact = k.perceive, k.expire, k.enact
+        self._seed(seed)
+        if rng is not None:
+            self.set_stream(0, rng)
         self.stop = env.event()
-        self.ended_early = False
-        self.enders = [o for o in spec.outcomes if o.ends_run]
-        self.played: set[int] = set()  # levers played at least once
-        self.stocks = [list(a.stock_initial) for a in spec.actors]
-        self.perceivers: list[Callable[[int, int, int, float, float], None]] = []
-        self.exposure_watchers: list[list[Callable[[], None]]] = [[] for _ in spec.dyads]
         self.event_log: list[tuple[float, str, str]] = []
-        for lever, target, holds in spec.initial_measures:
-            self._impose(spec.levers[lever], target, spec.dyad_of(lever_actor(spec, lever), target),
-                         holds_rung=holds)  # fmt: skip
+        self.actors: list[Hearer] | None = None  # who hears perceived moves
+        self.watchers: dict[int, Watcher] = {}
+        self.sources = self.compiled.sources  # copied before a new source is added
+        self.stake_boosts: list[tuple[tuple[int, ...], float]] = []
+        self.replay(k.start(self.st))  # measures in force on the start date
 
-    # --- reading the state --------------------------------------------------------------
+    def _seed(self, seed: np.random.SeedSequence | None) -> None:
+        """Seed every stream from ``seed`` (numpy's seeding, in the kernel when it can)."""
+        keys, k = self.compiled.keys, self.k
+        prefix = entropy_prefix(seed) if seed is not None else None
+        if prefix is not None:
+            k.reset(self.st, prefix, keys)
+            return
+        k.reset(self.st, np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint64))
+        seed = seed if seed is not None else np.random.SeedSequence(0)
+        purposes = ["world", *(f"actor:{a.id}" for a in self.spec.actors)]
+        purposes += [f"event:{e.id}" for e in self.spec.events]
+        for row, purpose in enumerate(purposes):
+            self.set_stream(row, stream(seed, purpose))
+
+    # --- streams ---------------------------------------------------------------------------
+
+    def set_stream(self, row: int, rng: np.random.Generator) -> None:
+        """Continue stream ``row`` from a numpy Generator's state."""
+        from_numpy_state(self.rs[row], rng.bit_generator.state)
+
+    def generator(self, row: int) -> np.random.Generator:
+        """A numpy Generator at stream ``row``'s state (hand it back with :meth:`absorb`)."""
+        gen = np.random.Generator(np.random.PCG64())
+        gen.bit_generator.state = to_numpy_state(self.rs[row])
+        return gen
+
+    def absorb(self, row: int, gen: np.random.Generator) -> None:
+        """Stream ``row`` continues where ``gen`` (from :meth:`generator`) left off."""
+        self.set_stream(row, gen)
+
+    def draw_delay(self, row: int, delay: Any) -> float:
+        """A :class:`~sim.engine.spec.DelaySpec` drawn from stream ``row``."""
+        return self.k.draw_delay(self.st, row, delay.kind, delay.a, delay.b, delay.cap)
+
+    def draw_exponential(self, row: int, scale: float) -> float:
+        """An exponential draw of mean ``scale`` from stream ``row``."""
+        return self.k.draw_exponential(self.st, row, scale)
+
+    # --- the clock ---------------------------------------------------------------------------
 
     @property
     def now(self) -> float:
         """The current simulated day."""
         return self.env.now
 
-    def rung_between(self, a: int, b: int) -> int:
-        """The current rung of the dyad between actors a and b."""
-        return self.dyad_rung[self.spec.dyad_of(a, b)]
+    def after(self, delay: float, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after ``delay`` days of simulated time."""
+        event = Timeout(self.env, delay)
+        event.callbacks.append(lambda _event: callback())
 
-    def overall_rung(self) -> int:
-        """The highest rung over all dyads."""
-        return max(self.dyad_rung, default=0)
+    def replay(self, n: int) -> None:
+        """Turn the ``n`` commands a kernel left into simpy events and calls, in order."""
+        if not n:
+            return
+        env = self.env
+        for kind, delay, a, b, c, x in self.cmd[:n].tolist():
+            if kind == PERCEIVE:
+                Call(env, delay, self._perceived, (int(a), int(b), int(c), x))
+            elif kind == EXPIRE:
+                Call(env, delay, self._expired, int(a))
+            elif kind == ENACT:
+                Call(env, delay, self._enacted, (int(a), int(b), x))
+            elif kind == WATCH:
+                self.watchers[int(a)].exposure_changed(x)
+            else:
+                self.stop.succeed()
 
-    def tension_between(self, a: int, b: int) -> float:
-        """The current tension of the dyad between actors a and b."""
-        return self.tension[self.spec.dyad_of(a, b)].at(self.now)
+    def _perceived(self, event: Call) -> None:
+        lever, target, perceiver, hostility = event.args
+        self._perceive(self.st, lever, target, perceiver, hostility, self.env.now)
+        if self.actors is not None:
+            self.actors[perceiver].hear(lever, target, hostility)
 
-    def effective_resolve(self, a: int) -> float:
-        """Resolve raised by domestic pressure and by an ally's public backing."""
-        backing = self.backing
-        boost = sum(share * backing[alliance] for alliance, share in self.boosts[a])
-        return min(1.0, self.resolve[a] + self.pressure[a].at(self.env.now) + boost)
+    def _expired(self, event: Call) -> None:
+        n = self._expire(self.st, event.args, self.env.now)
+        if n:
+            self.replay(n)
+
+    def _enacted(self, event: Call) -> None:
+        lever, target, amount = event.args
+        n = self._enact(self.st, lever, target, self.env.now, amount)
+        if n:
+            self.replay(n)
+
+    def end_of_horizon(self) -> None:
+        """The horizon is reached: stop the run unless it has stopped already."""
+        if not self.stop.triggered:
+            self.k.set_stopped(self.st)
+            self.stop.succeed()
+
+    # --- moves --------------------------------------------------------------------------------
+
+    def source_code(self, source: str) -> int:
+        """The number under which a move's source ("policy", "event:x", ...) is recorded."""
+        try:
+            return self.sources.index(source)
+        except ValueError:
+            self.sources = [*self.sources, source]  # the spec's list is shared by its runs
+            return len(self.sources) - 1
+
+    def available(self, lever: LeverSpec, target: int) -> bool:
+        """Whether ``lever`` can be played on ``target`` now (limits and preconditions)."""
+        return self.k.available(self.st, lever.index, target, float(self.env.now))
+
+    def play(self, lever: LeverSpec, target: int, source: str, amount: float = 1.0) -> None:
+        """Announce a move and apply its effects (``amount`` scales stock changes)."""
+        code = self.source_code(source)
+        self.replay(self.k.play(self.st, lever.index, target, float(self.env.now), code, amount))
+
+    def lift(self, lever_index: int, target: int) -> None:
+        """End an own measure before its time (a lift, an easing, a retraction)."""
+        self.replay(self.k.lift(self.st, lever_index, target, float(self.env.now)))
+
+    def event_move(self, lever: int, target: int, source: int) -> bool:
+        """An event's move: renew it if in force, play it if available; whether it was."""
+        n = self.k.event_move(self.st, lever, target, float(self.env.now), source)
+        self.replay(n if n >= 0 else -1 - n)
+        return n >= 0
+
+    def close(self) -> None:
+        """Charge the running costs of every measure still in force at the end."""
+        self.k.close(self.st, float(self.env.now))
+
+    # --- exogenous changes ---------------------------------------------------------------------
+
+    def condition_holds(self, cond: ConditionSpec) -> bool:
+        """Whether an event's condition holds now."""
+        c = self.compiled.tables.conditions[cond]
+        return self.k.condition_holds(self.st, c, float(self.env.now))
+
+    def exposure_count(self, dyad: int, rung: int) -> float:
+        """The hostile measures at or above ``rung`` in force in a dyad, by hazard weight."""
+        return self.k.exposure_count(self.st, dyad, rung)
+
+    def watch(self, watcher: int, process: Watcher) -> None:
+        """Tell ``process`` whenever its dyad's measures change (watcher number ``watcher``)."""
+        self.watchers[watcher] = process
+        self.k.watch(self.st, watcher)
+
+    def shift_tension(self, dyad: int, delta: float) -> None:
+        """Shift a dyad's tension (an event's effect)."""
+        self.k.shift_tension(self.st, dyad, float(self.env.now), delta)
+
+    def change_attribute(self, which: int, actor: int, delta: float) -> None:
+        """Change resolve (0), risk tolerance (1) or domestic pressure (2), within [0, 1]."""
+        self.k.change_attribute(self.st, which, actor, delta)
 
     def boost_stakes(self, parties: tuple[int, ...], value: float, on: bool) -> None:
         """Raise (or, with ``on`` false, restore) the parties' stakes in calm with each other."""
@@ -240,313 +448,194 @@ class World:
                 if a != b:
                     boosts = self.stake_boosts
                     extra = sum(v for group, v in boosts if a in group and b in group)
-                    self.stakes[a][b] = min(1.0, self.stake_base[a][b] + extra)
-
-    def their_rung(self, a: int, b: int) -> int:
-        """The highest rung of the crisis measures ``b`` holds in force against ``a``."""
-        return max(
-            (m.lever.rung for m in self.measures[self.spec.dyad_of(a, b)] if m.actor == b),
-            default=0,
-        )
-
-    def used_within(self, levers: tuple[int, ...], days: float) -> bool:
-        """Whether one of ``levers`` was used (by its actor, on anyone) in the last ``days``."""
-        now, last = self.now, self.last_used
-        return any(now - last[j] <= days for j in levers)
-
-    def reciprocated(self, lever: LeverSpec) -> bool:
-        """Whether a concession this conciliatory move answers has been made."""
-        return any(self.uses[j] for j in lever.reciprocates)
-
-    def exposure_count(self, dyad: int, rung: int) -> float:
-        """The hostile measures at or above ``rung`` in force in a dyad, by hazard weight."""
-        return sum(m.lever.hazard_weight for m in self.measures[dyad] if m.lever.rung >= rung)
-
-    def condition_holds(
-        self,
-        dyad: int,
-        rung_at_least: int,
-        tension_at_least: float,
-        moves: tuple[int, ...] = (),
-        within: float = math.inf,
-    ) -> bool:
-        """Whether a dyad (or, with dyad -1, the world) is at least this high and tense.
-
-        With ``moves``, one of them must also have been made within ``within`` days.
-        """
-        if moves and not self.used_within(moves, within):
-            return False
-        if dyad < 0:
-            rung = self.overall_rung()
-            tension = max((t.at(self.now) for t in self.tension), default=0.0)
-        else:
-            rung, tension = self.dyad_rung[dyad], self.tension[dyad].at(self.now)
-        return rung >= rung_at_least and tension >= tension_at_least
-
-    # --- moves ------------------------------------------------------------------------
-
-    def available(self, lever: LeverSpec, target: int) -> bool:
-        """Whether ``lever`` can be played on ``target`` now (limits and preconditions)."""
-        i = lever.index
-        if lever.max_uses >= 0 and self.uses[i] >= lever.max_uses:
-            return False
-        if self.stock[i] < 1.0:
-            return False
-        if lever.cooldown > 0 and self.env.now < self.last_used[i] + lever.cooldown:
-            return False
-        if lever.direction != DEESCALATE and (i, target) in self.in_force:
-            return False  # already in force against this target
-        if lever.lifts and not any((j, target) in self.in_force for j in lever.lifts):
-            return False  # nothing of ours to lift
-        if lever.req_rung >= 0 and self.rung_between(lever.actor, target) < lever.req_rung:
-            return False
-        if lever.req_unused and any(self.uses[j] for j in lever.req_unused):
-            return False  # e.g. no refusing to retract what was retracted
-        if not self._answers_hold(lever, target):
-            return False
-        return (
-            lever.req_tension < 0 or self.tension_between(lever.actor, target) >= lever.req_tension
-        )
-
-    def _answers_hold(self, lever: LeverSpec, target: int) -> bool:
-        """The preconditions that make a move an answer: to a measure, a concession, a move."""
-        if lever.tightens >= 0 and (lever.tightens, target) not in self.in_force:
-            return False  # nothing in force to step up
-        if lever.req_used and not any(self.uses[j] for j in lever.req_used):
-            return False  # e.g. no lifting before the other side has conceded
-        if (
-            lever.req_their_rung >= 0
-            and self.their_rung(lever.actor, target) < lever.req_their_rung
-        ):
-            return False  # e.g. an alert answers a drill
-        return not lever.req_after or self.used_within(lever.req_after, lever.req_after_days)
-
-    def play(self, lever: LeverSpec, target: int, source: str, amount: float = 1.0) -> None:
-        """Announce a move and apply its immediate effects (``amount`` scales stock changes)."""
-        now, a = self.now, lever.actor
-        self._record(lever, target, source, amount)
-        self._spend(lever)
-        self.played.add(lever.index)
-        for k, delta in lever.stock_deltas:
-            self.stocks[a][k] += delta * amount
-        dyad = self.spec.dyad_of(a, target)
-        if lever.cost_audience > 0 and not self.reciprocated(lever):
-            self.costs[a] += lever.cost_audience  # backing down for nothing
-        if lever.direction == ESCALATE:
-            self._satisfy(lever, target)
-        if lever.tightens >= 0:
-            self._replace(lever.tightens, target)
-        if lever.direction == DEESCALATE:
-            for j in lever.lifts:
-                self.lift(j, target)
-        if lever.duration > 0 and (lever.direction == ESCALATE or lever.backing >= 0):
-            self._impose(lever, target, dyad)
-        if lever.direction != SUPPORT:
-            self.tension[dyad].shift(now, lever.tension)
-        for k, weight in self.offended(lever, target):
-            self.tension[self.spec.dyad_of(a, k)].shift(now, abs(lever.tension) * weight)
-        self._notify(lever, target)
-        self._check_end()
-
-    def _check_end(self) -> None:
-        """End the run when the state matches an absorbing outcome class."""
-        if self.stop.triggered:
-            return
-        for outcome in self.enders:
-            if outcome.dyad < 0:
-                peak, current = self.peak, self.overall_rung()
-            else:
-                peak, current = self.dyad_peak[outcome.dyad], self.dyad_rung[outcome.dyad]
-            if outcome.matches(peak, current, self.played):
-                self.ended_early = True
-                self.stop.succeed()
-                return
-
-    def _record(self, lever: LeverSpec, target: int, source: str, amount: float) -> None:
-        spec = self.spec
-        self.moves.append(
-            MoveRecord(
-                day=self.now,
-                actor=spec.actors[lever.actor].id,
-                target=spec.actors[target].id,
-                lever=lever.id,
-                rung=lever.rung,
-                cameo=lever.cameo,
-                goldstein=lever.goldstein,
-                magnitude=lever.magnitude * self.potency[lever.index] * amount,
-                direction=DIRECTION_NAMES[lever.direction],
-                source=source,
-            )
-        )
-
-    def _spend(self, lever: LeverSpec) -> None:
-        i = lever.index
-        self.uses[i] += 1
-        self.stock[i] = max(0.0, self.stock[i] - 1.0)
-        self.last_used[i] = self.now
-        self.costs[lever.actor] += lever.cost_upfront
-
-    def _satisfy(self, lever: LeverSpec, target: int) -> None:
-        """Acting on a grievance discharges part of it: the honour-satisfied effect."""
-        share = self.spec.response_satisfaction * lever.rung / max(1, self.spec.top_rung)
-        self.grievance[lever.actor][target].scale(self.now, 1.0 - share)
-
-    def pain_rate(self, lever: LeverSpec, target: int) -> float:
-        """Economic pain per day the lever inflicts on ``target`` at its current potency."""
-        if lever.economic == 0.0:
-            return 0.0
-        user = lever.actor
-        share = self.spec.dependence.get((lever.sector or "", target, user))
-        if share is None:
-            share = self.spec.actors[target].exposure[user]
-        return lever.economic * share * self.potency[lever.index]
-
-    def _impose(self, lever: LeverSpec, target: int, dyad: int, holds_rung: bool = True) -> None:
-        pain = self.pain_rate(lever, target)
-        measure = Measure(lever, target, dyad, self.now, pain, holds_rung)
-        self.potency[lever.index] *= 1.0 - lever.potency_decay
-        self.in_force[(lever.index, target)] = measure
-        if lever.backing >= 0:
-            self.backing[lever.backing] = lever.backing_level
-        if lever.standing > 0:
-            self._set_standing(target, lever.actor)
-        if measure.holds_rung:
-            self.measures[dyad].append(measure)
-            self._set_rung(dyad)
-        if math.isfinite(measure.end):
-            self.after(measure.end - self.now, lambda: self._expire(measure))
-
-    def _set_standing(self, holder: int, against: int) -> None:
-        """The holder's grievance floor: the highest standing offence of ``against`` in force."""
-        floor = max(
-            (
-                m.lever.standing
-                for m in self.in_force.values()
-                if m.actor == against and m.target == holder
-            ),
-            default=0.0,
-        )
-        self.grievance[holder][against].set_floor(self.now, floor)
-
-    def _replace(self, lower: int, target: int) -> None:
-        """A tightened measure replaces the lower step (its rung is set by the new one)."""
-        measure = self.in_force.get((lower, target))
-        if measure is not None:
-            measure.end = self.now
-            self._end(measure, set_rung=False)
-
-    def _expire(self, measure: Measure) -> None:
-        if not measure.ended:
-            self._end(measure)
-
-    def lift(self, lever_index: int, target: int) -> None:
-        """End an own measure before its time (a lift, an easing, a retraction)."""
-        measure = self.in_force.get((lever_index, target))
-        if measure is not None:
-            measure.end = self.now
-            self._end(measure)
-
-    def _end(self, measure: Measure, set_rung: bool = True) -> None:
-        measure.ended = True
-        self._accrue(measure, self.now)
-        del self.in_force[(measure.lever.index, measure.target)]
-        if measure.backing >= 0:
-            self.backing[measure.backing] = self.spec.alliances[measure.backing].backing
-        if measure.lever.standing > 0:
-            self._set_standing(measure.target, measure.actor)
-        if measure.holds_rung:
-            self.measures[measure.dyad].remove(measure)
-            if set_rung:
-                self._set_rung(measure.dyad)
-
-    def _accrue(self, measure: Measure, until: float) -> None:
-        days = measure.days_in_force(until)
-        self.costs[measure.actor] += measure.cost_rate * days
-        self.costs[measure.target] += measure.pain_rate * days
-
-    def close(self) -> None:
-        """Charge the running costs of every measure still in force at the end."""
-        for measure in list(self.in_force.values()):
-            self._accrue(measure, self.now)
-
-    def _set_rung(self, dyad: int) -> None:
-        rung = max((m.lever.rung for m in self.measures[dyad]), default=0)
-        for watcher in self.exposure_watchers[dyad]:
-            watcher()
-        if rung == self.dyad_rung[dyad]:
-            return
-        now = self.now
-        self.dyad_rung[dyad] = rung
-        self.rung_log[dyad].append((now, rung))
-        self.dyad_peak[dyad] = max(self.dyad_peak[dyad], rung)
-        for k in range(1, rung + 1):
-            if math.isnan(self.first_at_rung[k]):
-                self.first_at_rung[k] = now
-        if rung > self.peak:
-            self.peak, self.peak_day = rung, now
-        if self.enders:
-            self._check_end()
-
-    # --- perception -------------------------------------------------------------------
-
-    def offended(self, lever: LeverSpec, target: int) -> list[tuple[int, float]]:
-        """Third parties that resent the move, with the hostility they perceive.
-
-        A lever's ``offends`` weights are hostilities in their own right (a transit by
-        Taiwan's president angers Beijing whatever its Goldstein score between Washington
-        and Taipei); a patron feels a share of a hostile move on its protege
-        (:func:`patron_share`: through its commitment, more with public backing).
-        """
-        spec = self.spec
-        weights = {k: spec.hostility_scale * w for k, w in lever.offends}
-        if lever.direction == ESCALATE:
-            own = self.hostility(lever)
-            for al in spec.alliances:
-                if al.protege == target and al.patron != lever.actor:
-                    share = own * patron_share(al, self.backing[al.index])
-                    weights[al.patron] = weights.get(al.patron, 0.0) + share
-        weights.pop(lever.actor, None)
-        weights.pop(target, None)
-        return [(k, w) for k, w in weights.items() if w > 0]
+                    base = self.spec.actors[a].stakes[b]
+                    self.k.set_stake(self.st, a, b, min(1.0, base + extra))
 
     def hostility(self, lever: LeverSpec) -> float:
-        """How hostile a move feels to its target (:func:`move_hostility`)."""
-        return move_hostility(self.spec, lever)
+        """How hostile a move feels to its target (:func:`sim.engine.tables.move_hostility`)."""
+        return float(self.compiled.tables.arrays["lv_f"][lever.index, K.LF_HOSTILITY])
 
-    def _notify(self, lever: LeverSpec, target: int) -> None:
-        audience = [(target, self.hostility(lever)), *self.offended(lever, target)]
-        for perceiver, hostility in audience:
-            delay = self.spec.perception_delay.sample(self.rng)
-            self.after(delay, self._perceive_later(lever, target, perceiver, hostility))
+    # --- the record ---------------------------------------------------------------------------
 
-    def _perceive_later(
-        self, lever: LeverSpec, target: int, perceiver: int, hostility: float
-    ) -> Callable[[], None]:
-        def perceive() -> None:
-            self.perceive(lever, target, perceiver, hostility)
+    def record(self) -> RunRecord:
+        """The run's record (call :meth:`close` first)."""
+        spec, k, st = self.spec, self.k, self.st
+        dyad_rung, dyad_peak, first, costs, stocks, played = k.outcome_state(st)
+        final = max(dyad_rung.tolist(), default=0)
+        peak = int(self.io[K.IO_PEAK])
+        lever_ids, lever_f = k.moves(st)
+        return RunRecord(
+            outcome=classify(
+                spec, peak, final, dyad_peak, dyad_rung, set(np.flatnonzero(played).tolist())
+            ),
+            peak_rung=peak,
+            peak_day=float(self.sf[K.SF_PEAK_DAY]),
+            final_rung=final,
+            end_day=self.env.now,
+            ended_early=bool(self.io[K.IO_ENDED_EARLY]),
+            costs=dict(zip(spec.actor_ids, costs.tolist(), strict=True)),
+            moves=moves_from_rows(
+                lever_ids.tolist(),
+                lever_f.tolist(),
+                self.compiled.tables.lever_rows,
+                spec.actor_ids,
+                self.sources,
+            ),
+            dyads=spec.dyad_ids,
+            dyad_rungs=k.daily_rungs(st, spec.days, float(self.env.now)),
+            first_day_at_rung=first,
+            events_scheduled=getattr(self.env, "events_scheduled", 0),
+            event_log=self.event_log,
+            stocks=_stocks(spec, stocks.tolist()),
+        )
 
-        return perceive
+    def release(self) -> None:
+        """Give the run's state back for the next run (the world is unusable after this)."""
+        self.compiled.release(self.st, (self.rs, self.cmd, self.cand, self.ctx, self.io, self.sf))
 
-    def perceive(self, lever: LeverSpec, target: int, perceiver: int, hostility: float) -> None:
-        """A perceiver takes in a move: grievance, domestic pressure, and a reason to act."""
-        now, user = self.now, lever.actor
-        grievance = self.grievance[perceiver][user]
-        if hostility > 0:
-            share = hostility * (0.5 + self.domestic[perceiver])
-            grievance.saturate(now, share)
-            if lever.direction == SUPPORT and perceiver != target:
-                # who resents a favour resents its beneficiary too (an arms sale, a transit)
-                self.grievance[perceiver][target].saturate(now, share)
-        if perceiver == target and lever.grievance_relief > 0:
-            grievance.scale(now, 1.0 - lever.grievance_relief)
-        if perceiver == target and lever.political > 0:
-            self.pressure[target].add(now, lever.political * self.domestic[target], 1.0)
-        for listener in self.perceivers:
-            listener(perceiver, user, lever.index, target, hostility)
+    # --- the state as Python objects (copies: for tests and for looking inside a run) ---------
 
-    # --- scheduling -------------------------------------------------------------------
+    @property
+    def dyad_rung(self) -> list[int]:
+        """The current rung of each dyad."""
+        return self.k.outcome_state(self.st)[0].tolist()
 
-    def after(self, delay: float, callback: Callable[[], None]) -> None:
-        """Call ``callback`` after ``delay`` days of simulated time."""
-        event = self.env.timeout(delay)
-        event.callbacks.append(lambda _event: callback())
+    def overall_rung(self) -> int:
+        """The highest rung over all dyads."""
+        return max(self.dyad_rung, default=0)
+
+    def stock_values(self) -> tuple[tuple[float, ...], ...]:
+        """Each actor's continuous stocks, in the order of its stock names."""
+        values, out, i = self.k.outcome_state(self.st)[4].tolist(), [], 0
+        for a in self.spec.actors:
+            out.append(tuple(values[i : i + len(a.stock_names)]))
+            i += len(a.stock_names)
+        return tuple(out)
+
+    @property
+    def costs(self) -> list[float]:
+        """Each actor's costs so far."""
+        return self.k.outcome_state(self.st)[3].tolist()
+
+    @property
+    def tension(self) -> list[FadingView]:
+        """Each dyad's tension."""
+        return [FadingView(self, "tension", d) for d in range(len(self.spec.dyads))]
+
+    @property
+    def grievance(self) -> list[list[FadingView]]:
+        """``grievance[holder][against]``."""
+        n = len(self.spec.actors)
+        return [[FadingView(self, "grievance", h, a) for a in range(n)] for h in range(n)]
+
+    @property
+    def pressure(self) -> list[FadingView]:
+        """Each actor's domestic pressure."""
+        return [FadingView(self, "pressure", a) for a in range(len(self.spec.actors))]
+
+    def _snapshot(self) -> tuple:
+        return self.k.snapshot(self.st)
+
+    @property
+    def stakes(self) -> list[list[float]]:
+        """``stakes[a][b]``: the value ``a`` puts on calm with ``b`` (with events' boosts)."""
+        n = len(self.spec.actors)
+        return self._snapshot()[7].reshape(n, n).tolist()
+
+    @property
+    def resolve(self) -> list[float]:
+        """Each actor's base resolve (events may change it)."""
+        return self._snapshot()[8].tolist()
+
+    @property
+    def risk_tolerance(self) -> list[float]:
+        """Each actor's risk tolerance."""
+        return self._snapshot()[9].tolist()
+
+    @property
+    def domestic(self) -> list[float]:
+        """Each actor's domestic-pressure attribute."""
+        return self._snapshot()[10].tolist()
+
+    @property
+    def backing(self) -> list[float]:
+        """Each alliance's public backing now."""
+        return self._snapshot()[11].tolist()
+
+    def _measure(self, m: int, m_i: np.ndarray, m_f: np.ndarray) -> MeasureView:
+        return MeasureView(
+            self.spec.levers[int(m_i[m, K.MI_LEVER])],
+            int(m_i[m, K.MI_TARGET]),
+            int(m_i[m, K.MI_DYAD]),
+            float(m_f[m, K.MF_ONSET]),
+            float(m_f[m, K.MF_END]),
+            float(m_f[m, K.MF_PAIN]),
+            float(m_f[m, K.MF_COST]),
+            bool(m_i[m, K.MI_HOLDS]),
+        )
+
+    @property
+    def in_force(self) -> dict[tuple[int, int], MeasureView]:
+        """Measures in force by (lever, target), in the order they were imposed."""
+        snap = self._snapshot()
+        m_i, m_f, order, inf_m = snap[12], snap[13], snap[14], snap[15]
+        n = len(self.spec.actors)
+        return {
+            (int(key) // n, int(key) % n): self._measure(int(inf_m[key]), m_i, m_f) for key in order
+        }
+
+    @property
+    def measures(self) -> list[list[MeasureView]]:
+        """The hostile measures that hold each dyad's rung, in the order they were imposed."""
+        snap = self._snapshot()
+        m_i, m_f, dm, dm_n = snap[12], snap[13], snap[16], snap[17]
+        return [
+            [self._measure(int(m), m_i, m_f) for m in dm[d, : dm_n[d]]] for d in range(len(dm_n))
+        ]
+
+    @property
+    def rung_log(self) -> list[list[tuple[float, int]]]:
+        """Each dyad's rung changes as (day, rung), starting with (0.0, 0)."""
+        snap = self._snapshot()
+        rl_i, rl_t = snap[18], snap[19]
+        out: list[list[tuple[float, int]]] = [[] for _ in self.spec.dyads]
+        for (d, rung), day in zip(rl_i.tolist(), rl_t.tolist(), strict=True):
+            out[d].append((day, rung))
+        return out
+
+    @property
+    def moves(self) -> list[MoveRecord]:
+        """The moves so far."""
+        lever_ids, lever_f = self.k.moves(self.st)
+        rows = self.compiled.tables.lever_rows
+        return moves_from_rows(
+            lever_ids.tolist(), lever_f.tolist(), rows, self.spec.actor_ids, self.sources
+        )
+
+
+def classify(
+    spec: RunSpec,
+    peak: int,
+    final: int,
+    dyad_peak: np.ndarray,
+    dyad_rung: np.ndarray,
+    played: set[int],
+) -> str:
+    """The id of the first outcome class whose bounds hold for the run."""
+    for outcome in spec.outcomes:
+        if outcome.dyad < 0:
+            high, last = peak, final
+        else:
+            high, last = int(dyad_peak[outcome.dyad]), int(dyad_rung[outcome.dyad])
+        if outcome.matches(high, last, played):
+            return outcome.id
+    raise AssertionError("the scenario's last outcome class catches every run")
+
+
+def _stocks(spec: RunSpec, values: list[float]) -> dict[str, dict[str, float]]:
+    out, i = {}, 0
+    for a in spec.actors:
+        if a.stock_names:
+            out[a.id] = dict(zip(a.stock_names, values[i : i + len(a.stock_names)], strict=True))
+        i += len(a.stock_names)
+    return out

@@ -71,6 +71,48 @@ class LogitPolicy(Policy):
             "against waiting, so a strong motive launches a package of measures at once.",
         )
 
+    #: The methods that make the rule: a subclass that overrides one decides in Python.
+    RULE: ClassVar[tuple[str, ...]] = (
+        "choose",
+        "choose_moves",
+        "utility",
+        "_weighed",
+        "_draw",
+        "wake_days",
+        "next_wake",
+    )
+
+    @classmethod
+    def kernel(cls) -> str | None:
+        """The engine's logit kernel, unless a subclass changes how the rule decides.
+
+        A subclass that only changes parameters (its ``Params`` defaults) keeps the kernel:
+        that is how a policy of one's own gets the fast path.
+        """
+        own = all(getattr(cls, name) is getattr(LogitPolicy, name) for name in cls.RULE)
+        return "logit" if own else None
+
+    @classmethod
+    def kernel_params(cls, params: BaseModel) -> tuple[float, ...]:
+        """The weights, rationality and package size in the order the kernel reads them."""
+        from sim.engine import kernels as k
+
+        order = {
+            k.P_RATIONALITY: "rationality",
+            k.P_ACTION_COST: "action_cost",
+            k.P_GRIEVANCE: "grievance",
+            k.P_COST: "cost",
+            k.P_RISK: "risk",
+            k.P_OFFENSE: "offense",
+            k.P_JUMP: "jump",
+            k.P_CALM: "calm",
+            k.P_RELIEF: "relief",
+            k.P_FACE: "face",
+            k.P_SUPPORT: "support",
+            k.P_PACKAGE: "package",
+        }
+        return tuple(float(getattr(params, order[i])) for i in range(len(order)))
+
     def __init__(self, params: BaseModel, actor: ActorSpec, start: dt.date) -> None:
         super().__init__(params, actor, start)
         # The weights as plain attributes: read a dozen times per option of every decision,

@@ -103,12 +103,19 @@ def _why_not_a_file(path: Path) -> str:
 def resolve_base(name: str, child: Path) -> Path:
     """The file an ``extends:`` refers to.
 
-    A value ending in .yaml or .yml is a file path, relative to the child's folder (``../
-    base.yaml``); any other value is a scenario name, looked for beside the child first,
-    then on the search path. The error says where it looked.
+    A value ending in .yaml or .yml is a file path, relative to the child's folder
+    (``bases/base.yaml``), that must stay inside that folder or the search path; any other
+    value is a scenario name, looked for beside the child first, then on the search path.
+    The error says where it looked.
     """
     if Path(name).suffix in SUFFIXES:
         path = (child.parent / name).resolve()
+        roots = [child.parent.resolve(), *search_path()]
+        if not any(_inside(path, root) for root in roots):  # no reading files elsewhere
+            raise UnknownScenario(
+                f"extends: '{name}' lies outside the file's folder and the search path; "
+                "a base must be in the variant's folder (or below it) or on the search path"
+            )
         if path.is_file():
             return path
         raise UnknownScenario(f"extends: no file '{name}' (looked for {path})")
