@@ -24,8 +24,8 @@ TIMELINE = Path(__file__).resolve().parents[2] / "shared" / "domain" / "timeline
 
 def record_scores(timeline: Path, actors: set[str]) -> dict[str, float]:
     """The record's Rivera and Goldstein totals over rows between the scenario's actors."""
-    from sim.analysis.backtest import read_timeline
     from sim.analysis.scoring import rivera_weight
+    from sim.analysis.timeline import read_timeline
 
     rivera = goldstein = 0.0
     for row in read_timeline(timeline):
@@ -66,7 +66,8 @@ def end_states(runs, rung_names: list[str]) -> str:  # noqa: ANN001 - a runs Dat
 def main(argv: list[str] | None = None) -> None:
     """Run the backtest and the ensemble and print the figures."""
     import sim
-    from sim.analysis.backtest import backtest, render_backtest
+    from sim.experiments.backtest import backtest
+    from sim.present.backtest import render_backtest
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=500)
