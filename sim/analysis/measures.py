@@ -68,6 +68,16 @@ class Measure:
         return self.stem if self.share else f"{self.stem}_mean"
 
     @property
+    def column(self) -> str:
+        """The points-table column (the name a sweep's ``Metric`` gave it; kept for old code)."""
+        return self.point_column
+
+    @property
+    def probability(self) -> bool:
+        """Whether the measure is a share (a sweep's ``Metric.probability``; kept for old code)."""
+        return self.share
+
+    @property
     def point_bounds(self) -> tuple[str, str]:
         """The points-table columns of a share's 95% Wilson interval."""
         return f"{self.stem}_lo", f"{self.stem}_hi"
