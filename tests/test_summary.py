@@ -297,3 +297,56 @@ def test_mean_uses_se_is_the_se_of_the_per_run_counts() -> None:
     rebuilt = Tally(3, 2)
     rebuilt.add_moves(frame)
     assert rebuilt.lever_sq == tally.lever_sq and rebuilt.lever_uses == tally.lever_uses
+
+
+# --- a statistic declared once: every reader of the runs table reports it --------------------
+
+LOGIT = ["actors.A.policy.name=logit", "actors.B.policy.name=logit"]
+
+
+def test_moves_per_actor_reach_the_summary_the_comparison_and_the_sweep(duel_path) -> None:
+    """Moves per actor is one Section of sim/analysis/measures.py, and nothing else.
+
+    Its numbers are counted again here from the moves tables, independently of the runs
+    table's ``moves_<actor>`` columns the measure reads.
+    """
+    import sim
+    from sim.present.comparison import render_comparison
+    from sim.scenario import load
+
+    def per_actor(results) -> dict[str, np.ndarray]:
+        counts = results.moves.groupby(["index", "actor"]).size().unstack(fill_value=0)
+        counts = counts.reindex(index=range(len(results.runs)), fill_value=0)
+        return {a: counts.get(a, pd.Series(0, index=counts.index)).to_numpy() for a in "AB"}
+
+    results = sim.run(str(duel_path), runs=40, seed=3, overrides=LOGIT)
+    counted = per_actor(results)
+    assert counted["A"].sum() + counted["B"].sum() == len(results.moves) > 0
+    for actor in "AB":
+        block = results.summary["moves"][actor]
+        assert block["mean"] == pytest.approx(counted[actor].mean())
+        assert block["se"] == pytest.approx(counted[actor].std(ddof=1) / math.sqrt(40))
+    assert "Moves per actor" in render_summary(results.summary)
+
+    variant = [*LOGIT, "actors.B.attributes.resolve=0.6"]
+    paired = sim.compare(str(duel_path), runs=40, seed=3, overrides=variant)
+    base, changed = per_actor(paired.base), per_actor(paired.variant)
+    for actor in "AB":
+        d = paired.summary["moves"][actor]
+        assert d["difference"] == pytest.approx((changed[actor] - base[actor]).mean())
+    assert "Moves per actor" in render_comparison(paired.summary)
+
+    swept = sim.sweep(
+        load(str(duel_path), LOGIT),
+        parameters={"actors.B.attributes.resolve": [0.3, 0.6]},
+        runs=20,
+        seed=3,
+        outcomes=["moves_A_mean"],
+        workers=1,
+    )
+    assert [m.label for m in swept.metrics] == ["mean moves of A"]
+    runs = swept.runs
+    for _, point in swept.points.iterrows():
+        mine = runs[runs["point"] == point["point"]]["moves_A"].to_numpy(dtype=float)
+        assert point["moves_A_mean"] == pytest.approx(mine.mean())
+        assert point["moves_A_se"] == pytest.approx(mine.std(ddof=1) / math.sqrt(len(mine)))

@@ -165,6 +165,16 @@ def cost_measures(spec: Any) -> list[Measure]:
     ]  # fmt: skip
 
 
+def move_measures(spec: Any) -> list[Measure]:
+    """The number of moves each actor made in a run (its policy's and its events')."""
+    names = _names(spec)
+    return [
+        Measure("moves", a, f"{columns.moves(a)}_mean", f"mean moves of {a}", columns.moves(a),
+                (columns.moves(a),), _number, unit="moves", about={"name": names.get(a, a)})
+        for a in spec.actor_ids
+    ]  # fmt: skip
+
+
 #: How a comparison names the total of each move-based scoring profile.
 SCORE_NAMES = {"goldstein": "Goldstein total", "rivera": "Rivera et al. 2024 total"}
 
@@ -186,6 +196,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("peak_rung", "Mean peak rung", peak_measures, paired=True, points=True),
     Section("costs", "Mean cost", cost_measures, summary=True, paired=True, points=True),
     Section("scores", "Escalation score per run", score_measures, paired=True),
+    Section("moves", "Moves per actor", move_measures, summary=True, paired=True, points=True),
 )
 
 
