@@ -148,6 +148,10 @@ def named(**fields):
         ({"statistics": {"include": ["count:CHN->JPX 16"]}}, "closest: count:CHN->JPN 16"),
         ({"statistics": {"weights": {"first:nothing*": 2.0}}}, "names no statistic"),
         ({"ignore_actors": ["RUS"]}, "RUS appear in neither"),
+        (
+            {"parameters": {"actors.CHN.policy.params.package": "uniform(0.5, 3.4)"}},
+            r"reaches 0.5, rounded to 0 \(its low end\).*greater than or equal to 1",
+        ),
     ],
 )
 def test_bad_calibrations_fail_before_any_run(fields, message) -> None:
@@ -195,26 +199,51 @@ def test_the_cli_reports_bad_input_without_a_traceback(capsys) -> None:
     assert code == 2 and err.startswith("sim: error: calibration parameter") and "Trace" not in err
 
 
+def test_a_policy_parameter_has_its_rules_default_and_type() -> None:
+    """A policy parameter the scenario leaves at its default is the rule's default (the
+    judgment the predictive check runs), and an integer one is drawn rounded."""
+    priors = {
+        "actors.CHN.policy.params.action_cost": "uniform(0.1, 2)",
+        "actors.CHN.policy.params.package": "uniform(0.51, 3.49)",
+    }
+    problem = prepare(named(parameters=priors, truncate=False))
+    assert problem.judgment == [0.8, 1.0]  # sim/policies/logit.py's defaults
+    assert problem.integer == ["actors.CHN.policy.params.package"]
+    model = problem.model()
+    assert model.variants.document([0.8, 2.6])["actors"][0]["policy"]["params"] == {
+        "action_cost": 0.8,
+        "package": 3,
+    }
+
+
 # --- a shortened horizon leaves the window's moves as they were -------------------------------
 
 
-def test_the_named_scenario_keeps_its_horizon_while_the_visit_shadows_the_window() -> None:
-    """The visit's run-up (stake boost) and its outside hazard reach back into the record's
-    window, so a run that ends before the visit makes other moves there: the check finds it
-    and keeps the full horizon."""
+def test_the_named_scenario_is_simulated_only_as_far_as_the_window_needs() -> None:
+    """The clock stops 60 days after the window; the visit stays scheduled (its run-up and
+    outside hazard reach back into the window) and is simply not reached."""
+    problem = prepare(named())
+    assert problem.simulated_days < problem.full_days
+    assert problem.horizon_note.startswith("shortened")
+    model = problem.model()
+    assert model.days == problem.simulated_days
+    assert any(e["id"] == "beijing_visit" for e in problem.data["events"])
+
+
+def test_a_shortened_run_that_makes_other_moves_keeps_the_full_horizon(monkeypatch) -> None:
+    """The check is live: a shortening that also drops the events (as cutting the document
+    would drop the visit) changes the window's moves, and the full horizon is kept."""
+    import dataclasses
+
+    from sim.experiments import calibrate as module
+
+    def without_events(spec, days):
+        return dataclasses.replace(spec, days=days, events=()) if days else spec
+
+    monkeypatch.setattr(module, "stopped_at", without_events)
     problem = prepare(named())
     assert problem.simulated_days == problem.full_days
     assert "other moves in the window" in problem.horizon_note
-
-
-def test_without_the_visits_shadow_the_run_is_shortened_to_what_the_window_needs() -> None:
-    quiet = {
-        "events.beijing_visit.stake_boost.value": 0.0,
-        "events.beijing_visit.postpone.rate_per_year": 0.0,
-    }
-    problem = prepare(named(set=quiet))
-    assert problem.simulated_days < problem.full_days
-    assert problem.horizon_note.startswith("shortened")
 
 
 # --- the conjugate oracle -----------------------------------------------------------------
