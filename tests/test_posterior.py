@@ -100,3 +100,58 @@ def test_the_cli_says_the_run_drew_from_the_posterior(calibration, capsys, tmp_p
                  "--workers", "1", "--out", str(tmp_path), "--quiet"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0 and "Parameters drawn from the posterior of" in out
+
+
+# --- a scenario that names its posterior -----------------------------------------------------
+
+
+def naming(tmp_path: Path, posterior: str, name: str = "oracle_calibrated") -> str:
+    """Write a variant of the oracle scenario whose ``posterior`` names ``posterior``."""
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        f"extends: {SCENARIO}\nname: {name}\ntitle: the oracle over its posterior\n"
+        f"posterior: {posterior}\n",
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+def test_a_scenario_that_names_a_posterior_runs_over_it(calibration, tmp_path) -> None:
+    variant = naming(tmp_path, str(calibration))
+    own = sim.run(variant, runs=40, seed=4)
+    given = sim.run(SCENARIO, runs=40, seed=4, posterior=calibration)
+    pd.testing.assert_series_equal(own.runs["n_moves"], given.runs["n_moves"])
+    assert own.summary["posterior"] == given.summary["posterior"]
+    # naming a posterior makes another scenario (the golden files check that one that names
+    # none hashes as before the field existed)
+    assert sim.load(SCENARIO).content_hash() != sim.load(variant).content_hash()
+
+
+def test_compare_pairs_a_scenario_with_its_calibrated_variant(calibration, tmp_path) -> None:
+    variant = naming(tmp_path, str(calibration))
+    paired = sim.compare(SCENARIO, variant, runs=40, seed=4)
+    block = paired.summary["posterior"]
+    assert block["arms"] == ["variant"] and block["other_arms"] == {}
+    drawn = sim.run(SCENARIO, runs=40, seed=4, posterior=calibration)
+    pd.testing.assert_series_equal(paired.variant.runs["n_moves"], drawn.runs["n_moves"])
+    assert (paired.base.runs["n_moves"] == sim.run(SCENARIO, runs=40, seed=4).runs["n_moves"]).all()
+    from sim.experiments.posterior import render_block
+
+    assert render_block(block).startswith("In the variant arm, parameters drawn")
+
+
+def test_a_named_posterior_refuses_what_it_would_silently_replace(calibration, tmp_path) -> None:
+    variant = naming(tmp_path, str(calibration))
+    with pytest.raises(SimError, match=r"--set events.criticism.rate_per_year: drawn from"):
+        sim.run(variant, runs=5, overrides=["events.criticism.rate_per_year=5"])
+    from sim.experiments.sweep import sweep
+
+    with pytest.raises(SimError, match="both swept"):
+        sweep(variant, parameters={"events.criticism.rate_per_year": [1.0, 2.0]}, runs=5,
+              workers=1)  # fmt: skip
+
+
+def test_a_named_posterior_that_is_not_there_is_a_clear_error(tmp_path) -> None:
+    variant = naming(tmp_path, "posteriors/no-such-calibration")
+    with pytest.raises(SimError, match=r"oracle_calibrated: posterior: no calibration folder"):
+        sim.run(variant, runs=5)

@@ -56,7 +56,7 @@ from sim.experiments.executors import (
 )
 from sim.experiments.posterior import keep as keep_posterior
 from sim.experiments.posterior import kept as kept_posterior
-from sim.experiments.posterior import posterior_engine
+from sim.experiments.posterior import override_paths, posterior_engine
 from sim.experiments.precision import DEFAULT_MAX_RUNS, Precision, Schedule
 from sim.experiments.seeding import check_seed, replication_seed, seed_key
 
@@ -906,7 +906,8 @@ def run(
             folder of that name is refused unless ``force``.
         force: replace an existing results folder ``name`` (deleted as this run starts).
         posterior: a calibration folder: each replication draws its parameters from its
-            posterior (see :mod:`sim.experiments.posterior`); the summary says so.
+            posterior (see :mod:`sim.experiments.posterior`); the summary says so. None:
+            the scenario's own ``posterior`` if it names one.
 
     Results are the same for the same seed whatever the executor and number of workers.
     If interrupted (Ctrl-C, a worker that dies, an error), whatever completed is written,
@@ -918,7 +919,7 @@ def run(
     runs, target = length(runs, precision, max_runs)
     scenario = resolve_scenario(scenario, overrides)
     spec = compile_scenario(scenario)
-    engine = posterior_engine(posterior, scenario)
+    engine = posterior_engine(posterior, scenario, override_paths(overrides))
     chosen = choose_executor(executor, workers, scheduler, runs, chunk_size)
     return run_spec(
         scenario,
