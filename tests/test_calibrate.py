@@ -385,3 +385,28 @@ def test_recovery_known_values_fall_in_the_credible_intervals(tmp_path) -> None:
     m = 2 * REPETITIONS
     assert covered >= 0.9 * m - 4 * math.sqrt(m * 0.9 * 0.1), (covered, ratios)
     assert np.mean(ratios) < 0.75, ratios
+
+
+# --- the Sobol screen: which parameters the record can inform ---------------------------------
+
+
+def test_the_screen_ranks_what_the_record_informs_above_an_inert_parameter(tmp_path) -> None:
+    """The provocation rate and B's resolve drive B's answers; A's resolve does nothing (A
+    follows a script): its total index on the distance must lie below theirs, beyond the
+    bootstrap intervals."""
+    from sim.experiments.calibration_screen import screen
+
+    timeline = tmp_path / "record.csv"
+    end = synthetic_record([40.0, 0.6], 7, timeline)
+    priors = {**RECOVERY_PRIORS, "actors.A.attributes.resolve": "uniform(0.1, 0.9)"}
+    found = screen(
+        str(DUEL), timeline=str(timeline), parameters=priors, until=end, points=32, runs=4,
+        resamples=200, seed=3, statistics={"measures": ["count"]},
+    )  # fmt: skip
+    rows = found.table[found.table["outcome"] == "distance"].set_index("parameter")
+    inert = rows.loc["actors.A.attributes.resolve"]
+    for path in RECOVERY_PRIORS:
+        assert rows.loc[path, "ST_lo"] > inert["ST_hi"], rows
+    assert found.simulations == 32 * (3 + 2) * 4
+    assert set(found.frame().columns) >= {*priors, "distance", "moves"}
+    assert "Sobol indices of distance" in found.render()
