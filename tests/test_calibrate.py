@@ -148,6 +148,7 @@ def named(**fields):
         ({"statistics": {"include": ["count:CHN->JPX 16"]}}, "closest: count:CHN->JPN 16"),
         ({"statistics": {"weights": {"first:nothing*": 2.0}}}, "names no statistic"),
         ({"ignore_actors": ["RUS"]}, "RUS appear in neither"),
+        ({"distance": {"max_weight_ratio": 0.5}}, "max_weight_ratio: Input should be greater"),
         (
             {"parameters": {"actors.CHN.policy.params.package": "uniform(0.5, 3.4)"}},
             r"reaches 0.5, rounded to 0 \(its low end\).*greater than or equal to 1",
@@ -214,6 +215,15 @@ def test_a_policy_parameter_has_its_rules_default_and_type() -> None:
         "action_cost": 0.8,
         "package": 3,
     }
+
+
+def test_the_distance_bounds_the_weight_of_a_kind_that_almost_never_happens() -> None:
+    """pyabc's bound on the scale weights: no statistic weighs more than R times the least."""
+    from sim.experiments.calibrate import build_abc
+
+    problem = prepare(named(distance={"max_weight_ratio": 10}, truncate=False))
+    distance = build_abc(problem, sampler=None).distance_function
+    assert distance.max_scale_weight_ratio == 10
 
 
 # --- a shortened horizon leaves the window's moves as they were -------------------------------

@@ -96,7 +96,8 @@ def distances(
 
     The calibration's distance: pyabc's p-norm of the weighted differences, each statistic's
     weight its user weight over its scale fitted on every run given (a zero scale, every run
-    alike, leaves the statistic out, as pyabc's adaptive distance does). ``only`` restricts
+    alike, leaves the statistic out, as pyabc's adaptive distance does), bounded as the
+    calibration bounds it (``max_weight_ratio``). ``only`` restricts
     the norm to some statistics (the weights are those of the whole distance).
     """
     from sim.analysis.calibration import statistic_weights
@@ -112,6 +113,10 @@ def distances(
         inverse = np.zeros_like(scales)
         kept = ~np.isclose(scales, 0)
         inverse[kept] = 1 / scales[kept]
+        if spec.distance.max_weight_ratio is not None and kept.any():
+            from pyabc.distance.util import bound_weights
+
+            inverse = bound_weights(inverse, spec.distance.max_weight_ratio)
         weights = weights * inverse
     if only is not None:
         weights = np.where(np.asarray(only, dtype=bool), weights, 0.0)
