@@ -174,6 +174,29 @@ def test_a_record_naming_an_actor_the_scenario_lacks_is_refused(tmp_path) -> Non
     assert kept.plan.names
 
 
+SHIPPED = ("calibrations/taiwan-nov7-25", "calibrations/taiwan-nov7-25-screen")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_the_shipped_calibration_files_refuse_bad_input_before_any_run(name, tmp_path) -> None:
+    """The shipped calibration and its screen go through the same checks: a prior outside a
+    field's range, an unknown statistic, a record naming an actor the scenario lacks."""
+    from sim.experiments.calibration_screen import screen
+
+    share = {"relations.us_japan_treaty.offense_share": "uniform(0.1, 1.5)"}
+    with pytest.raises(CalibrationError, match=r"reaches 1.5 \(its high end\).*less than or"):
+        prepare(resolve_spec(name, {"parameters": share}))
+    with pytest.raises(SimError, match="closest: count:CHN->JPN 16"):
+        screen(name, points=2, runs=1, statistics={"include": ["count:CHN->JPX 16"]})
+    record = tmp_path / "record.csv"
+    record.write_text(
+        NOV.read_text(encoding="utf-8") + "2025-11-20,RUS,JPN,joint patrol,150,-7.2,,x\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CalibrationError, match=r"RUS on line 40.*--ignore-actor RUS"):
+        prepare(resolve_spec(name, {"timeline": str(record)}))
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

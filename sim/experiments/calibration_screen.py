@@ -239,7 +239,7 @@ def screen(
     points: int = 64,
     runs: int = 16,
     seed: int | None = None,
-    statistics: Sequence[str] | None = None,
+    index: Sequence[str] | None = None,
     resamples: int = 1000,
     workers: int | None = None,
     executor: Any = None,
@@ -255,13 +255,14 @@ def screen(
         runs: replications a point, on the same seeds at every point.
         seed: seeds the design, the replications and the bootstrap (default: the
             calibration's).
-        statistics: shell patterns of the statistics to index besides the distance and
-            the tempo (default: the counts of the kinds the record shows).
+        index: shell patterns of the statistics to index besides the distance and the
+            tempo (default: the counts of the kinds the record shows).
         resamples: bootstrap resamples of the intervals.
         workers: local worker processes (None or 1: this process).
         executor: 'processes' (default), 'dask', or an executor object.
         progress: a progress bar of the simulations on stderr.
-        **fields: calibration fields that override the target's (``parameters``, ``set``...).
+        **fields: calibration fields that override the target's (``parameters``, ``set``,
+            ``statistics``, ``distance``...).
     """
     from sim.experiments.ensemble import _entered, choose_executor
     from sim.experiments.sensitivity import sobol_indices
@@ -269,7 +270,7 @@ def screen(
     problem = prepare(resolve_spec(target, fields))
     seed = problem.spec.seed if seed is None else seed
     values = design(problem, points, seed)
-    chosen = chosen_statistics(problem, statistics)
+    chosen = chosen_statistics(problem, index)
     started = time.perf_counter()
     chunk = max(1, min(8, len(values) // (4 * max(1, workers or 1))))
     chunks = [range(i, min(i + chunk, len(values))) for i in range(0, len(values), chunk)]
@@ -336,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         found = screen(
             args.calibration, points=args.points, runs=args.runs, seed=args.seed,
-            statistics=args.statistic, resamples=args.resamples, workers=args.workers,
+            index=args.statistic, resamples=args.resamples, workers=args.workers,
             progress=sys.stderr.isatty(),
         )  # fmt: skip
     except SimError as err:
