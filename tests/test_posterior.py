@@ -155,3 +155,53 @@ def test_a_named_posterior_that_is_not_there_is_a_clear_error(tmp_path) -> None:
     variant = naming(tmp_path, "posteriors/no-such-calibration")
     with pytest.raises(SimError, match=r"oracle_calibrated: posterior: no calibration folder"):
         sim.run(variant, runs=5)
+
+
+# --- the shipped calibrated variant ----------------------------------------------------------
+
+CALIBRATED = "taiwan-flashpoint-2025-calibrated"
+
+
+def test_the_calibrated_variant_runs_from_the_committed_files(capsys, tmp_path) -> None:
+    """No calibration runs: the variant names the committed posterior folder, found on the
+    scenario search path from any working directory, and the summary shows what it drew."""
+    from sim.cli import main
+
+    code = main(["run", CALIBRATED, "--runs", "12", "--seed", "1", "--workers", "1",
+                 "--out", str(tmp_path), "--quiet"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and "Parameters drawn from the posterior of" in out
+    assert "posteriors/taiwan-flashpoint-2025/nov7-25" in out
+    for path in ("actors.CHN.policy.params.grievance", "relations.us_japan_treaty.offense_share"):
+        assert f"  {path}: mean" in out
+    package = [line for line in out.splitlines() if "params.package: mean" in line][0]
+    assert package.endswith(tuple(f" .. {n}" for n in ("1", "2", "3")))  # drawn rounded
+
+
+def test_the_shipped_posterior_belongs_to_the_scenario_as_it_stands() -> None:
+    """A change to the named scenario's numbers, or to the calibration file, fails here until
+    the posterior is remade (docs/calibration.md, section 7)."""
+    from sim.experiments.calibrate import read_plan
+    from sim.experiments.calibration_spec import (
+        build_spec,
+        find_calibration_file,
+        read_calibration_file,
+    )
+    from sim.experiments.posterior import scenario_posterior
+    from sim.scenario import compile_scenario
+    from sim.scenario.schema import Scenario
+
+    folder = scenario_posterior(sim.load(CALIBRATED))
+    plan = read_plan(folder)
+    stored = compile_scenario(Scenario.model_validate(plan["scenario_document"]))
+    assert stored == compile_scenario(sim.load("taiwan-flashpoint-2025")), (
+        "the shipped posterior was calibrated on another taiwan-flashpoint-2025: remake it with "
+        "sim calibrate calibrations/taiwan-nov7-25 --workers 2 --out scenarios/posteriors "
+        "--name nov7-25 --force"
+    )
+    shipped = build_spec(plan["spec"])
+    current = read_calibration_file(find_calibration_file("calibrations/taiwan-nov7-25"))
+    assert shipped.model_dump(exclude={"timeline"}) == current.model_dump(exclude={"timeline"})
+    assert Path(shipped.timeline).name == Path(current.timeline).name
+    posterior = Posterior.load(folder)
+    assert posterior.paths == current.paths and len(posterior.weights) == current.population

@@ -101,6 +101,9 @@ class Posterior:
         """Return what a run's summary says of its parameter draws: which, and how spread."""
         picks = self.draws(root, runs)
         drawn = self.values[picks]
+        for j, path in enumerate(self.paths):  # the values the runs took
+            if path in self.integer:
+                drawn[:, j] = np.round(drawn[:, j])
         parameters = {}
         for j, path in enumerate(self.paths):
             lo, median, hi = np.quantile(drawn[:, j], [0.05, 0.5, 0.95])
