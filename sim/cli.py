@@ -803,6 +803,12 @@ def _add_calibrate(sub: Any) -> None:
         choices=("rmsd", "sd", "mad", "cmad", "none"),
         help="each statistic's adaptive scale (default: rmsd); none: weights only",
     )
+    p.add_argument(
+        "--max-weight-ratio",
+        type=float,
+        metavar="R",
+        help="bound each statistic's scale weight to R times the smallest (default: unbounded)",
+    )
     p.add_argument("--quantile", type=float, help="epsilon: this quantile of the last distances")
     p.add_argument("--check", type=int, metavar="N", help="runs per arm of the predictive check")
     p.add_argument(

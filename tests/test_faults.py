@@ -553,6 +553,7 @@ def test_an_empty_or_unreachable_cluster_leaves_no_folder(duel: Any, tmp_path: P
 def test_a_huge_number_of_runs_is_refused_or_runs_in_constant_memory(tmp_path: Path) -> None:
     assert main(duel_cli("--runs", str(10**12), "--out", str(tmp_path))) == 2
     assert not (tmp_path / "duel").exists()
+
     # The most there may be, stopped after its first chunk, in 3 GB of address space: a
     # plan of a billion runs made as a list would need more than that. Its peak memory is
     # that of a plan of 50 runs stopped the same way (the compiled engine alone takes a few

@@ -97,7 +97,8 @@ def compare(
             a folder of that name is refused unless ``force``.
         force: replace an existing results folder ``name`` (deleted as the comparison starts).
         posterior: a calibration folder: replication ``i`` of both arms draws the same
-            particle of its posterior (see :mod:`sim.experiments.posterior`).
+            particle of its posterior (see :mod:`sim.experiments.posterior`). None: an arm
+            whose scenario names a posterior draws from it, the other runs as written.
     """
     store.check_destination(out, name, force)
     base_s = resolve_scenario(base, None)
@@ -116,10 +117,18 @@ def compare(
     from sim.scenario import compile_scenario
 
     specs = (compile_scenario(base_s), compile_scenario(variant_s))
-    from sim.experiments.posterior import as_posterior, posterior_engine
+    from sim.experiments.posterior import (
+        arms_block,
+        as_posterior,
+        override_paths,
+        posterior_engine,
+    )
 
     drawn = None if posterior is None else as_posterior(posterior)
-    engines = [posterior_engine(drawn, s) for s in (base_s, variant_s)]
+    fixed = ((), override_paths(overrides))  # the overrides apply to the variant only
+    engines = [
+        posterior_engine(drawn, s, f) for s, f in zip((base_s, variant_s), fixed, strict=True)
+    ]
     started = dt.datetime.now(dt.UTC)
     path = None
     if out is not None:
@@ -157,8 +166,11 @@ def compare(
             exc.add_note(f"the comparison in {path} is incomplete")
         raise
     summary = comparison_summary(info, specs, arms[0], arms[1])
+    own = [(arm, e.posterior) for arm, e in zip(ARMS, engines, strict=True) if e is not None]
     if drawn is not None:
         summary["posterior"] = drawn.summary_block(seed, runs)
+    elif own:  # arms whose scenarios name their own posterior
+        summary["posterior"] = arms_block(own, seed, runs)
     summary = store.jsonable(summary)
     if path is not None:
         store.write_json(path / store.SUMMARY, summary)

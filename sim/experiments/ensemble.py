@@ -56,7 +56,7 @@ from sim.experiments.executors import (
 )
 from sim.experiments.posterior import keep as keep_posterior
 from sim.experiments.posterior import kept as kept_posterior
-from sim.experiments.posterior import posterior_engine
+from sim.experiments.posterior import override_paths, posterior_engine
 from sim.experiments.precision import DEFAULT_MAX_RUNS, Precision, Schedule
 from sim.experiments.seeding import check_seed, replication_seed, seed_key
 from sim.experiments.stops import (
@@ -1012,7 +1012,8 @@ def run(
             folder of that name is refused unless ``force``.
         force: replace an existing results folder ``name`` (deleted as this run starts).
         posterior: a calibration folder: each replication draws its parameters from its
-            posterior (see :mod:`sim.experiments.posterior`); the summary says so.
+            posterior (see :mod:`sim.experiments.posterior`); the summary says so. None:
+            the scenario's own ``posterior`` if it names one.
 
     Results are the same for the same seed whatever the executor and number of workers.
     If interrupted (Ctrl-C, a signal, a worker or cluster lost, a full or unwritable disk,
@@ -1026,7 +1027,7 @@ def run(
     runs, target = length(runs, precision, max_runs)
     scenario = resolve_scenario(scenario, overrides)
     spec = compile_scenario(scenario)
-    engine = posterior_engine(posterior, scenario)
+    engine = posterior_engine(posterior, scenario, override_paths(overrides))
     chosen = choose_executor(executor, workers, scheduler, runs, chunk_size)
     return run_spec(
         scenario,
@@ -1093,6 +1094,14 @@ def run_spec(
     schema = runs_schema(spec)
     n_dyads = len(spec.dyads)
     executor = executor or SerialExecutor()
+    if isinstance(executor, SerialExecutor):
+        # The engine (numba, and scipy through it) is imported before any folder exists, as
+        # workers start before it: a Ctrl-C landing in an import that runs ``exec`` sets
+        # CPython's unhandled-interrupt flag, and the process then dies by SIGINT (-2, not
+        # 130) although the interrupt was handled and the runs saved.
+        from sim.engine import load_kernels
+
+        load_kernels()
     with _entered(executor):  # Workers and clusters start (or fail) before any folder exists.
         sink: store.ResultsWriter | store.MemoryTables
         if folder is not None:
