@@ -65,9 +65,9 @@ def bookkeeping(scenario: Any, runs: int, seed: int) -> tuple[float, float]:
     The rest is the runs-table row, the moves as an Arrow table, the tally, the collector
     and the chunking: what each worker of a pool pays per run besides simulating.
     """
-    from sim.experiments import ensemble
+    from sim.experiments import chunks, ensemble
 
-    engine, spent = ensemble.default_engine(), [0.0]
+    engine, spent = chunks.default_engine(), [0.0]
 
     def timed(spec: Any, seed_sequence: Any) -> Any:
         start = time.process_time()
@@ -76,14 +76,14 @@ def bookkeeping(scenario: Any, runs: int, seed: int) -> tuple[float, float]:
         finally:
             spent[0] += time.process_time() - start
 
-    original = ensemble.default_engine
-    ensemble.default_engine = lambda: timed  # type: ignore[assignment]
+    original = chunks.default_engine  # the chunks' engine (sim/experiments/chunks.py)
+    chunks.default_engine = lambda: timed  # type: ignore[assignment]
     try:
         start = time.process_time()
         ensemble.run(scenario, runs=runs, seed=seed)
         total = time.process_time() - start
     finally:
-        ensemble.default_engine = original  # type: ignore[assignment]
+        chunks.default_engine = original  # type: ignore[assignment]
     return 1000 * spent[0] / runs, 1000 * (total - spent[0]) / runs
 
 

@@ -49,8 +49,9 @@ def measure(scenario: Any, runs: int, repeat: int, out: Path) -> dict[str, float
     """Time ``runs`` replications alone, then the summary of a folder of them (best of)."""
     import pyarrow.parquet as pq
 
-    from sim.analysis.summary import Tally, build_summary
-    from sim.experiments.ensemble import lever_names, run_spec, simulate_chunk
+    from sim.analysis.summary import Tally, build_summary, lever_names
+    from sim.experiments.chunks import simulate_chunk
+    from sim.experiments.ensemble import run_spec
     from sim.results import files, store
     from sim.scenario import compile_scenario
 

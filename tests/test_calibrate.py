@@ -148,6 +148,11 @@ def named(**fields):
         ({"statistics": {"include": ["count:CHN->JPX 16"]}}, "closest: count:CHN->JPN 16"),
         ({"statistics": {"weights": {"first:nothing*": 2.0}}}, "names no statistic"),
         ({"ignore_actors": ["RUS"]}, "RUS appear in neither"),
+        ({"distance": {"max_weight_ratio": 0.5}}, "max_weight_ratio: Input should be greater"),
+        (
+            {"parameters": {"actors.CHN.policy.params.package": "uniform(0.5, 3.4)"}},
+            r"reaches 0.5, rounded to 0 \(its low end\).*greater than or equal to 1",
+        ),
     ],
 )
 def test_bad_calibrations_fail_before_any_run(fields, message) -> None:
@@ -167,6 +172,29 @@ def test_a_record_naming_an_actor_the_scenario_lacks_is_refused(tmp_path) -> Non
         prepare(spec)
     kept = prepare(spec.model_copy(update={"ignore_actors": ["TWN"]}))
     assert kept.plan.names
+
+
+SHIPPED = ("calibrations/taiwan-nov7-25", "calibrations/taiwan-nov7-25-screen")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_the_shipped_calibration_files_refuse_bad_input_before_any_run(name, tmp_path) -> None:
+    """The shipped calibration and its screen go through the same checks: a prior outside a
+    field's range, an unknown statistic, a record naming an actor the scenario lacks."""
+    from sim.experiments.calibration_screen import screen
+
+    share = {"relations.us_japan_treaty.offense_share": "uniform(0.1, 1.5)"}
+    with pytest.raises(CalibrationError, match=r"reaches 1.5 \(its high end\).*less than or"):
+        prepare(resolve_spec(name, {"parameters": share}))
+    with pytest.raises(SimError, match="closest: count:CHN->JPN 16"):
+        screen(name, points=2, runs=1, statistics={"include": ["count:CHN->JPX 16"]})
+    record = tmp_path / "record.csv"
+    record.write_text(
+        NOV.read_text(encoding="utf-8") + "2025-11-20,RUS,JPN,joint patrol,150,-7.2,,x\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CalibrationError, match=r"RUS on line 40.*--ignore-actor RUS"):
+        prepare(resolve_spec(name, {"timeline": str(record)}))
 
 
 @pytest.mark.parametrize(
@@ -195,26 +223,60 @@ def test_the_cli_reports_bad_input_without_a_traceback(capsys) -> None:
     assert code == 2 and err.startswith("sim: error: calibration parameter") and "Trace" not in err
 
 
+def test_a_policy_parameter_has_its_rules_default_and_type() -> None:
+    """A policy parameter the scenario leaves at its default is the rule's default (the
+    judgment the predictive check runs), and an integer one is drawn rounded."""
+    priors = {
+        "actors.CHN.policy.params.action_cost": "uniform(0.1, 2)",
+        "actors.CHN.policy.params.package": "uniform(0.51, 3.49)",
+    }
+    problem = prepare(named(parameters=priors, truncate=False))
+    assert problem.judgment == [0.8, 1.0]  # sim/policies/logit.py's defaults
+    assert problem.integer == ["actors.CHN.policy.params.package"]
+    model = problem.model()
+    assert model.variants.document([0.8, 2.6])["actors"][0]["policy"]["params"] == {
+        "action_cost": 0.8,
+        "package": 3,
+    }
+
+
+def test_the_distance_bounds_the_weight_of_a_kind_that_almost_never_happens() -> None:
+    """pyabc's bound on the scale weights: no statistic weighs more than R times the least."""
+    from sim.experiments.calibrate import build_abc
+
+    problem = prepare(named(distance={"max_weight_ratio": 10}, truncate=False))
+    distance = build_abc(problem, sampler=None).distance_function
+    assert distance.max_scale_weight_ratio == 10
+
+
 # --- a shortened horizon leaves the window's moves as they were -------------------------------
 
 
-def test_the_named_scenario_keeps_its_horizon_while_the_visit_shadows_the_window() -> None:
-    """The visit's run-up (stake boost) and its outside hazard reach back into the record's
-    window, so a run that ends before the visit makes other moves there: the check finds it
-    and keeps the full horizon."""
+def test_the_named_scenario_is_simulated_only_as_far_as_the_window_needs() -> None:
+    """The clock stops 60 days after the window; the visit stays scheduled (its run-up and
+    outside hazard reach back into the window) and is simply not reached."""
+    problem = prepare(named())
+    assert problem.simulated_days < problem.full_days
+    assert problem.horizon_note.startswith("shortened")
+    model = problem.model()
+    assert model.days == problem.simulated_days
+    assert any(e["id"] == "beijing_visit" for e in problem.data["events"])
+
+
+def test_a_shortened_run_that_makes_other_moves_keeps_the_full_horizon(monkeypatch) -> None:
+    """The check is live: a shortening that also drops the events (as cutting the document
+    would drop the visit) changes the window's moves, and the full horizon is kept."""
+    import dataclasses
+
+    from sim.experiments import calibration_problem as module
+
+    def without_events(spec, days):
+        return dataclasses.replace(spec, days=days, events=()) if days else spec
+
+    monkeypatch.setattr(module, "stopped_at", without_events)
     problem = prepare(named())
     assert problem.simulated_days == problem.full_days
     assert "other moves in the window" in problem.horizon_note
-
-
-def test_without_the_visits_shadow_the_run_is_shortened_to_what_the_window_needs() -> None:
-    quiet = {
-        "events.beijing_visit.stake_boost.value": 0.0,
-        "events.beijing_visit.postpone.rate_per_year": 0.0,
-    }
-    problem = prepare(named(set=quiet))
-    assert problem.simulated_days < problem.full_days
-    assert problem.horizon_note.startswith("shortened")
 
 
 # --- the conjugate oracle -----------------------------------------------------------------
@@ -356,3 +418,28 @@ def test_recovery_known_values_fall_in_the_credible_intervals(tmp_path) -> None:
     m = 2 * REPETITIONS
     assert covered >= 0.9 * m - 4 * math.sqrt(m * 0.9 * 0.1), (covered, ratios)
     assert np.mean(ratios) < 0.75, ratios
+
+
+# --- the Sobol screen: which parameters the record can inform ---------------------------------
+
+
+def test_the_screen_ranks_what_the_record_informs_above_an_inert_parameter(tmp_path) -> None:
+    """The provocation rate and B's resolve drive B's answers; A's resolve does nothing (A
+    follows a script): its total index on the distance must lie below theirs, beyond the
+    bootstrap intervals."""
+    from sim.experiments.calibration_screen import screen
+
+    timeline = tmp_path / "record.csv"
+    end = synthetic_record([40.0, 0.6], 7, timeline)
+    priors = {**RECOVERY_PRIORS, "actors.A.attributes.resolve": "uniform(0.1, 0.9)"}
+    found = screen(
+        str(DUEL), timeline=str(timeline), parameters=priors, until=end, points=32, runs=4,
+        resamples=200, seed=3, statistics={"measures": ["count"]},
+    )  # fmt: skip
+    rows = found.table[found.table["outcome"] == "distance"].set_index("parameter")
+    inert = rows.loc["actors.A.attributes.resolve"]
+    for path in RECOVERY_PRIORS:
+        assert rows.loc[path, "ST_lo"] > inert["ST_hi"], rows
+    assert found.simulations == 32 * (3 + 2) * 4
+    assert set(found.frame().columns) >= {*priors, "distance", "moves"}
+    assert "Sobol indices of distance" in found.render()

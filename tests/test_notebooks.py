@@ -17,7 +17,14 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SMALL = {
     "01-named-scenario.ipynb": {"RUNS": 40},
     "02-sweep-and-compare.ipynb": {"RUNS": 30, "SWEEP_RUNS": 20, "VALUES": [0.4, 1.0]},
-    "03-calibration.ipynb": {"POPULATION": 20, "GENERATIONS": 2, "CHECK": 10, "RUNS": 20},
+    "03-calibration.ipynb": {
+        "POINTS": 2,
+        "SCREEN_RUNS": 1,
+        "POPULATION": 20,
+        "GENERATIONS": 2,
+        "CHECK": 10,
+        "RUNS": 20,
+    },
 }
 
 #: The budget the issue sets for one notebook, in seconds.

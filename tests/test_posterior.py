@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +101,114 @@ def test_the_cli_says_the_run_drew_from_the_posterior(calibration, capsys, tmp_p
                  "--workers", "1", "--out", str(tmp_path), "--quiet"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0 and "Parameters drawn from the posterior of" in out
+
+
+# --- a scenario that names its posterior -----------------------------------------------------
+
+
+def naming(tmp_path: Path, posterior: str, name: str = "oracle_calibrated") -> str:
+    """Write a variant of the oracle scenario whose ``posterior`` names ``posterior``.
+
+    The base is copied beside it: a base must lie in the variant's folder or the search path.
+    """
+    base = tmp_path / Path(SCENARIO).name
+    if not base.exists():
+        shutil.copyfile(SCENARIO, base)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        f"extends: {base.stem}\nname: {name}\ntitle: the oracle over its posterior\n"
+        f"posterior: {posterior}\n",
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+def test_a_scenario_that_names_a_posterior_runs_over_it(calibration, tmp_path) -> None:
+    variant = naming(tmp_path, str(calibration))
+    own = sim.run(variant, runs=40, seed=4)
+    given = sim.run(SCENARIO, runs=40, seed=4, posterior=calibration)
+    pd.testing.assert_series_equal(own.runs["n_moves"], given.runs["n_moves"])
+    assert own.summary["posterior"] == given.summary["posterior"]
+    # naming a posterior makes another scenario (the golden files check that one that names
+    # none hashes as before the field existed)
+    assert sim.load(SCENARIO).content_hash() != sim.load(variant).content_hash()
+
+
+def test_compare_pairs_a_scenario_with_its_calibrated_variant(calibration, tmp_path) -> None:
+    variant = naming(tmp_path, str(calibration))
+    paired = sim.compare(SCENARIO, variant, runs=40, seed=4)
+    block = paired.summary["posterior"]
+    assert block["arms"] == ["variant"] and block["other_arms"] == {}
+    drawn = sim.run(SCENARIO, runs=40, seed=4, posterior=calibration)
+    pd.testing.assert_series_equal(paired.variant.runs["n_moves"], drawn.runs["n_moves"])
+    assert (paired.base.runs["n_moves"] == sim.run(SCENARIO, runs=40, seed=4).runs["n_moves"]).all()
+    from sim.present.summary import posterior_text as render_block
+
+    assert render_block(block).startswith("In the variant arm, parameters drawn")
+
+
+def test_a_named_posterior_refuses_what_it_would_silently_replace(calibration, tmp_path) -> None:
+    variant = naming(tmp_path, str(calibration))
+    with pytest.raises(SimError, match=r"--set events.criticism.rate_per_year: drawn from"):
+        sim.run(variant, runs=5, overrides=["events.criticism.rate_per_year=5"])
+    from sim.experiments.sweep import sweep
+
+    with pytest.raises(SimError, match="both swept"):
+        sweep(variant, parameters={"events.criticism.rate_per_year": [1.0, 2.0]}, runs=5,
+              workers=1)  # fmt: skip
+
+
+def test_a_named_posterior_that_is_not_there_is_a_clear_error(tmp_path) -> None:
+    variant = naming(tmp_path, "posteriors/no-such-calibration")
+    with pytest.raises(SimError, match=r"oracle_calibrated: posterior: no calibration folder"):
+        sim.run(variant, runs=5)
+
+
+# --- the shipped calibrated variant ----------------------------------------------------------
+
+CALIBRATED = "taiwan-flashpoint-2025-calibrated"
+
+
+def test_the_calibrated_variant_runs_from_the_committed_files(capsys, tmp_path) -> None:
+    """No calibration runs: the variant names the committed posterior folder, found on the
+    scenario search path from any working directory, and the summary shows what it drew."""
+    from sim.cli import main
+
+    code = main(["run", CALIBRATED, "--runs", "12", "--seed", "1", "--workers", "1",
+                 "--out", str(tmp_path), "--quiet"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and "Parameters drawn from the posterior of" in out
+    assert "posteriors/taiwan-flashpoint-2025/nov7-25" in out
+    for path in ("actors.CHN.policy.params.grievance", "relations.us_japan_treaty.offense_share"):
+        assert f"  {path}: mean" in out
+    package = [line for line in out.splitlines() if "params.package: mean" in line][0]
+    assert package.endswith(tuple(f" .. {n}" for n in ("1", "2", "3")))  # drawn rounded
+
+
+def test_the_shipped_posterior_belongs_to_the_scenario_as_it_stands() -> None:
+    """A change to the named scenario's numbers, or to the calibration file, fails here until
+    the posterior is remade (docs/calibration.md, section 7)."""
+    from sim.experiments.calibrate import read_plan
+    from sim.experiments.calibration_spec import (
+        build_spec,
+        find_calibration_file,
+        read_calibration_file,
+    )
+    from sim.experiments.posterior import scenario_posterior
+    from sim.scenario import compile_scenario
+    from sim.scenario.schema import Scenario
+
+    folder = scenario_posterior(sim.load(CALIBRATED))
+    plan = read_plan(folder)
+    stored = compile_scenario(Scenario.model_validate(plan["scenario_document"]))
+    assert stored == compile_scenario(sim.load("taiwan-flashpoint-2025")), (
+        "the shipped posterior was calibrated on another taiwan-flashpoint-2025: remake it with "
+        "sim calibrate calibrations/taiwan-nov7-25 --workers 2 --out scenarios/posteriors "
+        "--name nov7-25 --force"
+    )
+    shipped = build_spec(plan["spec"])
+    current = read_calibration_file(find_calibration_file("calibrations/taiwan-nov7-25"))
+    assert shipped.model_dump(exclude={"timeline"}) == current.model_dump(exclude={"timeline"})
+    assert Path(shipped.timeline).name == Path(current.timeline).name
+    posterior = Posterior.load(folder)
+    assert posterior.paths == current.paths and len(posterior.weights) == current.population

@@ -426,6 +426,12 @@ def _add_distance_options(p: argparse.ArgumentParser) -> None:
         choices=("rmsd", "sd", "mad", "cmad", "none"),
         help="each statistic's adaptive scale (default: rmsd); none: weights only",
     )
+    p.add_argument(
+        "--max-weight-ratio",
+        type=float,
+        metavar="R",
+        help="bound each statistic's scale weight to R times the smallest (default: unbounded)",
+    )
     p.add_argument("--quantile", type=float, help="epsilon: this quantile of the last distances")
 
 

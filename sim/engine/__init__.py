@@ -8,6 +8,6 @@ not load: numba is imported, and the kernels loaded from its cache, on the first
 """
 
 from sim.engine.record import MoveRecord, RunRecord
-from sim.engine.simulate import simulate
+from sim.engine.simulate import load_kernels, simulate
 
-__all__ = ["MoveRecord", "RunRecord", "simulate"]
+__all__ = ["MoveRecord", "RunRecord", "load_kernels", "simulate"]

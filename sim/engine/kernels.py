@@ -38,6 +38,13 @@ import numpy as np
 from numba.core import types
 from numba.core.extending import overload
 from numba.experimental import structref
+
+# numba imports these (and, through linalg, scipy.linalg) the first time it loads a kernel
+# from its cache. Importing them with the engine keeps that import out of a running ensemble:
+# scipy's import runs ``exec``, and a Ctrl-C landing inside an ``exec`` sets CPython's
+# "unhandled KeyboardInterrupt" flag, so the process died by SIGINT (exit -2, not 130) after
+# sim had handled the interrupt and saved its runs (tests/test_resume.py caught it).
+from numba.np import arraymath, arrayobj, linalg  # noqa: F401
 from numba.np.random import distributions as _dist
 from numba.np.random import generator_core as _core
 

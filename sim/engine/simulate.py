@@ -30,6 +30,16 @@ class CountingEnvironment(simpy.Environment):
         return n
 
 
+def load_kernels() -> None:
+    """Import the compiled engine now (numba, and the kernels from its cache), not on a run.
+
+    A caller that must not be interrupted inside an import calls it first: the ensemble does,
+    before its folder exists (see :func:`sim.experiments.ensemble.run_spec`).
+    """
+    import sim.engine.actors  # noqa: F401
+    import sim.engine.world  # noqa: F401
+
+
 def simulate(spec: RunSpec, seed: np.random.SeedSequence | int) -> RunRecord:
     """Run one replication of ``spec`` and return its record."""
     from sim.engine.actors import ActorProcess  # imports numba: not before the first run

@@ -197,6 +197,7 @@ def build_abc(problem: Problem, sampler: Any, scales: Sequence[float] | None = N
             initial_scale_weights=initial,
             fixed_weights=fixed,
             scale_function=scale,
+            max_scale_weight_ratio=spec.distance.max_weight_ratio,
             all_particles_for_scale=True,  # Prangle (2017): scales of the whole sample
         )
     return pyabc.ABCSMC(

@@ -60,7 +60,7 @@ from sim.experiments.calibration_folder import (
     read_plan,
     window,
 )
-from sim.experiments.calibration_problem import KEY, Problem, ScenarioModel, prepare, shortened
+from sim.experiments.calibration_problem import KEY, Problem, ScenarioModel, prepare, stopped_at
 from sim.experiments.calibration_spec import CalibrationSpec, build_spec, resolve_spec
 from sim.experiments.options import RunOptions, choose_executor, describe, entered
 from sim.experiments.stops import stop_status
@@ -90,7 +90,7 @@ __all__ = [
     "predictive_draws",
     "prepare",
     "read_plan",
-    "shortened",
+    "stopped_at",
 ]
 
 #: Spawn key of the predictive check's streams ("PPC"), apart from the evaluations'.

@@ -61,7 +61,7 @@ def plan_document(problem: Problem) -> dict[str, Any]:
         "outside_lines": problem.outside,
         "integer_parameters": problem.integer,
         "judgment": dict(zip(problem.spec.paths, problem.judgment, strict=True)),
-        # the scenario as calibrated (fixed overrides in, horizon perhaps shortened), so the
+        # the scenario as calibrated (fixed overrides in), so the
         # folder alone resumes even if the scenario file changes
         "scenario_document": problem.data,
     }

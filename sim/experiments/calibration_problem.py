@@ -47,7 +47,7 @@ class Problem:
     spec: CalibrationSpec
     name: str
     title: str
-    data: dict[str, Any]  # the base scenario (with the fixed overrides), possibly shortened
+    data: dict[str, Any]  # the base scenario (with the fixed overrides)
     full_days: int
     simulated_days: int
     horizon_note: str
@@ -64,7 +64,8 @@ class Problem:
 
     def model(self) -> ScenarioModel:
         """Return the pyabc model: parameter values in, the plan's statistics out."""
-        return ScenarioModel(self.data, self.spec.paths, self.integer, self.plan)
+        days = self.simulated_days if self.simulated_days < self.full_days else None
+        return ScenarioModel(self.data, self.spec.paths, self.integer, self.plan, days)
 
 
 def prepare(spec: CalibrationSpec, scenario_data: Mapping[str, Any] | None = None) -> Problem:
@@ -96,13 +97,13 @@ def prepare(spec: CalibrationSpec, scenario_data: Mapping[str, Any] | None = Non
         chosen, window, spec.statistics.level, sorted(k.label for k in observations.unmodelled)
     )
     statistic_weights(plan.names, spec.statistics.weights)  # unknown patterns fail now
-    judgment = [_number(get_steps(base, resolve_steps(base, p))) for p in spec.paths]
-    data, days, note = _horizon(spec, base, compiled, plan, integer)
+    judgment = [_judgment(base, p) for p in spec.paths]
+    days, note = _horizon(spec, base, compiled, plan, integer)
     return Problem(
         spec=spec,
         name=compiled.name,
         title=str(base.get("title", "")),
-        data=data,
+        data=base,
         full_days=compiled.days,
         simulated_days=days,
         horizon_note=note,
@@ -175,26 +176,67 @@ def _checked_actors(rows: list[Any], spec: Any, calibration: CalibrationSpec) ->
 
 
 def _check_priors(spec: CalibrationSpec, base: dict[str, Any]) -> list[str]:
-    """Check that each field is a number valid over its prior's support; return the int ones."""
+    """Check that each field is a number valid over its prior's support; return the int ones.
+
+    An integer field's runs take rounded values (:class:`Variants`), so its prior's ends are
+    checked rounded.
+    """
     integer = []
     for prior in spec.parameters:
-        current = get_steps(base, resolve_steps(base, prior.path))
+        steps = resolve_steps(base, prior.path)
+        current = get_steps(base, steps)
         if isinstance(current, bool) or not isinstance(current, int | float | None):
             raise CalibrationError(
                 f"calibration parameter {prior.path}: holds {current!r}, not a number; only "
                 "numeric fields can be calibrated"
             )
+        field = _policy_field(base, steps)
+        whole = _is_int(current) or (field is not None and field.annotation is int)
         low, high = prior.support
         for value, end in ((low, "low"), (high, "high")):
+            shown = f"{value:g}" + (f", rounded to {round(value)}" if whole else "")
             what = (
                 f"calibration parameter {prior.path}: prior {prior.describe()} reaches "
-                f"{value:g} (its {end} end)"
+                f"{shown} (its {end} end)"
             )
-            scenario = _validated(Variants(base, [prior.path]).document([value]), what)
-            read = get_steps(scenario.model_dump(mode="json"), resolve_steps(base, prior.path))
-            if isinstance(read, int) and not isinstance(read, bool):
-                integer.append(prior.path)
+            variants = Variants(base, [prior.path], [prior.path] if whole else [])
+            scenario = _validated(variants.document([value]), what)
+            whole = whole or _is_int(get_steps(scenario.model_dump(mode="json"), steps))
+        if whole:
+            integer.append(prior.path)
     return sorted(set(integer))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _policy_field(base: Mapping[str, Any], steps: Sequence[str | int]) -> Any:
+    """Return the pydantic field of a policy parameter (``actors.X.policy.params.NAME``), or None.
+
+    A policy's parameters are a free mapping in the scenario, checked by the rule's own
+    model: a parameter left at its default is absent from the document, and an integer one
+    reads back as whatever number was set. The rule's model knows its default and its type.
+    """
+    from sim.engine.policy import policy_class
+
+    if len(steps) != 5 or steps[0] != "actors" or tuple(steps[2:4]) != ("policy", "params"):
+        return None
+    policy = get_steps(base, tuple(steps[:3]))
+    try:
+        return policy_class(policy["name"]).Params.model_fields.get(str(steps[4]))
+    except (KeyError, TypeError):  # no such policy: the scenario's validation says so
+        return None
+
+
+def _judgment(base: Mapping[str, Any], path: str) -> float | None:
+    """Return a calibrated field's value in the scenario (a policy parameter's default if unset)."""
+    steps = resolve_steps(base, path)
+    value = get_steps(base, steps)
+    if value is None:
+        field = _policy_field(base, steps)
+        value = None if field is None else field.default
+    return _number(value)
 
 
 def _number(value: Any) -> float | None:
@@ -206,36 +248,36 @@ def _number(value: Any) -> float | None:
 
 def _horizon(
     spec: CalibrationSpec, base: dict[str, Any], compiled: Any, plan: StatisticPlan, integer: list
-) -> tuple[dict[str, Any], int, str]:
-    """Return the document to simulate, its days and a note of why.
+) -> tuple[int, str]:
+    """Return the days to simulate and a note of why.
 
     Actors weigh the running cost of a measure over at most ``PLANNING_DAYS`` ahead (or to
-    the horizon), so ending the run that long after the window leaves every decision in the
-    window, and every draw (streams are keyed by name), as it was. That is checked, not
-    assumed: a few replications with both horizons must make the same moves in the window,
-    else the full horizon is kept.
+    the horizon), so stopping the clock that long after the window leaves every decision in
+    the window, and every draw (streams are keyed by name), as it was. The run spec keeps
+    everything else of the full scenario (events after the stop, such as a summit whose
+    run-up and outside hazard reach back into the window, stay scheduled; they are simply
+    not reached). That is checked, not assumed: a few replications with both horizons must
+    make the same moves in the window, else the full horizon is kept.
     """
     from sim.engine.actors import PLANNING_DAYS
 
     days = compiled.days
     if not spec.truncate:
-        return base, days, "full horizon (truncate: false)"
+        return days, "full horizon (truncate: false)"
     stop = int(plan.window + math.ceil(PLANNING_DAYS) + 1)
     if stop >= days:
-        return base, days, "full horizon (the window and the planning look-ahead fill it)"
-    short = shortened(base, compiled.start, stop)
+        return days, "full horizon (the window and the planning look-ahead fill it)"
     try:
-        values = [[_number(get_steps(base, resolve_steps(base, p))) for p in spec.paths]]
+        values = [[_judgment(base, p) for p in spec.paths]]
         values.append([float(p.frozen().median()) for p in spec.parameters])
         for vals in values:
             if any(v is None for v in vals):
                 continue
-            if not _same_window(base, short, spec.paths, integer, vals, plan):
-                return base, days, "full horizon (a shortened run made other moves in the window)"
-    except (CalibrationError, ValueError) as err:
-        return base, days, f"full horizon (cannot shorten: {err})"
+            if not _same_window(base, stop, spec.paths, integer, vals, plan):
+                return days, "full horizon (a shortened run made other moves in the window)"
+    except (CalibrationError, ValueError, TypeError) as err:
+        return days, f"full horizon (cannot shorten: {err})"
     return (
-        short,
         stop,
         (
             f"shortened to {stop} days (the window and {PLANNING_DAYS:g} days of planning "
@@ -244,41 +286,32 @@ def _horizon(
     )
 
 
-def shortened(data: dict[str, Any], start: dt.date, days: int) -> dict[str, Any]:
-    """Return a scenario document that ends ``days`` after the start, its calendar cut to fit."""
-    end = start + dt.timedelta(days=days)
-    out = {k: v for k, v in data.items() if k not in ("end", "horizon_days")}
-    out["end"] = end.isoformat()
-    events = []
-    for event in data.get("events", []):
-        event = dict(event)
-        if event.get("kind") == "scheduled" and dt.date.fromisoformat(str(event["date"])) > end:
-            continue
-        if event.get("window_start") and dt.date.fromisoformat(str(event["window_start"])) > end:
-            continue
-        if event.get("window_end") and dt.date.fromisoformat(str(event["window_end"])) > end:
-            event["window_end"] = end.isoformat()
-        events.append(event)
-    out["events"] = events
-    return out
+def stopped_at(spec: Any, days: int | None) -> Any:
+    """Return a compiled run spec whose clock stops after ``days`` (None: as it is)."""
+    import dataclasses
+
+    if days is None or days >= spec.days:
+        return spec
+    return dataclasses.replace(spec, days=int(days))
 
 
 def _same_window(
-    full: dict[str, Any],
-    short: dict[str, Any],
+    data: dict[str, Any],
+    stop: int,
     paths: Sequence[str],
     integer: Sequence[str],
     values: Sequence[float],
     plan: StatisticPlan,
 ) -> bool:
-    """Whether both documents make the same moves up to the window on a few replications."""
+    """Whether runs stopped after ``stop`` days make the full runs' moves up to the window."""
     from sim.engine import simulate
     from sim.experiments.variants import VariantError
 
     try:
-        specs = [Variants(d, paths, integer).spec(values) for d in (full, short)]
+        full = Variants(data, paths, integer).spec(values)
     except VariantError as err:
         raise CalibrationError(str(err)) from None
+    specs = [full, stopped_at(full, stop)]
     for i in range(HORIZON_CHECKS):
         seed = np.random.SeedSequence(HORIZON_KEY, spawn_key=(i,))
         moves = [
@@ -305,10 +338,16 @@ class ScenarioModel:
     """
 
     def __init__(
-        self, data: Mapping[str, Any], paths: Sequence[str], integer: Sequence[str], plan: Any
+        self,
+        data: Mapping[str, Any],
+        paths: Sequence[str],
+        integer: Sequence[str],
+        plan: Any,
+        days: int | None = None,
     ) -> None:
         self.variants = Variants(data, paths, integer)
         self.plan = plan
+        self.days = days  # stop the clock here (None: the scenario's horizon)
         self.names = parameter_names(len(paths))
 
     def __call__(self, parameters: Mapping[str, float]) -> dict[str, np.ndarray]:
@@ -321,5 +360,5 @@ class ScenarioModel:
         """Return the statistics of one run at ``values`` with ``seed``."""
         from sim.engine import simulate
 
-        record = simulate(self.variants.spec(values), seed)
+        record = simulate(stopped_at(self.variants.spec(values), self.days), seed)
         return self.plan.of_moves(record.moves)

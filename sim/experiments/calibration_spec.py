@@ -166,6 +166,12 @@ class Distance(_Strict):
         description="Scale of each statistic, refitted each generation on the last "
         "population: rmsd (spread and bias to the record), sd, mad, cmad; none: weights only.",
     )
+    max_weight_ratio: Annotated[float, Field(ge=1.0, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="Bound each statistic's scale weight to this many times the smallest "
+        "(pyabc's max_scale_weight_ratio): a kind of move that almost never happens then "
+        "cannot outweigh the rest of the record in the runs where it does. None: unbounded.",
+    )
 
 
 class Stop(_Strict):
@@ -398,7 +404,7 @@ def cli_fields(args: Any) -> dict[str, Any]:
         "minutes": args.minutes,
         "stable": args.stable,
     }
-    distance = {"p": args.p, "scale": args.scale}
+    distance = {"p": args.p, "scale": args.scale, "max_weight_ratio": args.max_weight_ratio}
     return {
         "timeline": args.timeline,
         "parameters": priors or None,

@@ -73,7 +73,8 @@ def compare(
         progress: show a progress bar per arm on stderr.
         overrides: ``--set`` style overrides, applied to the variant only.
         posterior: a calibration folder: replication ``i`` of both arms draws the same
-            particle of its posterior (see :mod:`sim.experiments.posterior`).
+            particle of its posterior (see :mod:`sim.experiments.posterior`). None: an arm
+            whose scenario names a posterior draws from it, the other runs as written.
         workers: local worker processes, as for :func:`sim.run`.
         executor: 'processes', 'dask' or an executor object, as for :func:`sim.run`.
         scheduler: a Dask scheduler address, as for :func:`sim.run`.
@@ -137,12 +138,15 @@ class Pair:
 
     def prepare(self, posterior: Any) -> None:
         """Compile both arms and make their engines (each over the posterior, if any)."""
-        from sim.experiments.posterior import as_posterior, posterior_engine
+        from sim.experiments.posterior import as_posterior, override_paths, posterior_engine
         from sim.scenario import compile_scenario
 
         self.specs = tuple(compile_scenario(s) for s in self.scenarios)
         self.drawn = None if posterior is None else as_posterior(posterior)
-        self.engines = tuple(posterior_engine(self.drawn, s) for s in self.scenarios)
+        fixed = ((), override_paths(self.overrides))  # the overrides apply to the variant only
+        self.engines = tuple(
+            posterior_engine(self.drawn, s, f) for s, f in zip(self.scenarios, fixed, strict=True)
+        )
 
     def folder(self, options: RunOptions) -> Path | None:
         """Create the comparison's folder and write its 'running' manifest (None: in memory)."""
@@ -187,8 +191,13 @@ class Pair:
             replications=self.runs,
             failures={n: a.summary["failures"]["count"] for n, a in zip(ARMS, arms, strict=True)},
         )
+        from sim.experiments.posterior import arms_block
+
+        own = [(a, e.posterior) for a, e in zip(ARMS, self.engines, strict=True) if e is not None]
         if self.drawn is not None:
             summary["posterior"] = self.drawn.summary_block(self.seed, self.runs)
+        elif own:  # arms whose scenarios name their own posterior
+            summary["posterior"] = arms_block(own, self.seed, self.runs)
         return summary
 
     def write_manifest(

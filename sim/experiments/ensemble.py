@@ -26,7 +26,7 @@ from sim.errors import UsageError
 from sim.experiments.chunks import DEFAULT_CHUNK, Engine, default_engine
 from sim.experiments.executors import Executor
 from sim.experiments.options import Callback, RunOptions, choose_executor
-from sim.experiments.posterior import posterior_engine
+from sim.experiments.posterior import override_paths, posterior_engine
 from sim.experiments.precision import DEFAULT_MAX_RUNS, Precision
 from sim.experiments.resuming import Unfinished
 from sim.experiments.runner import MAX_RUNS, Finished, start
@@ -195,7 +195,8 @@ def run(
             a half-width of at most this (see :mod:`sim.experiments.precision`).
         max_runs: the cap on replications with ``precision`` (default 100,000).
         posterior: a calibration folder: each replication draws its parameters from its
-            posterior (see :mod:`sim.experiments.posterior`); the summary says so.
+            posterior (see :mod:`sim.experiments.posterior`); the summary says so. None:
+            the scenario's own ``posterior`` if it names one.
         progress: show a progress bar (runs/s, time left) on stderr.
         workers: local worker processes; None or 1 runs them in this process, 0 starts one
             per core (``sim run``'s default), at most two per core.
@@ -224,7 +225,7 @@ def run(
     runs, target = length(runs, precision, max_runs)
     loaded = resolve_scenario(scenario, overrides)
     spec = compile_scenario(loaded)
-    engine = posterior_engine(posterior, loaded)
+    engine = posterior_engine(posterior, loaded, override_paths(overrides))
     chosen = choose_executor(options, runs, chunk_size)
     return run_compiled(loaded, spec, runs, seed, options, executor=chosen, engine=engine,
                         precision=target)  # fmt: skip

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,9 @@ class Posterior:
         """Return what a run's summary says of its parameter draws: which, and how spread."""
         picks = self.draws(root, runs)
         drawn = self.values[picks]
+        for j, path in enumerate(self.paths):  # the values the runs took
+            if path in self.integer:
+                drawn[:, j] = np.round(drawn[:, j])
         parameters = {}
         for j, path in enumerate(self.paths):
             lo, median, hi = np.quantile(drawn[:, j], [0.05, 0.5, 0.95])
@@ -168,14 +171,76 @@ class PosteriorEngine:
         return {**self.__dict__, "_cache": OrderedDict()}
 
 
-def posterior_engine(posterior: Any, scenario: Any) -> Any:
-    """Return the engine of runs over ``posterior`` (a calibration or its folder), or None."""
+def posterior_engine(posterior: Any, scenario: Any, fixed: Iterable[str] = ()) -> Any:
+    """Return the engine of runs over ``posterior`` (a calibration or its folder), or None.
+
+    Without one, a scenario that names a posterior (its ``posterior`` field) runs over that.
+    ``fixed`` are paths the caller set (``--set``): one the posterior draws is refused, since
+    each replication's draw would silently replace it.
+    """
     if posterior is None:
-        return None
+        posterior = scenario_posterior(scenario)
+        if posterior is None:
+            return None
     found = as_posterior(posterior)
+    clash = sorted(set(found.paths) & set(fixed))
+    if clash:
+        raise UsageError(
+            f"--set {', '.join(clash)}: drawn from the posterior of {found.source} in every "
+            "replication, so a value set here would be replaced; set other fields, or run "
+            "the scenario without its posterior"
+        )
     engine = PosteriorEngine(found, scenario)
     engine.check()
     return engine
+
+
+def scenario_posterior(scenario: Any) -> Path | None:
+    """Return the calibration folder a scenario names in its ``posterior`` field, or None.
+
+    A relative name is looked for in the working directory, then on the scenario search
+    path (so ``posteriors/NAME`` finds the folder shipped beside the named scenarios).
+    """
+    name = getattr(scenario, "posterior", None)
+    if not name:
+        return None
+    from sim.results.files import CALIBRATION_PLAN as PLAN
+    from sim.scenario.registry import search_path
+
+    path = Path(name)
+    places = (
+        [path] if path.is_absolute() else [Path.cwd() / path, *(r / path for r in search_path())]
+    )
+    for place in places:
+        if (place / PLAN).is_file():
+            return place.resolve()
+    raise UsageError(
+        f"{scenario.name}: posterior: no calibration folder '{name}' (looked for {PLAN} in "
+        f"{', '.join(str(p) for p in places)}); give the folder a calibration wrote "
+        "(sim calibrate ... --name NAME) as a path or on the scenario search path"
+    )
+
+
+def override_paths(overrides: Iterable[str] | Mapping[str, Any] | None) -> list[str]:
+    """Return the paths of ``--set`` style overrides (``["a.b=1"]`` or ``{"a.b": 1}``)."""
+    if not overrides:
+        return []
+    if isinstance(overrides, Mapping):
+        return [str(k) for k in overrides]
+    return [str(o).split("=", 1)[0].strip() for o in overrides]
+
+
+def arms_block(own: Sequence[tuple[str, Posterior]], root: int, runs: int) -> dict[str, Any]:
+    """Return a comparison's posterior block when its arms draw from their own scenarios'.
+
+    (A comparison given ``--posterior`` draws the same particle in both arms; without it, an
+    arm whose scenario names a posterior draws from that one and the other runs as written.)
+    """
+    blocks = {arm: posterior.summary_block(root, runs) for arm, posterior in own}
+    first = next(iter(blocks.values()))
+    same = [a for a, b in blocks.items() if b["calibration"] == first["calibration"]]
+    others = {a: b for a, b in blocks.items() if a not in same}
+    return {**first, "arms": same, "other_arms": others}
 
 
 def as_posterior(posterior: Any) -> Posterior:

@@ -484,6 +484,14 @@ def start(
         raise UsageError(str(exc)) from None
     started = now()
     executor = executor or SerialExecutor()
+    if isinstance(executor, SerialExecutor):
+        # The engine (numba, and scipy through it) is imported before any folder exists, as
+        # workers start before it: a Ctrl-C landing in an import that runs ``exec`` sets
+        # CPython's unhandled-interrupt flag, and the process then dies by SIGINT (-2, not
+        # 130) although the interrupt was handled and the runs saved.
+        from sim.engine import load_kernels
+
+        load_kernels()
     with entered(executor):
         sink = _new_sink(spec, options, started, folder)
         if isinstance(sink, store.ResultsWriter):

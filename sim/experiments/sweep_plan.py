@@ -301,11 +301,13 @@ def outcomes(names: Sequence[str], base: Base) -> list[Measure]:
 
 def with_posterior(plan: Plan, posterior: Any, folder: Path | None) -> None:
     """Set the posterior a sweep's replications draw from: given, or the resumed folder's."""
-    from sim.experiments.posterior import Posterior
+    from sim.experiments.posterior import Posterior, scenario_posterior
 
     if posterior is None and folder is not None:
         kept = read_plan(folder).get("posterior")
         posterior = Posterior.from_json(kept) if kept else None
+    if posterior is None:  # the base scenario's own, if it names one
+        posterior = scenario_posterior(plan.base.scenario)
     if posterior is None:
         return
     from sim.experiments.posterior import as_posterior

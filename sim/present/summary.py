@@ -281,12 +281,20 @@ def levers_table(summary: Mapping[str, Any], shown: int | None = LEVERS_SHOWN) -
 
 
 def posterior_text(block: Mapping[str, Any]) -> str:
-    """Return the posterior block of a summary (a run over a calibration) as a few lines."""
+    """Return the posterior block of a summary (a run over a calibration) as a few lines.
+
+    A comparison whose arms draw from their own scenarios' posteriors names the arms.
+    """
+    arms = block.get("arms")
+    where = f"In the {' and '.join(arms)} arm{'s' if len(arms) > 1 else ''}, p" if arms else "P"
     lines = [
-        f"Parameters drawn from the posterior of {block['calibration']} "
+        f"{where}arameters drawn from the posterior of {block['calibration']} "
         f"({block['particles']} particles, {block['distinct_particles_drawn']} distinct drawn; "
         f"{block['draw']}):"
     ]
     for path, p in block["parameters"].items():
         lines.append(f"  {path}: mean {p['mean']:.3g}, 90% of draws {p['lo']:.3g} .. {p['hi']:.3g}")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    for arm, other in (block.get("other_arms") or {}).items():
+        text += posterior_text({**other, "arms": [arm]})
+    return text

@@ -1174,6 +1174,15 @@ class Scenario(Strict):
         "(`kind: stochastic`). Default: none.",
     )
     outcomes: Outcomes = Field(description="The rules that classify a run's end state.")
+    posterior: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="A calibration folder (sim calibrate) whose posterior every run draws its "
+        "calibrated parameters from, as with sim run --posterior: a folder on the scenario "
+        "search path such as posteriors/NAME, or a path. Default: none (the scenario's own "
+        "values).",
+    )
 
     @property
     def days(self) -> int:
@@ -1190,7 +1199,10 @@ class Scenario(Strict):
 
     def content_hash(self) -> str:
         """A stable hash of the resolved scenario (what was run, not how it was written)."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        data = self.model_dump(mode="json")
+        if data.get("posterior") is None:  # hashes as before scenarios could name a posterior
+            data.pop("posterior", None)
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def actor(self, actor_id: str) -> Actor:

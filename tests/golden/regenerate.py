@@ -66,7 +66,7 @@ def provenance() -> dict[str, Any]:
     import numpy as np
     import simpy
 
-    from sim.results.store import git_commit
+    from sim.results.manifest import git_commit
 
     return {
         "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
