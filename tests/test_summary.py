@@ -63,6 +63,8 @@ def make_runs(firsts: list[list[float]], end_day: float = 10.0, **extra: list) -
             "ended_early": [False] * n,
             "cost_cn": np.linspace(1.0, 2.0, n),
             "cost_jp": np.zeros(n),
+            "moves_cn": np.arange(n) % 3,
+            "moves_jp": [1] * n,
             "simpy_events": [100] * n,
         }
     )
