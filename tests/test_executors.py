@@ -283,3 +283,16 @@ def test_a_dead_pool_names_an_unguarded_script(monkeypatch: pytest.MonkeyPatch) 
     assert 'if __name__ == "__main__":' in _lost_message()
     monkeypatch.setattr(__main__, "__file__", "/usr/local/bin/sim")  # a console script
     assert _lost_message().endswith("or a crash in native code)")
+
+
+def test_any_object_with_map_is_an_executor_even_the_builtin_map(duel: Any) -> None:
+    """``executor=`` takes anything with ``map(fn, chunks)``: results that cannot be closed
+    (the builtin ``map``, a list) are iterated, not closed (mypy found the runner calling
+    ``close()`` on them after the last chunk, which raised AttributeError)."""
+    from types import SimpleNamespace
+
+    serial = run(duel, runs=30, seed=5, chunk_size=7)
+    for mapper in (map, lambda fn, chunks: [fn(c) for c in chunks]):
+        results = run(duel, runs=30, seed=5, chunk_size=7, executor=SimpleNamespace(map=mapper))
+        assert results.summary["runs"] == 30
+        assert results.runs.equals(serial.runs)

@@ -26,6 +26,7 @@ import numpy as np
 
 from sim.analysis.calibration import statistic_weights
 from sim.experiments.calibration_problem import KEY, Problem, parameter_names
+from sim.experiments.executors import results_of
 
 # --- the sampler: pyabc's interface, seeded per evaluation ----------------------------------
 
@@ -118,7 +119,7 @@ def _ordered_until(
     waiting: dict[int, list[Any]] = {}
     kept: list[Any] = []
     evaluated = accepted = 0
-    with contextlib.closing(iter(results)) as stream:
+    with results_of(results) as stream:
         for first, particles in stream:
             waiting[first] = particles
             evaluated += len(particles)

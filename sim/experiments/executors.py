@@ -59,6 +59,23 @@ class Executor(Protocol):
         ...
 
 
+@contextlib.contextmanager
+def results_of(results: Iterable[T]) -> Iterator[Iterator[T]]:
+    """Iterate an executor's ``map`` results, and close them at the end if they can be.
+
+    Closing a generator stops its pool's outstanding work when the caller stops early (an
+    interrupt, an error); a plain iterator (the builtin ``map``, a list's) has nothing to
+    close -- ``contextlib.closing`` would raise AttributeError on it after the last result.
+    """
+    stream = iter(results)
+    try:
+        yield stream
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+
+
 def default_workers() -> int:
     """Return the number of cores this process may use."""
     try:

@@ -39,7 +39,7 @@ from sim.experiments.chunks import (
     chunk_indices,
     code_fingerprint,
 )
-from sim.experiments.executors import Executor, SerialExecutor, WorkerLost
+from sim.experiments.executors import Executor, SerialExecutor, WorkerLost, results_of
 from sim.experiments.options import RunOptions, describe, entered
 from sim.experiments.posterior import keep as keep_posterior
 from sim.experiments.precision import Precision, Schedule
@@ -189,7 +189,7 @@ class Ensemble:
         """Run replications ``completed .. target - 1``."""
         collector, callback = self.collector, self.options.callback
         chunks = chunk_indices(target - collector.completed, self.chunk_size, collector.completed)
-        with contextlib.closing(iter(executor.map(self.runner, chunks))) as results:
+        with results_of(executor.map(self.runner, chunks)) as results:
             for chunk in results:
                 added = collector.add(chunk)
                 bar.update(added)
@@ -212,7 +212,10 @@ class Ensemble:
         if writer is None or not writer.completed:
             return
         per_run = DISK_PER_JOURNAL_BYTE * writer.journal.size / writer.completed
-        planned = self.plan.runs if self.plan.runs is not None else self.plan.precision.max_runs
+        planned, precision = self.plan.runs, self.plan.precision
+        if planned is None:
+            assert precision is not None  # a plan holds a number of runs or a precision
+            planned = precision.max_runs
         need = per_run * (planned - writer.completed)
         free = disk.free_space(writer.path)
         if need > free:
