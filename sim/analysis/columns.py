@@ -16,7 +16,7 @@ import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from sim.analysis.rivera import rivera_weight
 from sim.results.seeding import seed_key
@@ -90,7 +90,8 @@ def can_slip(e: Any) -> bool:
 # --- the families -----------------------------------------------------------------------------
 
 
-class Run(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Run:
     """One finished replication, as its row is made: its index, seed key and record."""
 
     index: int

@@ -219,7 +219,7 @@ def _resume(folder: Path, stop: Mapping[str, Any] | None, options: RunOptions) -
     if not (folder / DATABASE).is_file():
         raise UsageError(f"{folder}: no {DATABASE}; the calibration never started: start it anew")
     problem = problem_from_plan(plan, spec)
-    started = dt.datetime.fromisoformat(plan.get("started") or manifest.get("started"))
+    started = dt.datetime.fromisoformat(str(plan.get("started") or manifest.get("started")))
     return _execute(Run(problem, folder, options, started), fresh=False)
 
 

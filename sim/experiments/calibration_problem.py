@@ -153,7 +153,8 @@ def _checked_actors(rows: list[Any], spec: Any, calibration: CalibrationSpec) ->
     stray = sorted(ignored - known - {a for r in rows for a in (*r.actors, *r.targets)})
     if stray:
         raise CalibrationError(f"ignore_actors: {', '.join(stray)} appear in neither record")
-    kept, unknown = [], {}
+    kept: list[Any] = []
+    unknown: dict[str, list[int]] = {}
     for row in rows:
         named = set(row.actors) | set(row.targets)
         if named & ignored:
@@ -271,9 +272,10 @@ def _horizon(
         values = [[_judgment(base, p) for p in spec.paths]]
         values.append([float(p.frozen().median()) for p in spec.parameters])
         for vals in values:
-            if any(v is None for v in vals):
+            numbers = [v for v in vals if v is not None]
+            if len(numbers) < len(vals):
                 continue
-            if not _same_window(base, stop, spec.paths, integer, vals, plan):
+            if not _same_window(base, stop, spec.paths, integer, numbers, plan):
                 return days, "full horizon (a shortened run made other moves in the window)"
     except (CalibrationError, ValueError, TypeError) as err:
         return days, f"full horizon (cannot shorten: {err})"

@@ -25,7 +25,7 @@ import pandas as pd
 from sim.errors import UsageError
 from sim.experiments.chunks import DEFAULT_CHUNK, Engine, default_engine
 from sim.experiments.executors import Executor
-from sim.experiments.options import Callback, RunOptions, choose_executor
+from sim.experiments.options import RunOptions, choose_executor
 from sim.experiments.posterior import override_paths, posterior_engine
 from sim.experiments.precision import DEFAULT_MAX_RUNS, Precision
 from sim.experiments.resuming import Unfinished
@@ -34,6 +34,9 @@ from sim.results import store
 from sim.results.files import RUNS
 from sim.results.seeding import replication_seed
 from sim.results.tables import MemoryTables
+
+#: Called after each chunk is aggregated with (replications done, replications planned).
+Callback = Callable[[int, int], None]
 
 __all__ = ["DEFAULT_CHUNK", "MAX_RUNS", "Results", "resume", "run", "run_compiled", "run_spec"]
 
@@ -70,38 +73,37 @@ class Results:
         return cls(spec, seed, finished.summary, finished.path, finished.tables,
                    finished.status, engine)  # fmt: skip
 
-    def _table(self, name: str, memory: Callable[[], Any], disk: Callable[[], Any]) -> Any:
+    def _table(
+        self, name: str, memory: Callable[[MemoryTables], Any], disk: Callable[[], Any]
+    ) -> Any:
         if name not in self._cache:
-            self._cache[name] = memory() if self._tables is not None else disk()
+            tables = self._tables
+            self._cache[name] = memory(tables) if tables is not None else disk()
         return self._cache[name]
 
     @property
     def runs(self) -> pd.DataFrame:
         """One row per finished replication: index, seed key, outcome, peak, costs, ..."""
-        tables = self._tables
-        return self._table("runs", lambda: tables.runs(), lambda: store.read_runs(self._path()))
+        return self._table("runs", MemoryTables.runs, lambda: store.read_runs(self._path()))
 
     @property
     def moves(self) -> pd.DataFrame:
         """One row per move: the replication ``index``, day, date and the fields of the move."""
-        tables = self._tables
-        return self._table("moves", lambda: tables.moves(), lambda: store.read_moves(self._path()))
+        return self._table("moves", MemoryTables.moves, lambda: store.read_moves(self._path()))
 
     @property
     def failures(self) -> pd.DataFrame:
         """One row per replication that raised: index, seed key, error and traceback."""
-        tables = self._tables
         return self._table(
-            "failures", lambda: tables.failures(), lambda: store.read_failures(self._path())
+            "failures", MemoryTables.failures, lambda: store.read_failures(self._path())
         )
 
     @property
     def trajectories(self) -> np.ndarray:
         """Daily rung per finished replication and dyad, int8, ``(runs, dyads, days + 1)``."""
-        tables = self._tables
         return self._table(
             "trajectories",
-            lambda: tables.trajectories(),
+            MemoryTables.trajectories,
             lambda: store.read_trajectories(self._path()),
         )
 
@@ -155,8 +157,8 @@ def resolve_scenario(scenario: Any, overrides: list[str] | Mapping[str, Any] | N
     if isinstance(scenario, str | os.PathLike):
         from sim.scenario import load
 
-        loaded = None if overrides is None or isinstance(overrides, list) else dict(overrides)
-        return load(os.fspath(scenario), overrides if loaded is None else loaded)
+        given = overrides if overrides is None or isinstance(overrides, list) else dict(overrides)
+        return load(os.fspath(scenario), given)
     if overrides:
         raise UsageError("overrides apply to a scenario name or path, not to a loaded Scenario")
     return scenario

@@ -20,8 +20,10 @@ from sim.errors import UsageError
 from sim.experiments.executors import Executor, SerialExecutor, make_executor
 from sim.results import store
 
-#: Called after each chunk is aggregated with (replications done, replications planned).
-Callback = Callable[[int, int], None]
+#: Called as work completes: by an ensemble after each chunk with (replications done,
+#: replications planned), by a calibration after each generation with its row. Each entry
+#: point types its own at its door; the options carry either.
+Callback = Callable[..., None]
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,8 @@ class RunOptions:
             one a LocalCluster is started.
         chunk_size: replications per chunk (None: the entry point's default).
         command: the command line to record in the manifest (default: ``sys.argv``).
-        callback: called after each chunk with (replications done, replications planned).
+        callback: called after each chunk with (replications done, replications planned);
+            a calibration's, after each generation with its row.
     """
 
     out: str | os.PathLike[str] | None = None
@@ -102,7 +105,7 @@ def entered(executor: Any) -> contextlib.AbstractContextManager[Any]:
     adaptive run, both arms of a comparison, every point of a sweep.
     """
     if hasattr(executor, "__enter__"):
-        return executor  # type: ignore[no-any-return]
+        return executor
     return contextlib.nullcontext(executor)
 
 

@@ -316,7 +316,7 @@ def run_points(
 
     from sim.experiments.ensemble import run
 
-    extra = {} if options.chunk_size is None else {"chunk_size": options.chunk_size}
+    extra: dict[str, Any] = {} if options.chunk_size is None else {"chunk_size": options.chunk_size}
     total = len(points) * plan.spec.runs
     bar = tqdm(total=total, unit="run", file=sys.stderr, disable=not options.progress,
                leave=False)  # fmt: skip
