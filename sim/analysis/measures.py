@@ -155,24 +155,26 @@ def peak_measures(spec: Any) -> list[Measure]:
     ]  # fmt: skip
 
 
-def cost_measures(spec: Any) -> list[Measure]:
-    """Each actor's cost over a run."""
+def per_actor(
+    spec: Any, section: str, column: Callable[[str], str], what: str, unit: str
+) -> list[Measure]:
+    """One mean per actor of a per-actor column (``cost_<A>``, ``moves_<A>``): ``<column>_mean``."""
     names = _names(spec)
     return [
-        Measure("costs", a, f"{columns.cost(a)}_mean", f"mean cost of {a}", columns.cost(a),
-                (columns.cost(a),), _number, unit="cost", about={"name": names.get(a, a)})
+        Measure(section, a, f"{column(a)}_mean", f"mean {what} of {a}", column(a), (column(a),),
+                _number, unit=unit, about={"name": names.get(a, a)})
         for a in spec.actor_ids
     ]  # fmt: skip
+
+
+def cost_measures(spec: Any) -> list[Measure]:
+    """Each actor's cost over a run."""
+    return per_actor(spec, "costs", columns.cost, "cost", "cost")
 
 
 def move_measures(spec: Any) -> list[Measure]:
     """The number of moves each actor made in a run (its policy's and its events')."""
-    names = _names(spec)
-    return [
-        Measure("moves", a, f"{columns.moves(a)}_mean", f"mean moves of {a}", columns.moves(a),
-                (columns.moves(a),), _number, unit="moves", about={"name": names.get(a, a)})
-        for a in spec.actor_ids
-    ]  # fmt: skip
+    return per_actor(spec, "moves", columns.moves, "moves", "moves")
 
 
 #: How a comparison names the total of each move-based scoring profile.
