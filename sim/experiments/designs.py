@@ -18,17 +18,54 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from sim.experiments.sweep_spec import Parameter, SweepSpec
-
 #: The names of the designs, as a sweep file and ``--design`` give them.
 DesignName = Literal["grid", "lhs", "sobol"]
+
+
+class Axis(Protocol):
+    """What a design reads of a swept parameter (a :class:`~sim.experiments.sweep_spec.Parameter`).
+
+    Said here, not imported, since the sweep's spec imports the design registry: the
+    arrow runs one way.
+    """
+
+    @property
+    def grid_values(self) -> list[Any]: ...  # noqa: D102 - the Parameter's
+    @property
+    def dist(self) -> str: ...  # noqa: D102
+    @property
+    def low(self) -> float | None: ...  # noqa: D102
+    @property
+    def high(self) -> float | None: ...  # noqa: D102
+    @property
+    def mode(self) -> float | None: ...  # noqa: D102
+    @property
+    def mean(self) -> float | None: ...  # noqa: D102
+    @property
+    def sd(self) -> float | None: ...  # noqa: D102
+
+
+class DesignSpec(Protocol):
+    """What a design reads of a sweep (a :class:`~sim.experiments.sweep_spec.SweepSpec`)."""
+
+    @property
+    def design(self) -> str: ...  # noqa: D102 - the SweepSpec's
+    @property
+    def parameters(self) -> Sequence[Axis]: ...  # noqa: D102
+    @property
+    def points(self) -> int | None: ...  # noqa: D102
+    @property
+    def second_order(self) -> bool: ...  # noqa: D102
+    @property
+    def seed(self) -> int: ...  # noqa: D102
+
 
 #: Spawn key of the design's random stream, apart from the replications' (which use (i,)).
 DESIGN_KEY = 0x5EED_DE51
@@ -49,9 +86,9 @@ class Design:
     label: str
     sampled: bool
     sobol: bool
-    unit_sample: Callable[[SweepSpec, Any], np.ndarray] | None = None
+    unit_sample: Callable[[DesignSpec, Any], np.ndarray] | None = None
 
-    def size(self, spec: SweepSpec) -> int:
+    def size(self, spec: DesignSpec) -> int:
         """Return the number of points of the design of ``spec``."""
         d = len(spec.parameters)
         if not self.sampled:
@@ -62,7 +99,7 @@ class Design:
         return spec.points
 
 
-def _lhs(spec: SweepSpec, rng: Any) -> np.ndarray:
+def _lhs(spec: DesignSpec, rng: Any) -> np.ndarray:
     from scipy.stats import qmc
 
     d = len(spec.parameters)
@@ -73,7 +110,7 @@ def _lhs(spec: SweepSpec, rng: Any) -> np.ndarray:
     return sampler.random(spec.points)
 
 
-def _saltelli(spec: SweepSpec, rng: Any) -> np.ndarray:
+def _saltelli(spec: DesignSpec, rng: Any) -> np.ndarray:
     assert spec.points is not None  # guaranteed by SweepSpec for sampled designs
     return saltelli_sample(len(spec.parameters), spec.points, spec.second_order, rng)
 
@@ -101,7 +138,7 @@ def design_rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=(DESIGN_KEY,)))
 
 
-def design_values(spec: SweepSpec) -> list[list[Any]]:
+def design_values(spec: DesignSpec) -> list[list[Any]]:
     """Return the design: one list of parameter values (in ``spec.paths`` order) per point."""
     if not design(spec.design).sampled:
         return [
@@ -112,7 +149,7 @@ def design_values(spec: SweepSpec) -> list[list[Any]]:
     return [[float(col[i]) for col in columns] for i in range(unit.shape[0])]
 
 
-def unit_sample(spec: SweepSpec) -> np.ndarray:
+def unit_sample(spec: DesignSpec) -> np.ndarray:
     """Return the LHS or Saltelli sample in the unit cube, shape ``(points, parameters)``."""
     draw = design(spec.design).unit_sample
     if draw is None:
@@ -133,7 +170,7 @@ def saltelli_sample(d: int, n: int, second_order: bool, rng: np.random.Generator
         return sobol.sample(problem, n, calc_second_order=second_order, seed=rng)
 
 
-def transform(param: Parameter, u: np.ndarray) -> np.ndarray:
+def transform(param: Axis, u: np.ndarray) -> np.ndarray:
     """Map unit-interval values ``u`` to the parameter's values by its inverse CDF."""
     import numpy as np
 
