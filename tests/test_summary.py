@@ -231,6 +231,28 @@ def test_tables_render_every_section() -> None:
     assert stats.quantile_key(0.5) == "q50"
 
 
+def test_an_interval_without_an_upper_end_says_so_not_0_to_dash() -> None:
+    """Issue 18, item 7: a median day whose upper bound lies beyond the horizon reads '>= d'."""
+    from sim.present.summary import median_span, time_to_rung_table
+
+    assert median_span([0.0, None]) == ">= 0"
+    assert median_span([3.0, 12.0]) == "3 to 12"
+    assert median_span(None) == median_span([None, None]) == "-"
+    spec = make_spec()
+    # Rung 1 reached by two runs of three on days 1 and 0.5, rung 2 by one: their medians'
+    # upper bounds are never reached within the horizon.
+    runs = make_runs([[1.0, NAN, 3.0, NAN], [NAN] * 4, [0.5, 2.0, NAN, NAN]])
+    tally = Tally(spec.days, 5)
+    summary = json.loads(json_text(build_summary(spec, runs, tally, seed=5)))
+    table = time_to_rung_table(summary)
+    assert table is not None
+    text = table.text()
+    assert " to -" not in text and "-  to" not in text
+    spans = [row[-1] for row in table.rows]
+    assert any(s.startswith(">= ") for s in spans), spans
+    assert "upper end lies beyond the horizon" in text
+
+
 # --- standard errors wherever a number is shown -------------------------------------------
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sim.analysis.measures import sections
@@ -149,21 +149,30 @@ def time_to_rung_table(summary: Mapping[str, Any]) -> Table | None:
     for k, w in summary.get("time_to_rung", {}).items():
         if not w["events"]:
             continue
-        ci = w.get("median_ci95")
-        span = "-" if not ci else f"{num(ci[0], 0)} to {'-' if ci[1] is None else num(ci[1], 0)}"
         rows.append(
             [
                 f"{k} {w['name']}",
                 pct(w.get("p_by_end")),
                 pct(w.get("p_by_end_se"), 2),
                 num(w["median"], 0),
-                span,
+                median_span(w.get("median_ci95")),
             ]
         )
     if not rows:
         return None
     headers = ["Time to rung (Kaplan-Meier)", "by horizon", "SE", "median day", "95% CI"]
-    return Table(headers, rows, right=(1, 2, 3))
+    open_ended = any(row[-1].startswith(">=") for row in rows)
+    note = "'>= d': the interval's upper end lies beyond the horizon" if open_ended else ""
+    return Table(headers, rows, right=(1, 2, 3), note=note)
+
+
+def median_span(ci: Sequence[float | None] | None) -> str:
+    """Return a median day's 95% interval: ``12 to 30``, ``>= 12`` (no upper end), or ``-``."""
+    if not ci or ci[0] is None:
+        return "-"
+    if ci[1] is None:  # the survival curve never falls below the bound within the horizon
+        return f">= {num(ci[0], 0)}"
+    return f"{num(ci[0], 0)} to {num(ci[1], 0)}"
 
 
 def events_table(summary: Mapping[str, Any]) -> Table | None:
