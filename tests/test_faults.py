@@ -668,3 +668,39 @@ def test_the_summary_reads_each_column_of_runs_parquet_once(
     folder = run(duel, runs=30, seed=SEED, out=tmp_path).path
     assert read and max(read.values()) == 1, read.most_common(3)
     assert store.read_summary(folder)["before_events"]  # the rungs before the summit too
+
+
+class _Refusing:
+    """An executor that fails (an error of its own, not of the machine) after ``after`` chunks."""
+
+    def __init__(self, after: int, error: BaseException) -> None:
+        self.after, self.error = after, error
+
+    def map(self, fn: Any, chunks: Any) -> Iterator[Any]:
+        for i, chunk in enumerate(chunks):
+            if i == self.after:
+                raise self.error
+            yield fn(chunk)
+
+
+def test_a_run_that_never_started_leaves_no_failed_folder(duel: Any, tmp_path: Path) -> None:
+    """Issue 18, item 7: a 'failed' folder of 0 runs is not left behind; one with runs is."""
+
+    def attempt(out: Path, after: int, error: BaseException) -> Any:
+        return run(duel, runs=20, seed=1, chunk_size=5, out=out, executor=_Refusing(after, error))
+
+    with pytest.raises(RuntimeError, match="refused") as info:
+        attempt(tmp_path, 0, RuntimeError("refused"))
+    assert "nothing was run, so no results folder was kept" in "\n".join(info.value.__notes__)
+    assert not any((tmp_path / "duel").iterdir())
+    # After a chunk, the folder keeps what ran, and says how to finish it.
+    with pytest.raises(RuntimeError, match="refused") as info:
+        attempt(tmp_path, 1, RuntimeError("refused"))
+    (kept,) = (tmp_path / "duel").iterdir()
+    assert store.read_manifest(kept)["status"] == "failed"
+    assert "5 of 20 runs saved" in "\n".join(info.value.__notes__)
+    # An interrupted run is kept even with 0 runs: its resume runs the plan as asked.
+    with pytest.raises(KeyboardInterrupt):
+        attempt(tmp_path / "i", 0, KeyboardInterrupt())
+    (interrupted,) = (tmp_path / "i" / "duel").iterdir()
+    assert store.read_manifest(interrupted)["status"] == "interrupted"

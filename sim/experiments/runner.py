@@ -129,6 +129,7 @@ class Ensemble:
         self._done_at_start = collector.completed
         self.executor_name = "serial"
         self.fresh = fresh  # The folder was made for this run: nothing in it to keep.
+        self._removed = False  # Set when a run that never started took its folder away.
         self._save_failure: BaseException | None = None
         self._space_checked = False
 
@@ -154,14 +155,36 @@ class Ensemble:
                 with _progress_bar(self.options.progress, self) as bar:
                     self._run_plan(executor, bar)
             except BaseException as exc:
+                if self._never_started(exc):
+                    raise
                 self._save_after(exc)
                 raise
             return self.finish("complete", None)
         except BaseException as exc:
+            if self._removed:
+                raise
             told = self._told(exc)
             if told is exc:
                 raise
             raise told from exc
+
+    def _never_started(self, exc: BaseException) -> bool:
+        """Remove a fresh folder in which not one replication ran before ``exc`` failed the run.
+
+        A 'failed' folder of 0 runs holds nothing to keep or resume (issue 18): the error
+        says that nothing was run and the folder is gone. An interrupted one is kept (its
+        resume runs the plan as asked).
+        """
+        writer = self.writer
+        if writer is None or not self.fresh or self.collector.completed or self.collector.failed:
+            return False
+        if stop_status(exc)[0] != "failed":
+            return False
+        writer.abort()
+        shutil.rmtree(writer.path, ignore_errors=True)
+        self._removed = True
+        exc.add_note(f"nothing was run, so no results folder was kept ({writer.path} removed)")
+        return True
 
     def _start_writing(self) -> None:
         """Write the manifest as 'running'; a new folder that cannot even hold that goes."""
