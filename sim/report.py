@@ -117,7 +117,8 @@ def ensemble_report(ens: Any, images: Sequence[tuple[str, str, str]]) -> str:
         ("scenario", "Scenario", scenario_section(ens.parameters or {})),
         ("manifest", "Manifest", manifest_section(ens.manifest or {})),
     ]
-    title = f"{s.get('title') or s['scenario']}: {s['runs']:,} runs, seed {s['seed']}"
+    name = summary_text.labelled(s.get("title") or s["scenario"], s)
+    title = f"{name}: {s['runs']:,} runs, seed {s['seed']}"
     return page(title, header(ens), sections)
 
 
@@ -144,6 +145,9 @@ def header(ens: Any) -> str:
         f"{s['runs']:,} runs &middot; seed {s['seed']} &middot; {esc(s['start'])} to "
         f"{esc(s['end'])} ({s.get('horizon_days', '?')} days) &middot; report made {made}</p>",
     ]
+    changed = summary_text.variation(s)
+    if changed:  # a run of a changed scenario never wears the named scenario's label alone
+        lines.insert(1, f'<p class="meta">with <code>{esc(changed)}</code></p>')
     if ens.failed:
         lines.append(
             f'<p class="warn"><strong>{ens.failed:,}</strong> replications raised an error and '

@@ -374,3 +374,34 @@ def test_the_browser_check_sees_a_broken_image(report: Path, tmp_path: Path) -> 
     )
     seen = render(exe, broken, tmp_path / "profile", tmp_path / "broken.png")
     assert any(img["width"] == 0 for img in seen["images"])
+
+
+def test_a_run_with_set_overrides_names_them_everywhere(
+    duel_path: Path, tmp_path: Path, capsys: Any
+) -> None:
+    """Issue 18, item 2: the header, the figures' subtitle, the report's title and heading of
+    a run with --set name its overrides (kept by a resume and by a comparison's variant); and
+    `sim report` survives a library's warning (an empty legend: no rung reached)."""
+    change = "actors.B.attributes.resolve=0.6"
+    argv = ["run", str(duel_path), "--runs", "6", "--seed", "2", "--out", str(tmp_path)]
+    assert main([*argv, "--set", change, "--quiet"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header.endswith(f"(duel) with --set {change}")
+    (folder,) = (tmp_path / "duel").iterdir()
+    assert json.loads((folder / "summary.json").read_text())["overrides"] == [change]
+    fig = sim.plots.outcome_probabilities(folder)
+    assert any(f"[duel] with --set {change}" in t.get_text() for t in fig.texts)
+    assert main(["report", str(folder)]) == 0
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert f"<title>Two actors with fixed delays (test fixture) with --set {change}:" in page
+    assert f"with <code>--set {change}</code>" in page
+    # A run without overrides says nothing of them.
+    plain = sim.run(str(duel_path), runs=6, seed=2)
+    assert "overrides" not in plain.summary
+    from sim.present.summary import header as text_header
+
+    assert text_header(plain.summary).splitlines()[0].endswith("(test fixture) (duel)")
+    # A comparison's variant arm carries the overrides; its base does not.
+    paired = sim.compare(str(duel_path), runs=6, seed=2, overrides=[change])
+    assert paired.variant.summary["overrides"] == [change]
+    assert "overrides" not in paired.base.summary

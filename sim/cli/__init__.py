@@ -69,8 +69,19 @@ def _run_command(args: argparse.Namespace) -> int:
         return int(args.func(args) or 0)
 
 
-def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-    """Print a warning of sim as one line, ``sim: warning: ...``; others as Python does."""
+def _show_warning(
+    message: Any,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Print a warning of sim as one line, ``sim: warning: ...``; others as Python does.
+
+    (``warnings.showwarning``'s signature: its ``file`` is not ``formatwarning``'s, which
+    once made every warning of a library -- matplotlib's empty legend -- a TypeError.)
+    """
     import warnings
 
     from sim.errors import SimWarning
@@ -78,7 +89,8 @@ def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: A
     if issubclass(category, SimWarning):
         print(f"sim: warning: {message}", file=sys.stderr)
     else:
-        sys.stderr.write(warnings.formatwarning(message, category, *args, **kwargs))
+        text = warnings.formatwarning(message, category, filename, lineno, line)
+        (file or sys.stderr).write(text)
 
 
 def _notes(exc: BaseException) -> str:

@@ -19,7 +19,7 @@ from sim.analysis.paired import comparison_summary
 from sim.errors import UsageError
 from sim.experiments.ensemble import DEFAULT_CHUNK, Results, resolve_scenario, run_compiled
 from sim.experiments.executors import Executor
-from sim.experiments.options import RunOptions, choose_executor, entered
+from sim.experiments.options import RunOptions, choose_executor, entered, override_texts
 from sim.experiments.stops import stop_status
 from sim.results import store
 from sim.results.files import ARMS, FORMAT_VERSION, MANIFEST, SUMMARY
@@ -167,6 +167,7 @@ class Pair:
             self.scenarios[i], self.specs[i], self.runs, self.seed, options,
             executor=executor, engine=self.engines[i],
             folder=None if path is None else path / arm,
+            overrides=override_texts(self.overrides) if arm == "variant" else (),
         )  # fmt: skip
 
     def arm(self, name: str) -> dict[str, Any]:
@@ -174,11 +175,7 @@ class Pair:
         scenario = self.scenarios[ARMS.index(name)]
         out = {"scenario": scenario.name, "title": scenario.title, "hash": scenario.content_hash()}
         if name == "variant" and self.overrides:
-            out["overrides"] = (
-                list(self.overrides)
-                if not isinstance(self.overrides, Mapping)
-                else [f"{k}={v}" for k, v in self.overrides.items()]
-            )
+            out["overrides"] = override_texts(self.overrides)
         return out
 
     def summary(self, arms: list[Results]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,3 +114,12 @@ def describe(executor: Any) -> str:
     name = type(executor).__name__.removesuffix("Executor").lower() or "custom"
     workers = getattr(executor, "workers", None)
     return f"{name} ({workers} workers)" if workers else name
+
+
+def override_texts(overrides: Iterable[str] | Mapping[str, Any] | None) -> list[str]:
+    """Return ``--set`` style overrides as their outputs name them: ``["a.b=1", ...]``."""
+    if not overrides:
+        return []
+    if isinstance(overrides, Mapping):
+        return [f"{k}={v}" for k, v in overrides.items()]
+    return [str(o) for o in overrides]

@@ -98,7 +98,8 @@ class Unfinished:
                 raise
             started = dt.datetime.fromisoformat(self.manifest["started"])
             ens = Ensemble(self.scenario, spec, self.seed, plan, collector, options,
-                           engine=self.engine, started=started, resumed_from=done)  # fmt: skip
+                           engine=self.engine, started=started, resumed_from=done,
+                           overrides=self.manifest.get("overrides") or ())  # fmt: skip
             return ens.execute(executor)
 
 

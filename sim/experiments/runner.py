@@ -20,7 +20,7 @@ import shutil
 import socket
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,8 +113,10 @@ class Ensemble:
         started: dt.datetime,
         resumed_from: int | None = None,
         fresh: bool = False,
+        overrides: Sequence[str] = (),
     ) -> None:
         self.scenario = scenario
+        self.overrides = list(overrides)  # the --set the scenario was loaded with, as given
         self.spec = spec
         self.seed = seed
         self.plan = plan
@@ -350,6 +352,8 @@ class Ensemble:
             summary["precision"] = schedule.precision.report(
                 collector.completed, collector.outcomes, self.spec.outcome_ids, schedule.batches
             )
+        if self.overrides:  # runs of a scenario changed by --set say so (issue 18, item 2)
+            summary["overrides"] = self.overrides
         posterior = getattr(self.engine, "posterior", None)
         if posterior is not None:  # runs over a calibration's posterior say so
             summary["posterior"] = posterior.summary_block(self.seed, collector.completed)
@@ -364,6 +368,7 @@ class Ensemble:
         session = done - self._done_at_start
         running = status == "running"
         extra = {
+            "overrides": self.overrides,
             "chunk_size": self.chunk_size,
             "precision": self.plan.precision.to_json() if self.plan.precision else None,
             "replications_failed": self.collector.failed,
@@ -493,6 +498,7 @@ def start(
     engine: Engine | None = None,
     precision: Precision | None = None,
     folder: str | os.PathLike[str] | None = None,
+    overrides: Sequence[str] = (),
 ) -> Finished:
     """Run a fresh ensemble of a compiled ``spec`` (of ``scenario``) as the options say.
 
@@ -524,7 +530,7 @@ def start(
             keep_posterior(sink.path, engine)  # so that a resumed run draws the same
         collector = Collector(sink, Tally(spec.days, len(spec.rung_names)))
         ens = Ensemble(scenario, spec, seed, plan, collector, options, engine=engine,
-                       started=started, fresh=True)  # fmt: skip
+                       started=started, fresh=True, overrides=overrides)  # fmt: skip
         return ens.execute(executor)
 
 

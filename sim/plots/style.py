@@ -25,6 +25,8 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.rcsetup import cycler
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from sim.present.summary import labelled
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -128,7 +130,7 @@ def subtitle(ens: Ensemble) -> list[str]:
         runs += f" ({ens.failed:,} more failed and are left out)"
     if ens.status != "complete":
         runs += f" -- {ens.status.upper()}: only {ens.n_runs:,} of {ens.runs_requested:,} runs done"
-    return [f"{ens.title} [{ens.scenario}]", runs]
+    return [labelled(f"{ens.title} [{ens.scenario}]", ens.summary), runs]
 
 
 def provenance(results: Any) -> str:

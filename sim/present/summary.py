@@ -34,12 +34,35 @@ def summary_blocks(summary: Mapping[str, Any]) -> list[Block | None]:
     ]
 
 
+def variation(summary: Mapping[str, Any]) -> str:
+    """Return what a run changed of its named scenario, as every output names it ('': nothing).
+
+    ``--set a.b=1, c=2`` for its overrides, ``posterior of NAME`` when its parameters were
+    drawn from a calibration: the terminal header, the figures' subtitle and the report's
+    title all say it (issue 18, item 2), so a run of a changed scenario never wears the
+    named scenario's label alone.
+    """
+    parts = []
+    if summary.get("overrides"):
+        parts.append("--set " + ", ".join(str(o) for o in summary["overrides"]))
+    block = summary.get("posterior")
+    if block and block.get("calibration"):
+        parts.append(f"posterior of {block['calibration']}")
+    return "; ".join(parts)
+
+
+def labelled(name: str, summary: Mapping[str, Any]) -> str:
+    """Return a scenario's label followed by what the run changed of it (see :func:`variation`)."""
+    changed = variation(summary)
+    return f"{name} with {changed}" if changed else name
+
+
 def header(summary: Mapping[str, Any]) -> str:
-    """Return the title block: scenario, runs, seed and dates."""
+    """Return the title block: scenario (and what the run changed of it), runs, seed, dates."""
     title = summary.get("title") or summary["scenario"]
     early = summary.get("ended_early", 0)
     lines = [
-        f"{title} ({summary['scenario']})",
+        labelled(f"{title} ({summary['scenario']})", summary),
         f"{summary['runs']:,} runs, seed {summary['seed']}, "
         f"{summary['start']} to {summary['end']} ({summary.get('horizon_days', '?')} days); "
         f"{early:,} ended early",
