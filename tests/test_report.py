@@ -395,6 +395,11 @@ def test_a_run_with_set_overrides_names_them_everywhere(
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert f"<title>Two actors with fixed delays (test fixture) with --set {change}:" in page
     assert f"with <code>--set {change}</code>" in page
+    # sim.load keeps them with the scenario (not in its document or hash), so the Python
+    # API says the same as the command line.
+    loaded = sim.load(str(duel_path), [change])
+    assert loaded.content_hash() != sim.load(str(duel_path)).content_hash()
+    assert sim.run(loaded, runs=6, seed=2).summary["overrides"] == [change]
     # A run without overrides says nothing of them.
     plain = sim.run(str(duel_path), runs=6, seed=2)
     assert "overrides" not in plain.summary

@@ -182,8 +182,7 @@ def test_sigint_to_sim_run_then_sim_run_resume(duel_path: Path, tmp_path: Path) 
     )
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["runs"] == 300
-    # The same run uninterrupted, its --set given as such (the summaries name them).
-    whole = run(str(duel_path), runs=300, seed=6, overrides=LOGIT, out=tmp_path / "whole")
+    whole = run(load(str(duel_path), LOGIT), runs=300, seed=6, out=tmp_path / "whole")
     same_files(folder, whole.path)
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 from sim.errors import UsageError
 from sim.experiments.chunks import DEFAULT_CHUNK, Engine, default_engine
 from sim.experiments.executors import Executor
-from sim.experiments.options import RunOptions, choose_executor, override_texts
+from sim.experiments.options import RunOptions, choose_executor
 from sim.experiments.posterior import override_paths, posterior_engine
 from sim.experiments.precision import DEFAULT_MAX_RUNS, Precision
 from sim.experiments.resuming import Unfinished
@@ -230,7 +230,7 @@ def run(
     engine = posterior_engine(posterior, loaded, override_paths(overrides))
     chosen = choose_executor(options, runs, chunk_size)
     return run_compiled(loaded, spec, runs, seed, options, executor=chosen, engine=engine,
-                        precision=target, overrides=override_texts(overrides))  # fmt: skip
+                        precision=target, overrides=loaded.overrides)  # fmt: skip
 
 
 def length(

@@ -22,7 +22,11 @@ def load(name_or_path: str | Path, overrides: list[str] | dict[str, Any] | None 
     loaded = load_document(resolve(name_or_path), resolve_base)
     if overrides:
         apply_overrides(loaded, overrides)
-    return validate(loaded)
+    scenario = validate(loaded)
+    if overrides:  # how its outputs name it; not part of its document or hash
+        given = overrides.items() if isinstance(overrides, dict) else None
+        scenario._overrides = [f"{k}={v}" for k, v in given] if given else list(overrides)
+    return scenario
 
 
 def compile_scenario(scenario: Scenario) -> RunSpec:

@@ -14,7 +14,7 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
@@ -1196,6 +1196,15 @@ class Scenario(Strict):
     def end_date(self) -> dt.date:
         """The last simulated calendar date."""
         return self.start + dt.timedelta(days=self.days)
+
+    # The --set overrides sim.load applied, as given: not part of the scenario's document or
+    # hash (what was run), but how its outputs name it (issue 18, item 2).
+    _overrides: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def overrides(self) -> list[str]:
+        """The ``--set`` overrides ``sim.load`` applied to the file, as given (``a.b=1``)."""
+        return list(self._overrides)
 
     def content_hash(self) -> str:
         """A stable hash of the resolved scenario (what was run, not how it was written)."""
