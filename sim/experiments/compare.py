@@ -167,7 +167,6 @@ class Pair:
             self.scenarios[i], self.specs[i], self.runs, self.seed, options,
             executor=executor, engine=self.engines[i],
             folder=None if path is None else path / arm,
-            overrides=getattr(self.scenarios[i], "overrides", ()),
         )  # fmt: skip
 
     def arm(self, name: str) -> dict[str, Any]:

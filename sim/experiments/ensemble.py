@@ -15,7 +15,7 @@ plain run of the same length.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -230,7 +230,7 @@ def run(
     engine = posterior_engine(posterior, loaded, override_paths(overrides))
     chosen = choose_executor(options, runs, chunk_size)
     return run_compiled(loaded, spec, runs, seed, options, executor=chosen, engine=engine,
-                        precision=target, overrides=loaded.overrides)  # fmt: skip
+                        precision=target)  # fmt: skip
 
 
 def length(
@@ -259,15 +259,13 @@ def run_compiled(
     engine: Engine | None = None,
     precision: Precision | None = None,
     folder: str | os.PathLike[str] | None = None,
-    overrides: Sequence[str] = (),
 ) -> Results:
     """Run an ensemble of an already compiled ``spec`` (of ``scenario``) as ``options`` say.
 
-    ``folder`` writes to exactly that new folder instead of a fresh one under ``options.out``;
-    ``overrides`` are the ``--set`` the scenario was loaded with, which its outputs name.
+    ``folder`` writes to exactly that new folder instead of a fresh one under ``options.out``.
     """
     finished = start(scenario, spec, runs, seed, options, executor=executor, engine=engine,
-                     precision=precision, folder=folder, overrides=overrides)  # fmt: skip
+                     precision=precision, folder=folder)  # fmt: skip
     return Results.of(spec, seed, finished, engine)
 
 

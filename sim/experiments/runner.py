@@ -116,7 +116,8 @@ class Ensemble:
         overrides: Sequence[str] = (),
     ) -> None:
         self.scenario = scenario
-        self.overrides = list(overrides)  # the --set the scenario was loaded with, as given
+        # The --set the scenario was loaded with, as given (a resumed one: its manifest's).
+        self.overrides = list(overrides) or list(getattr(scenario, "overrides", ()))
         self.spec = spec
         self.seed = seed
         self.plan = plan
@@ -498,7 +499,6 @@ def start(
     engine: Engine | None = None,
     precision: Precision | None = None,
     folder: str | os.PathLike[str] | None = None,
-    overrides: Sequence[str] = (),
 ) -> Finished:
     """Run a fresh ensemble of a compiled ``spec`` (of ``scenario``) as the options say.
 
@@ -530,7 +530,7 @@ def start(
             keep_posterior(sink.path, engine)  # so that a resumed run draws the same
         collector = Collector(sink, Tally(spec.days, len(spec.rung_names)))
         ens = Ensemble(scenario, spec, seed, plan, collector, options, engine=engine,
-                       started=started, fresh=True, overrides=overrides)  # fmt: skip
+                       started=started, fresh=True)  # fmt: skip
         return ens.execute(executor)
 
 
