@@ -9,6 +9,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -288,3 +290,22 @@ def test_a_dead_pool_names_an_unguarded_script(monkeypatch: pytest.MonkeyPatch) 
     assert 'if __name__ == "__main__":' in _lost_message()
     monkeypatch.setattr(__main__, "__file__", "/usr/local/bin/sim")  # a console script
     assert _lost_message().endswith("or a crash in native code)")
+
+
+def test_an_unguarded_script_asking_for_workers_gets_the_advice_once(
+    duel_path: Path, tmp_path: Path
+) -> None:
+    """Its workers leave quietly (no RuntimeError from each); the one error says what to do."""
+    script = tmp_path / "analysis.py"
+    script.write_text(
+        f"import sim\nsim.run({str(duel_path)!r}, runs=100, workers=2, overrides={LOGIT!r})\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("sim.experiments.executors.WorkerLost: worker processes could not")
+    assert f"if {script} runs simulations at its top level" in last
+    assert "bootstrapping phase" not in done.stderr
