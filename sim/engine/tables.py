@@ -379,7 +379,8 @@ def _condition_arrays(conditions: dict[ConditionSpec, int], ragged: Ragged) -> d
 
 def _watchers(spec: RunSpec) -> tuple[list[int], list[tuple[int, int]]]:
     """The stochastic events whose rate follows exposure: ids per event, (dyad, rung) each."""
-    ids, rows = [], []
+    ids: list[int] = []
+    rows: list[tuple[int, int]] = []
     for event in spec.events:
         if event.scheduled or event.exposure is None:
             ids.append(-1)

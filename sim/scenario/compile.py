@@ -224,12 +224,18 @@ def _day(s: Scenario, date) -> float:  # noqa: ANN001
     return float((date - s.start).days)
 
 
+def _actor_lever(ref: str) -> tuple[str, str]:
+    """An ``ACTOR.LEVER`` reference as its pair (the references check made it one)."""
+    actor, lever = ref.split(".", 1)
+    return actor, lever
+
+
 def _condition(c: EventCondition, idx: _Index) -> ConditionSpec:
     return ConditionSpec(
         dyad=idx.dyad_of(*c.dyad) if c.dyad else -1,
         rung_at_least=c.rung_at_least if c.rung_at_least is not None else -1,
         tension_at_least=c.tension_at_least if c.tension_at_least is not None else -1.0,
-        moves=tuple(idx.lever[tuple(ref.split(".", 1))] for ref in c.moves),
+        moves=tuple(idx.lever[_actor_lever(ref)] for ref in c.moves),
         within=_or(c.within_days, math.inf),
     )
 
