@@ -460,6 +460,18 @@ def test_an_attribute_effect_on_domestic_pressure_is_applied() -> None:
     assert world.domestic[1] == pytest.approx(0.7)
 
 
+def test_every_effect_and_attribute_the_schema_accepts_has_its_applier() -> None:
+    """The schema's vocabularies and the engine's tables name the same things."""
+    from typing import get_args
+
+    from sim.engine.events import APPLIERS, ATTRIBUTES
+    from sim.scenario.schema import AttributeEffect, Effect
+
+    kinds = {get_args(m.model_fields["type"].annotation)[0] for m in get_args(get_args(Effect)[0])}
+    assert kinds == set(APPLIERS)
+    assert set(get_args(AttributeEffect.model_fields["attribute"].annotation)) == set(ATTRIBUTES)
+
+
 def test_a_hostility_override_sets_what_the_target_feels() -> None:
     speech = lever("speech", 1, -2.0, cameo="111", effect={"hostility": 0.6})
     env, world, spec = make_world(world_doc([speech], []))
