@@ -472,6 +472,16 @@ def test_every_effect_and_attribute_the_schema_accepts_has_its_applier() -> None
     assert set(get_args(AttributeEffect.model_fields["attribute"].annotation)) == set(ATTRIBUTES)
 
 
+def test_the_schema_accepts_the_engine_directions_and_no_other() -> None:
+    from typing import get_args
+
+    from sim.engine.spec import DIRECTIONS, Direction
+    from sim.scenario.schema import Lever
+
+    assert get_args(Lever.model_fields["direction"].annotation) == tuple(d.word for d in Direction)
+    assert all(DIRECTIONS[d.word] is d for d in Direction)
+
+
 def test_a_hostility_override_sets_what_the_target_feels() -> None:
     speech = lever("speech", 1, -2.0, cameo="111", effect={"hostility": 0.6})
     env, world, spec = make_world(world_doc([speech], []))
