@@ -482,6 +482,15 @@ def test_the_schema_accepts_the_engine_directions_and_no_other() -> None:
     assert all(DIRECTIONS[d.word] is d for d in Direction)
 
 
+def test_the_schema_accepts_the_engine_delay_shapes_and_no_other() -> None:
+    from typing import get_args
+
+    from sim.engine.spec import DelayKind
+    from sim.scenario.schema import Delay
+
+    assert get_args(Delay.model_fields["dist"].annotation) == tuple(k.word for k in DelayKind)
+
+
 def test_a_hostility_override_sets_what_the_target_feels() -> None:
     speech = lever("speech", 1, -2.0, cameo="111", effect={"hostility": 0.6})
     env, world, spec = make_world(world_doc([speech], []))

@@ -15,7 +15,26 @@ from typing import Any
 
 import numpy as np
 
-FIXED, LOGNORMAL, UNIFORM, EXPONENTIAL = range(4)
+
+class DelayKind(enum.IntEnum):
+    """The shape of a delay distribution: the one list (the schema's ``dist`` accepts its
+    words, the kernels read its codes; tests/test_mechanics.py holds them together).
+    """
+
+    FIXED = 0
+    LOGNORMAL = 1
+    UNIFORM = 2
+    EXPONENTIAL = 3
+
+    @property
+    def word(self) -> str:
+        """The scenario format's name of the shape ("lognormal", ...)."""
+        return self.name.lower()
+
+
+FIXED, LOGNORMAL, UNIFORM, EXPONENTIAL = DelayKind
+#: Delay shapes by the scenario format's word.
+DELAY_KINDS = {k.word: k for k in DelayKind}
 
 
 class Direction(enum.IntEnum):
@@ -45,7 +64,7 @@ DIRECTIONS = {d.word: d for d in Direction}
 class DelaySpec:
     """A delay distribution in days: kind, two parameters and a cap."""
 
-    kind: int
+    kind: DelayKind
     a: float = 0.0
     b: float = 0.0
     cap: float = math.inf

@@ -6,6 +6,7 @@ import math
 
 from sim.engine.policy import policy_class
 from sim.engine.spec import (
+    DELAY_KINDS,
     DIRECTIONS,
     ActorSpec,
     AllianceSpec,
@@ -19,7 +20,6 @@ from sim.engine.spec import (
 )
 from sim.scenario.schema import Actor, Delay, EventCondition, Lever, Scenario
 
-_DELAY_KINDS = {"fixed": 0, "lognormal": 1, "uniform": 2, "exponential": 3}
 _TENSION_PER_GOLDSTEIN = 0.025  # a -8 move adds 0.2 tension: a judgment, see docs/model.md
 
 
@@ -35,7 +35,7 @@ def delay_spec(d: Delay) -> DelaySpec:
         "uniform": (d.low, d.high),
         "exponential": (d.mean, 0.0),
     }[d.dist]
-    return DelaySpec(_DELAY_KINDS[d.dist], *params, cap=d.cap)
+    return DelaySpec(DELAY_KINDS[d.dist], *params, cap=d.cap)
 
 
 class _Index:
