@@ -17,8 +17,10 @@ import numpy as np
 
 
 class DelayKind(enum.IntEnum):
-    """The shape of a delay distribution: the one list (the schema's ``dist`` accepts its
-    words, the kernels read its codes; tests/test_mechanics.py holds them together).
+    """The shape of a delay distribution.
+
+    The one list: the schema's ``dist`` accepts its words, the kernels read its codes
+    (tests/test_mechanics.py holds them together).
     """
 
     FIXED = 0
