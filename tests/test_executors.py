@@ -9,6 +9,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -296,3 +298,22 @@ def test_any_object_with_map_is_an_executor_even_the_builtin_map(duel: Any) -> N
         results = run(duel, runs=30, seed=5, chunk_size=7, executor=SimpleNamespace(map=mapper))
         assert results.summary["runs"] == 30
         assert results.runs.equals(serial.runs)
+
+
+def test_an_unguarded_script_asking_for_workers_gets_the_advice_once(
+    duel_path: Path, tmp_path: Path
+) -> None:
+    """Its workers leave quietly (no RuntimeError from each); the one error says what to do."""
+    script = tmp_path / "analysis.py"
+    script.write_text(
+        f"import sim\nsim.run({str(duel_path)!r}, runs=100, workers=2, overrides={LOGIT!r})\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("sim.experiments.executors.WorkerLost: worker processes could not")
+    assert f"if {script} runs simulations at its top level" in last
+    assert "bootstrapping phase" not in done.stderr

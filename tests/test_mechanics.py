@@ -460,6 +460,37 @@ def test_an_attribute_effect_on_domestic_pressure_is_applied() -> None:
     assert world.domestic[1] == pytest.approx(0.7)
 
 
+def test_every_effect_and_attribute_the_schema_accepts_has_its_applier() -> None:
+    """The schema's vocabularies and the engine's tables name the same things."""
+    from typing import get_args
+
+    from sim.engine.events import APPLIERS, ATTRIBUTES
+    from sim.scenario.schema import AttributeEffect, Effect
+
+    kinds = {get_args(m.model_fields["type"].annotation)[0] for m in get_args(get_args(Effect)[0])}
+    assert kinds == set(APPLIERS)
+    assert set(get_args(AttributeEffect.model_fields["attribute"].annotation)) == set(ATTRIBUTES)
+
+
+def test_the_schema_accepts_the_engine_directions_and_no_other() -> None:
+    from typing import get_args
+
+    from sim.engine.spec import DIRECTIONS, Direction
+    from sim.scenario.schema import Lever
+
+    assert get_args(Lever.model_fields["direction"].annotation) == tuple(d.word for d in Direction)
+    assert all(DIRECTIONS[d.word] is d for d in Direction)
+
+
+def test_the_schema_accepts_the_engine_delay_shapes_and_no_other() -> None:
+    from typing import get_args
+
+    from sim.engine.spec import DelayKind
+    from sim.scenario.schema import Delay
+
+    assert get_args(Delay.model_fields["dist"].annotation) == tuple(k.word for k in DelayKind)
+
+
 def test_a_hostility_override_sets_what_the_target_feels() -> None:
     speech = lever("speech", 1, -2.0, cameo="111", effect={"hostility": 0.6})
     env, world, spec = make_world(world_doc([speech], []))

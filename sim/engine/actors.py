@@ -18,7 +18,7 @@ way.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
@@ -57,7 +57,7 @@ class ActorProcess:
             world.set_stream(self.row, rng)
         kernel = world.compiled.kernels[spec.index]
         self.decider = getattr(world.k, DECIDERS[kernel]) if kernel else None
-        self._policy: Policy | None = None
+        self._policy: Policy[Any] | None = None
         self.inbox: list[Perceived] = []
         self.prompts: list[Prompt] = []  # questions the next decisions answer
         self.waiting = False  # in the wait for the next review (and response, see run)
@@ -182,6 +182,7 @@ class ActorProcess:
         world = self.world
         prompt = self._next_prompt()
         now = float(world.env.now)
+        assert self.decider is not None  # only an actor with a kernel decides here
         if prompt is None:
             n = self.decider(world.st, self.index, now, False, NO_LEVERS, -1)
         else:
@@ -221,12 +222,12 @@ class ActorProcess:
         may launch a package of moves at once. The policy draws from a numpy Generator
         that continues the actor's stream, and the stream goes on from where it left it.
         """
-        prompt = self.prompt
         ctx = self.context()
         self.inbox = []
         rng = self.world.generator(self.row)
         try:
-            if self._next_prompt() is None:
+            prompt = self._next_prompt()  # the one the context was built for, taken off the list
+            if prompt is None:
                 return self.policy.choose_moves(ctx, rng)
             choice = self.policy.choose(ctx, rng) if ctx.candidates else None
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import simpy
@@ -48,7 +49,7 @@ class Exogenous:
     def apply(self, effects: tuple[EffectSpec, ...], event: EventSpec) -> None:
         """Apply each effect in turn."""
         for effect in effects:
-            getattr(self, f"_apply_{effect.kind}")(effect, event)
+            APPLIERS[effect.kind](self, effect, event)
 
     def _apply_move(self, effect: EffectSpec, event: EventSpec) -> None:
         world = self.world
@@ -65,6 +66,16 @@ class Exogenous:
 
     def _apply_attribute(self, effect: EffectSpec, event: EventSpec) -> None:
         self.world.change_attribute(ATTRIBUTES[effect.attribute], effect.actor, effect.delta)
+
+
+#: How each kind of effect the schema accepts is applied: one entry per effect ``type``
+#: (tests/test_mechanics.py checks the two lists against each other).
+APPLIERS: dict[str, Callable[[Exogenous, EffectSpec, EventSpec], None]] = {
+    "move": Exogenous._apply_move,
+    "prompt": Exogenous._apply_prompt,
+    "tension": Exogenous._apply_tension,
+    "attribute": Exogenous._apply_attribute,
+}
 
 
 class ScheduledProcess:

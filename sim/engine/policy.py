@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -83,11 +83,18 @@ class DecisionContext:
     stocks: tuple[tuple[float, ...], ...] = ()  # continuous stocks, by actor index
 
 
-class Policy:
-    """Base class of decision rules.
+#: The type of a rule's parameters: its own pydantic ``Params`` model.
+ParamsT = TypeVar("ParamsT", bound=BaseModel)
+
+
+class Policy(Generic[ParamsT]):
+    """Base class of decision rules, generic over the type of their parameters.
 
     Subclasses set ``name``, ``metadata`` (at least ``stochastic`` and ``source``, the
-    literature the rule comes from), a pydantic ``Params`` model, and ``choose``.
+    literature the rule comes from), a pydantic ``Params`` model, and ``choose``; they name
+    the model as the type argument (``class Rule(Policy["Rule.Params"])``), so that
+    ``self.params`` has its fields' types. A rule without parameters is a ``Policy[Any]``
+    (or plain ``Policy``).
     """
 
     name: ClassVar[str] = ""
@@ -98,8 +105,8 @@ class Policy:
 
         model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def __init__(self, params: BaseModel, actor: ActorSpec, start: dt.date) -> None:
-        self.params = params
+    def __init__(self, params: ParamsT, actor: ActorSpec, start: dt.date) -> None:
+        self.params: ParamsT = params
         self.actor = actor
         self.start = start  # the calendar date of day 0
 
@@ -117,7 +124,7 @@ class Policy:
 
     @classmethod
     def check_params(
-        cls, params: BaseModel, lever_ids: set[str], actor_ids: set[str]
+        cls, params: ParamsT, lever_ids: set[str], actor_ids: set[str]
     ) -> list[tuple[tuple[str | int, ...], str]]:
         """Problems with references in validated params, as (location, message) pairs."""
         return []
@@ -137,7 +144,7 @@ class Policy:
         return None
 
     @classmethod
-    def kernel_params(cls, params: BaseModel) -> tuple[float, ...]:
+    def kernel_params(cls, params: ParamsT) -> tuple[float, ...]:
         """The parameters the rule's kernel reads, in the kernel's order (see :meth:`kernel`)."""
         return ()
 
@@ -150,8 +157,8 @@ class Policy:
         return None
 
 
-_REGISTRY: dict[str, type[Policy]] = {}
-P = TypeVar("P", bound=type[Policy])
+_REGISTRY: dict[str, type[Policy[Any]]] = {}
+P = TypeVar("P", bound=type[Policy[Any]])
 
 
 def register_policy(cls: P) -> P:
@@ -164,7 +171,7 @@ def register_policy(cls: P) -> P:
     return cls
 
 
-def policy_class(name: str) -> type[Policy]:
+def policy_class(name: str) -> type[Policy[Any]]:
     """The policy registered under ``name``; KeyError lists the registered names."""
     try:
         return _REGISTRY[name]
@@ -173,6 +180,6 @@ def policy_class(name: str) -> type[Policy]:
         raise KeyError(f"unknown policy '{name}'; registered policies: {known}") from None
 
 
-def registered_policies() -> dict[str, type[Policy]]:
+def registered_policies() -> dict[str, type[Policy[Any]]]:
     """A copy of the registry."""
     return dict(_REGISTRY)

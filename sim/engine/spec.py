@@ -8,22 +8,65 @@ integer index; nothing here is validated again.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-FIXED, LOGNORMAL, UNIFORM, EXPONENTIAL = range(4)
-ESCALATE, DEESCALATE, SUPPORT = range(3)
-DIRECTIONS = {"escalate": ESCALATE, "deescalate": DEESCALATE, "support": SUPPORT}
+
+class DelayKind(enum.IntEnum):
+    """The shape of a delay distribution.
+
+    The one list: the schema's ``dist`` accepts its words, the kernels read its codes
+    (tests/test_mechanics.py holds them together).
+    """
+
+    FIXED = 0
+    LOGNORMAL = 1
+    UNIFORM = 2
+    EXPONENTIAL = 3
+
+    @property
+    def word(self) -> str:
+        """The scenario format's name of the shape ("lognormal", ...)."""
+        return self.name.lower()
+
+
+FIXED, LOGNORMAL, UNIFORM, EXPONENTIAL = DelayKind
+#: Delay shapes by the scenario format's word.
+DELAY_KINDS = {k.word: k for k in DelayKind}
+
+
+class Direction(enum.IntEnum):
+    """Which way a lever moves its dyad: up the ladder, down it, or beside an ally.
+
+    The one list of directions: the schema's ``direction`` field accepts its words
+    (tests/test_mechanics.py holds them together), the spec and the kernels read its codes,
+    the figures its words and order (escalation first).
+    """
+
+    ESCALATE = 0
+    DEESCALATE = 1
+    SUPPORT = 2
+
+    @property
+    def word(self) -> str:
+        """The scenario format's name of the direction ("escalate", ...)."""
+        return self.name.lower()
+
+
+ESCALATE, DEESCALATE, SUPPORT = Direction
+#: Directions by the scenario format's word.
+DIRECTIONS = {d.word: d for d in Direction}
 
 
 @dataclass(frozen=True, slots=True)
 class DelaySpec:
     """A delay distribution in days: kind, two parameters and a cap."""
 
-    kind: int
+    kind: DelayKind
     a: float = 0.0
     b: float = 0.0
     cap: float = math.inf
@@ -49,7 +92,7 @@ class LeverSpec:
     id: str
     name: str
     actor: int
-    direction: int  # ESCALATE, DEESCALATE or SUPPORT
+    direction: Direction
     rung: int
     cameo: str
     goldstein: float

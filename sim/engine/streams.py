@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +76,7 @@ def to_numpy_state(row: np.ndarray) -> dict:
     }
 
 
-def from_numpy_state(row: np.ndarray, state: dict) -> None:
+def from_numpy_state(row: np.ndarray, state: Mapping[str, Any]) -> None:
     """Write a ``PCG64.state`` dict into a stream row."""
     if state.get("bit_generator") != "PCG64":
         raise ValueError(f"streams are PCG64, not {state.get('bit_generator')}")

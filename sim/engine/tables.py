@@ -24,7 +24,6 @@ from sim.engine import kernels as K
 from sim.engine.spec import (
     DEESCALATE,
     ESCALATE,
-    SUPPORT,
     ConditionSpec,
     LeverSpec,
     RunSpec,
@@ -127,9 +126,8 @@ def build(spec: RunSpec, fast: list[bool], policy_params: np.ndarray) -> Tables:
     arrays["policy_f"] = policy_params.astype(np.float64).reshape(n, K.POLICY_PARAMS)
     arrays["ragged_i"] = np.array(ragged.ints, dtype=np.int64)
     arrays["ragged_f"] = np.array(ragged.floats, dtype=np.float64)
-    direction = {ESCALATE: "escalate", DEESCALATE: "deescalate", SUPPORT: "support"}
     rows = [
-        (spec.actors[lv.actor].id, lv.id, lv.rung, lv.cameo, lv.goldstein, direction[lv.direction])
+        (spec.actors[lv.actor].id, lv.id, lv.rung, lv.cameo, lv.goldstein, lv.direction.word)
         for lv in spec.levers
     ]
     return Tables(arrays, conditions, watchers[0], rows, len(spec.levers) * n, fast)
@@ -379,7 +377,8 @@ def _condition_arrays(conditions: dict[ConditionSpec, int], ragged: Ragged) -> d
 
 def _watchers(spec: RunSpec) -> tuple[list[int], list[tuple[int, int]]]:
     """The stochastic events whose rate follows exposure: ids per event, (dyad, rung) each."""
-    ids, rows = [], []
+    ids: list[int] = []
+    rows: list[tuple[int, int]] = []
     for event in spec.events:
         if event.scheduled or event.exposure is None:
             ids.append(-1)

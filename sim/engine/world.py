@@ -21,7 +21,7 @@ import contextlib
 import math
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -283,7 +283,7 @@ class World:
             self.set_stream(0, rng)
         self.stop = env.event()
         self.event_log: list[tuple[float, str, str]] = []
-        self.actors: list[Hearer] | None = None  # who hears perceived moves
+        self.actors: Sequence[Hearer] | None = None  # who hears perceived moves
         self.watchers: dict[int, Watcher] = {}
         self.sources = self.compiled.sources  # copied before a new source is added
         self.stake_boosts: list[tuple[tuple[int, ...], float]] = []

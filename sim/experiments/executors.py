@@ -181,6 +181,13 @@ class ProcessExecutor:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
+            if getattr(multiprocessing.current_process(), "_inheriting", False):
+                # This process is a worker importing a script whose top level starts an
+                # ensemble (no `if __name__ == "__main__":`). multiprocessing would print a
+                # long RuntimeError from every worker; leave quietly instead, and let the
+                # parent say once what to do (its WorkerLost names the script).
+                os._exit(1)
+
             context = multiprocessing.get_context(self.start_method)
             watched, self._lifeline = context.Pipe(duplex=False)
             self._pool = ProcessPoolExecutor(
@@ -256,10 +263,12 @@ def _lost_message() -> str:
     # A .py file run as ``python script.py`` (not ``-m``, not a console script like ``sim``).
     if str(script).endswith(".py") and getattr(__main__, "__spec__", None) is None:
         # Workers start by importing the script that started them ('spawn'): code at its top
-        # level that starts an ensemble runs again in every worker, which then fails.
-        message += (
-            f"; if {script} is your script, put the code that runs simulations under "
-            '`if __name__ == "__main__":` (each worker imports the script when it starts)'
+        # level that starts an ensemble runs again in every worker, which then leaves. That
+        # is the likely cause, so the advice comes first.
+        return (
+            f"worker processes could not start: if {script} runs simulations at its top "
+            'level, put that code under `if __name__ == "__main__":` (each worker imports '
+            f"the script when it starts); otherwise {message}"
         )
     return message
 

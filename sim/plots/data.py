@@ -25,6 +25,7 @@ import pandas as pd
 
 from sim.analysis import columns, stats
 from sim.analysis.summary import daily_quantiles, reach_times
+from sim.engine.spec import Direction
 from sim.errors import UsageError
 from sim.results import store
 from sim.results.files import MANIFEST, MOVES, RUNS, SUMMARY
@@ -32,11 +33,8 @@ from sim.results.files import MANIFEST, MOVES, RUNS, SUMMARY
 #: Replications read at a time when trajectories are reduced (bounds memory on big runs).
 TRAJECTORY_BLOCK = 4096
 
-#: The lever directions in the order the lever heat map lists them.
-DIRECTIONS = ("escalate", "deescalate", "support")
-
-#: Lever direction codes of the compiled spec (see sim.engine.spec), by value.
-_SPEC_DIRECTIONS = {0: "escalate", 1: "deescalate", 2: "support"}
+#: The lever directions in the order the lever heat map lists them (the engine's order).
+DIRECTIONS = tuple(d.word for d in Direction)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +285,7 @@ def from_memory(results: Any) -> Ensemble:
     spec = results.spec
     actor_ids = spec.actor_ids
     levers = [
-        Lever(actor_ids[lv.actor], lv.id, lv.name, _SPEC_DIRECTIONS[lv.direction], lv.rung)
+        Lever(actor_ids[lv.actor], lv.id, lv.name, Direction(lv.direction).word, lv.rung)
         for lv in spec.levers
     ]
     events = [

@@ -8,6 +8,7 @@ arms-race reaction.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Annotated, ClassVar
 
@@ -15,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from sim.engine.policy import Candidate, DecisionContext, Policy, register_policy
-from sim.engine.spec import DEESCALATE, ESCALATE
+from sim.engine.spec import DEESCALATE, ESCALATE, ActorSpec
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveDays = Annotated[float, Field(gt=0.0, le=3660.0)]
@@ -31,7 +32,7 @@ def _lifts_rung(ctx: DecisionContext, c: Candidate, rung: int) -> bool:
 
 
 @register_policy
-class RandomWalkPolicy(Policy):
+class RandomWalkPolicy(Policy["RandomWalkPolicy.Params"]):
     """Climbs one rung with probability ``p_up`` at each decision, else steps one rung down.
 
     A null model of escalation without strategy: with absorbing ends it is the gambler's
@@ -70,7 +71,7 @@ class RandomWalkPolicy(Policy):
 
 
 @register_policy
-class AttritionPolicy(Policy):
+class AttritionPolicy(Policy["AttritionPolicy.Params"]):
     """Holds out for a persistence time drawn once from an exponential law, then concedes.
 
     The mixed evolutionarily stable strategy of the symmetric war of attrition for a prize
@@ -91,7 +92,7 @@ class AttritionPolicy(Policy):
         value: Annotated[float, Field(gt=0.0)] = 1.0
         cost_per_day: Annotated[float, Field(gt=0.0)] = 0.1
 
-    def __init__(self, params: BaseModel, actor, start) -> None:  # noqa: ANN001
+    def __init__(self, params: AttritionPolicy.Params, actor: ActorSpec, start: dt.date) -> None:
         super().__init__(params, actor, start)
         self.quit_day: float | None = None
 
@@ -112,7 +113,7 @@ class AttritionPolicy(Policy):
         return self.quit_day if self.quit_day is not None and self.quit_day > now else None
 
 
-class _RoundPolicy(Policy):
+class _RoundPolicy(Policy["_RoundPolicy.Params"]):
     """A two-action repeated game: hold (a de-escalating lever) or escalate, once a round."""
 
     class Params(_Frozen):
@@ -122,7 +123,7 @@ class _RoundPolicy(Policy):
         round_days: PositiveDays = 1.0
         noise: Probability = 0.0
 
-    def __init__(self, params: BaseModel, actor, start) -> None:  # noqa: ANN001
+    def __init__(self, params: _RoundPolicy.Params, actor: ActorSpec, start: dt.date) -> None:
         super().__init__(params, actor, start)
         self.round = 0
         self.opponent_escalated = False
@@ -184,7 +185,7 @@ class AlwaysEscalatePolicy(_RoundPolicy):
 
 
 @register_policy
-class RichardsonPolicy(Policy):
+class RichardsonPolicy(Policy["RichardsonPolicy.Params"]):
     """Adjusts an arms stock by Richardson's reaction law, one Euler step at a time.
 
     dx/dt = reaction * y - fatigue * x + grievance, where x is the actor's stock and y the
@@ -206,7 +207,7 @@ class RichardsonPolicy(Policy):
         rival: str = ""
         step_days: PositiveDays = 0.1
 
-    def __init__(self, params: BaseModel, actor, start) -> None:  # noqa: ANN001
+    def __init__(self, params: RichardsonPolicy.Params, actor: ActorSpec, start: dt.date) -> None:
         super().__init__(params, actor, start)
         self.next_step = 0.0
 

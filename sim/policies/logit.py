@@ -20,7 +20,7 @@ Weight = Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
 
 
 @register_policy
-class LogitPolicy(Policy):
+class LogitPolicy(Policy["LogitPolicy.Params"]):
     """Logit (quantal response) choice among waiting and every available move.
 
     Each move gets a utility. The actor acts with the logit probability of its best
@@ -113,7 +113,7 @@ class LogitPolicy(Policy):
         }
         return tuple(float(getattr(params, order[i])) for i in range(len(order)))
 
-    def __init__(self, params: BaseModel, actor: ActorSpec, start: dt.date) -> None:
+    def __init__(self, params: LogitPolicy.Params, actor: ActorSpec, start: dt.date) -> None:
         super().__init__(params, actor, start)
         # The weights as plain attributes: read a dozen times per option of every decision,
         # where a pydantic model's attribute costs three times as much.

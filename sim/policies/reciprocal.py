@@ -14,7 +14,7 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 @register_policy
-class ReciprocalPolicy(Policy):
+class ReciprocalPolicy(Policy["ReciprocalPolicy.Params"]):
     """Tit-for-tat with noise and a graduated step (Axelrod 1984; Osgood 1962, GRIT).
 
     When hostile moves arrived since the last decision, answer the worst offender with

@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.engine.policy import Candidate, DecisionContext, Policy, register_policy
+from sim.engine.spec import ActorSpec
 
 
 class ScriptedMove(BaseModel):
@@ -28,7 +29,7 @@ class ScriptedMove(BaseModel):
 
 
 @register_policy
-class ScriptedPolicy(Policy):
+class ScriptedPolicy(Policy["ScriptedPolicy.Params"]):
     """Plays the listed moves on their dates and nothing else (a replay, or a test fixture).
 
     A move that is unavailable on its date (a limit, a precondition) is skipped, as a
@@ -44,19 +45,22 @@ class ScriptedPolicy(Policy):
         model_config = ConfigDict(extra="forbid", frozen=True)
         moves: list[ScriptedMove] = Field(default_factory=list)
 
-    def __init__(self, params: BaseModel, actor, start: dt.date) -> None:  # noqa: ANN001
+    def __init__(self, params: ScriptedPolicy.Params, actor: ActorSpec, start: dt.date) -> None:
         super().__init__(params, actor, start)
         self.queue = sorted((self._day(m), i, m) for i, m in enumerate(params.moves))
 
     def _day(self, move: ScriptedMove) -> float:
-        return move.day if move.day is not None else float((move.date - self.start).days)
+        if move.day is not None:
+            return move.day
+        assert move.date is not None  # the model validator requires one of day and date
+        return float((move.date - self.start).days)
 
     @classmethod
     def check_params(
-        cls, params: BaseModel, lever_ids: set[str], actor_ids: set[str]
+        cls, params: ScriptedPolicy.Params, lever_ids: set[str], actor_ids: set[str]
     ) -> list[tuple[tuple[str | int, ...], str]]:
         """Every scripted lever must be the actor's and every target an actor."""
-        problems = []
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         for i, move in enumerate(params.moves):
             if move.lever not in lever_ids:
                 problems.append(

@@ -6,6 +6,7 @@ import math
 
 from sim.engine.policy import policy_class
 from sim.engine.spec import (
+    DELAY_KINDS,
     DIRECTIONS,
     ActorSpec,
     AllianceSpec,
@@ -19,7 +20,6 @@ from sim.engine.spec import (
 )
 from sim.scenario.schema import Actor, Delay, EventCondition, Lever, Scenario
 
-_DELAY_KINDS = {"fixed": 0, "lognormal": 1, "uniform": 2, "exponential": 3}
 _TENSION_PER_GOLDSTEIN = 0.025  # a -8 move adds 0.2 tension: a judgment, see docs/model.md
 
 
@@ -35,7 +35,7 @@ def delay_spec(d: Delay) -> DelaySpec:
         "uniform": (d.low, d.high),
         "exponential": (d.mean, 0.0),
     }[d.dist]
-    return DelaySpec(_DELAY_KINDS[d.dist], *params, cap=d.cap)
+    return DelaySpec(DELAY_KINDS[d.dist], *params, cap=d.cap)
 
 
 class _Index:
@@ -224,12 +224,18 @@ def _day(s: Scenario, date) -> float:  # noqa: ANN001
     return float((date - s.start).days)
 
 
+def _actor_lever(ref: str) -> tuple[str, str]:
+    """An ``ACTOR.LEVER`` reference as its pair (the references check made it one)."""
+    actor, lever = ref.split(".", 1)
+    return actor, lever
+
+
 def _condition(c: EventCondition, idx: _Index) -> ConditionSpec:
     return ConditionSpec(
         dyad=idx.dyad_of(*c.dyad) if c.dyad else -1,
         rung_at_least=c.rung_at_least if c.rung_at_least is not None else -1,
         tension_at_least=c.tension_at_least if c.tension_at_least is not None else -1.0,
-        moves=tuple(idx.lever[tuple(ref.split(".", 1))] for ref in c.moves),
+        moves=tuple(idx.lever[_actor_lever(ref)] for ref in c.moves),
         within=_or(c.within_days, math.inf),
     )
 

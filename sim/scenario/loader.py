@@ -16,9 +16,10 @@ whose errors say what and where in the words the tests and users know.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
@@ -62,7 +63,15 @@ class Loaded:
     overrides: list[str] = field(default_factory=list)
 
 
-class _Strict:
+# The mixin's constructors call SafeConstructor's through super() once mixed into a loader;
+# mypy is told so, while at run time the mixin stays a plain class (the MRO is the loaders').
+if TYPE_CHECKING:
+    from yaml.constructor import SafeConstructor as _StrictBase
+else:
+    _StrictBase = object
+
+
+class _Strict(_StrictBase):
     """Constructors that reject duplicate and unhashable keys, and keep bad scalars as text.
 
     A date such as 2025-13-01 or an integer of thousands of digits makes PyYAML's own
@@ -251,10 +260,10 @@ def _yaml_message(path: Path, err: yaml.YAMLError) -> str:
 def merge(base: Any, over: Any) -> Any:
     """Deep-merge ``over`` onto ``base``: mappings by key, lists of id'd items by id."""
     if isinstance(base, dict) and isinstance(over, dict):
-        out = dict(base)
+        merged = dict(base)
         for key, value in over.items():
-            out[key] = merge(base[key], value) if key in base else copy.deepcopy(value)
-        return out
+            merged[key] = merge(base[key], value) if key in base else copy.deepcopy(value)
+        return merged
     if isinstance(base, list) and _is_id_list(over) and any(_has_id(i) for i in base):
         out = [copy.deepcopy(item) for item in base]
         where = {item["id"]: i for i, item in enumerate(out) if _has_id(item)}
@@ -326,7 +335,7 @@ def _validation_message(loaded: Loaded, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def _expected(problem: dict, data: Any) -> str:
+def _expected(problem: Mapping[str, Any], data: Any) -> str:
     message = problem["msg"]
     if problem["type"] == "extra_forbidden":
         message = "unknown field (not part of the scenario format; see `sim schema`)"
