@@ -34,9 +34,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "__version__",
+    "branch",
     "calibrate",
     "compare",
     "load",
+    "rare",
     "register_policy",
     "run",
     "simulate",
@@ -47,6 +49,8 @@ __all__ = [
 _LAZY = {
     "load": ("sim.scenario", "load"),
     "run": ("sim.experiments.ensemble", "run"),
+    "branch": ("sim.experiments.branch", "branch"),
+    "rare": ("sim.experiments.rare", "rare"),
     "compare": ("sim.experiments.compare", "compare"),
     "sweep": ("sim.experiments.sweep", "sweep"),
     "calibrate": ("sim.experiments.calibrate", "calibrate"),

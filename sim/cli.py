@@ -198,6 +198,9 @@ def _add_run(sub: Any) -> None:
         "goldstein (summed Goldstein score per directed dyad) or rivera (escalation score of "
         "Rivera et al. 2024, per actor); summary.json holds all three under 'scores'",
     )
+    from sim.explore_cli import add_explore_options
+
+    add_explore_options(p)
     p.set_defaults(func=cmd_run)
 
 
@@ -311,7 +314,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.analysis.tables import render_summary
     from sim.experiments.ensemble import run
     from sim.experiments.store import json_text
+    from sim.explore_cli import run_explore, wants_explore
 
+    if wants_explore(args):  # --rare or --from
+        return run_explore(args)
     results = _run_or_resume(args, run)
     if args.json:
         print(json_text(results.summary))
