@@ -662,9 +662,11 @@ def _add_sweep(sub: Any) -> None:
     )
     _add_overrides(p)
     _add_posterior(p)
-    p.add_argument("--design", choices=("grid", "lhs", "sobol"), help="default: grid")
+    p.add_argument("--design", choices=("grid", "lhs", "sobol", "morris"), help="default: grid")
     p.add_argument(
-        "--points", type=int, help="LHS: number of points; Sobol: base sample N (a power of 2)"
+        "--points",
+        type=int,
+        help="LHS: number of points; Sobol: base sample N (a power of 2); Morris: trajectories",
     )
     p.add_argument("--runs", type=int, help="replications per point (default: 500)")
     p.add_argument("--seed", type=int, help="root seed (default: 0)")
