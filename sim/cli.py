@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backtest(sub)
     _add_sweep(sub)
     _add_calibrate(sub)
+    from sim.explore_cli import add_discover
+
+    add_discover(sub)
     _add_debug(parser, sub)
     return parser
 

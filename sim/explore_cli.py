@@ -144,3 +144,50 @@ def branched_text(block: dict[str, Any]) -> str:
         f"(seed {block['seed']}) on day {block['day']:g}{date}: every run is that run up to "
         "that day, and its own future after it."
     )
+
+
+def add_discover(sub: Any) -> None:
+    """Add ``sim discover SWEEP_DIR --outcome O --threshold T``."""
+    p = sub.add_parser(
+        "discover",
+        help="scenario discovery: the PRIM box of a sweep where an outcome is likely",
+        description="Scenario discovery over a sweep's points (PRIM, EMA Workbench; CART): "
+        "a point is a case when its outcome's probability reaches --threshold. Prints the "
+        "peeling trajectory, the chosen box and its restrictions' quasi-p values, and writes "
+        "the figures into the sweep's figures/ folder. Needs the 'explore' extra.",
+    )
+    p.add_argument("sweep", metavar="SWEEP_DIR", help="a sweep's results folder")
+    p.add_argument(
+        "--outcome", required=True, help="an outcome class id of the scenario, or peak>=K"
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        required=True,
+        help="a point is a case when the outcome's probability there is at least this (0..1)",
+    )
+    p.add_argument(
+        "--min-density",
+        type=float,
+        default=0.8,
+        help="choose the box of highest coverage with at least this density (default: 0.8)",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--quiet", action="store_true", help="do not list the figures written")
+    p.set_defaults(func=cmd_discover)
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    """Run PRIM over a sweep's points; print the box; write the figures."""
+    from pathlib import Path
+
+    from sim.experiments.discover import discover
+    from sim.experiments.store import json_text
+    from sim.plots.explore import write_discovery_figures
+
+    found = discover(args.sweep, args.outcome, args.threshold, args.min_density)
+    print(json_text(found.to_json()) if args.json else found.table(), end="")
+    for path in write_discovery_figures(found, Path(args.sweep)):
+        if not args.quiet:
+            print(f"figure: {path}", file=sys.stderr if args.json else sys.stdout)
+    return 0

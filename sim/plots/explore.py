@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -107,3 +108,21 @@ def prim_box(found: Any) -> Figure:
         ax.set_xlim(0, 1.6)
         ax.set_xticks([0, 1], ["range min", "range max"])
     return fig
+
+
+def write_discovery_figures(found: Any, folder: Path, fmt: str = "png") -> list[Path]:
+    """Write the trade-off curve and the box of a discovery into ``folder/figures/``."""
+    from sim.experiments.store import atomic_path
+    from sim.plots.registry import FIGURES_DIR
+
+    target = folder / FIGURES_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    key = found.key.replace(">=", "-ge-")
+    stem = "discover-" + "".join(c if c.isalnum() or c == "-" else "_" for c in key)
+    written = []
+    for name, draw in (("tradeoff", prim_tradeoff), ("box", prim_box)):
+        path = target / f"{stem}-{name}.{fmt}"
+        with atomic_path(path) as tmp:
+            draw(found).savefig(tmp, format=fmt)
+        written.append(path)
+    return written
