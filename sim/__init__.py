@@ -18,8 +18,12 @@ The public API, loaded lazily so that ``import sim`` (and ``sim --help``) stays 
     )
     posterior.summary["parameters"]  # posterior mean, median, 90% interval against the prior
 
-``load``, ``run``, ``compare``, ``sweep``, ``calibrate`` and ``register_policy`` come from
-:mod:`sim.scenario`, :mod:`sim.experiments` and :mod:`sim.engine.policy` on first use.
+    estimate = sim.rare("taiwan-flashpoint-2025", "peak>=7")  # multilevel splitting
+    futures = sim.branch("results/taiwan-flashpoint-2025/<run-id>", replication=4, day=40)
+
+``load``, ``run``, ``compare``, ``sweep``, ``calibrate``, ``rare``, ``branch`` and
+``register_policy`` come from :mod:`sim.scenario`, :mod:`sim.experiments` and
+:mod:`sim.engine.policy` on first use.
 """
 
 from __future__ import annotations
