@@ -134,3 +134,22 @@ def test_a_branch_draws_as_its_seed_says(spec) -> None:
     b = simulate(spec, seed)
     assert moves(a, after=True) != moves(b, after=True)
     assert np.isfinite(a.peak_day)
+
+
+def test_a_scenario_can_start_from_today(tmp_path: Path) -> None:
+    """The start-date state: tensions, grievances and a measure in force that holds a rung."""
+    path = tmp_path / "today.yaml"
+    path.write_text(
+        "extends: taiwan-flashpoint-2025\n"
+        "name: taiwan-today\n"
+        "initial:\n"
+        "  - {pair: [CHN, JPN], tension: 0.6, grievance: {CHN: 0.5}}\n"
+        "in_force:\n"
+        "  - {actor: CHN, lever: coast_guard_patrol, target: JPN}\n",
+        encoding="utf-8",
+    )
+    spec = compile_scenario(load(str(path)))
+    record = simulate(spec, replication_seed(1, 0))
+    chn_jpn = spec.dyad_ids.index(("CHN", "JPN"))
+    assert record.dyad_rungs[chn_jpn, 0] == 5  # on the start day, at the patrols' rung
+    assert record.first_day_at_rung[5] == 0.0

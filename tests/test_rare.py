@@ -95,3 +95,25 @@ def test_sim_run_rare(cli, tmp_path) -> None:
     assert "P(peak>=5) = " in done.stdout and "3 repetitions of 50/50/50 runs" in done.stdout
     bad = cli("run", "taiwan-flashpoint-2025", "--rare", "war", cwd=tmp_path)
     assert bad.returncode == 2 and "expected peak>=K" in bad.stderr
+
+
+def test_the_figures_script_prints_the_page_sections(capsys) -> None:  # noqa: ANN001
+    """docs/rare_figures.py at its small size prints every section docs/rare-events.md quotes."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "rare_figures.py"
+    spec = importlib.util.spec_from_file_location("rare_figures", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    argv = sys.argv
+    sys.argv = ["rare_figures.py", "--small"]
+    try:
+        module.main()
+    finally:
+        sys.argv = argv
+    out = capsys.readouterr().out
+    for heading in ("## gambler's ruin", "P(peak>=6)", "P(peak>=7)", "plain Monte Carlo:"):
+        assert heading in out
