@@ -173,7 +173,8 @@ class RareEstimate:
         return "\n".join(
             [
                 f"P({self.outcome}) = {self.probability:.3g}  95% interval [{lo:.3g}, {hi:.3g}]"
-                f"  (relative half-width {self.relative_half_width:.0%})",
+                f"  (relative half-width {self.relative_half_width:.0%}; standard error "
+                f"{self.standard_error:.2g})",
                 f"  {self.method}: {len(self.repeats)} repetitions of "
                 f"{'/'.join(map(str, self.efforts))} runs a stage, {self.runs:,} runs in "
                 f"{self.cpu_seconds:.1f} CPU s",
