@@ -120,11 +120,8 @@ def test_sim_run_from(cli, parent_folder: Path, tmp_path: Path) -> None:
         "run", "--from", str(tmp_path / "nope"), "--replication", "1", "--day", "3", cwd=tmp_path
     )
     assert bad.returncode == 2 and "not a results folder" in bad.stderr
-    other = cli(
-        "run", "us-china-tradewar-2025", "--from", str(parent_folder), "--replication", "1",
-        "--day", "3", cwd=tmp_path,
-    )  # fmt: skip
-    assert other.returncode == 2 and "not us-china-tradewar-2025" in other.stderr
+    with pytest.raises(UsageError, match="not us-china-tradewar-2025"):
+        sim.branch(parent_folder, 1, 3.0, runs=2, out=tmp_path, expected="us-china-tradewar-2025")
 
 
 def test_a_branch_draws_as_its_seed_says(spec) -> None:

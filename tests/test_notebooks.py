@@ -26,9 +26,9 @@ SMALL = {
         "RUNS": 20,
     },
     "04-explore.ipynb": {
-        "RARE_EFFORT": 60,
-        "RARE_REPEATS": 3,
-        "ORACLE_EFFORT": 60,
+        "RARE_EFFORT": 30,
+        "RARE_REPEATS": 2,
+        "ORACLE_EFFORT": 30,
         "SWEEP_RUNS": 10,
         "MORRIS_TRAJECTORIES": 2,
         "MORRIS_RUNS": 4,

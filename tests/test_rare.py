@@ -4,7 +4,8 @@
   top with probability (1 - r**3) / (1 - r**8), r = 9 (Feller, ch. XIV): 1.69e-5, where
   plain Monte Carlo of the same cost would most likely see nothing.
 * On the named scenario, splitting and plain Monte Carlo estimate P(peak >= 6) (about 3%
-  of runs) and agree within their standard errors.
+  of runs: the rarest rung plain Monte Carlo sees often enough at a test's size) and agree
+  within their standard errors.
 Tolerances are 4 standard errors.
 """
 
@@ -57,13 +58,13 @@ def test_the_oracle_rejects_a_nearby_wrong_answer(ruin) -> None:
 
 
 def test_splitting_agrees_with_plain_monte_carlo() -> None:
-    name, n = "taiwan-flashpoint-2025", 3000
+    name, n = "taiwan-flashpoint-2025", 2000
     spec = compile_scenario(load(name))
     hits = sum(simulate(spec, replication_seed(21, i)).peak_rung >= 6 for i in range(n))
     p_mc = hits / n
     se_mc = math.sqrt(p_mc * (1 - p_mc) / n)
     assert 0.005 < p_mc < 0.06  # a rung a few runs in a hundred reach
-    split = rare(name, "peak>=6", effort=200, repeats=6, levels=[5, 6], seed=5)
+    split = rare(name, "peak>=6", effort=150, repeats=6, levels=[5, 6], seed=5)
     assert abs(split.probability - p_mc) <= Z * math.hypot(split.standard_error, se_mc)
     assert np.isfinite(split.work_normalised_gain())
 
