@@ -150,3 +150,15 @@ def test_a_scenario_can_start_from_today(tmp_path: Path) -> None:
     chn_jpn = spec.dyad_ids.index(("CHN", "JPN"))
     assert record.dyad_rungs[chn_jpn, 0] == 5  # on the start day, at the patrols' rung
     assert record.first_day_at_rung[5] == 0.0
+
+
+def test_a_folder_of_other_code_is_not_branched(parent_folder: Path, tmp_path: Path) -> None:
+    """The replay would not be the parent's run: refused, saying why."""
+    import shutil
+
+    copy = tmp_path / "old"
+    shutil.copytree(parent_folder, copy)
+    manifest = store.read_manifest(copy)
+    store.write_json(copy / store.MANIFEST, {**manifest, "code_fingerprint": "0" * 16})
+    with pytest.raises(UsageError, match="would not reproduce it"):
+        sim.branch(copy, replication=1, day=DAY, runs=2, out=tmp_path / "out")

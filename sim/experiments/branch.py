@@ -47,7 +47,7 @@ def branch_engine(folder: str | os.PathLike[str], replication: int, day: float) 
     the horizon -- is a UsageError before anything runs.
     """
     from sim.experiments import posterior, store
-    from sim.experiments.ensemble import _manifest_scenario
+    from sim.experiments.ensemble import _manifest_scenario, code_fingerprint
     from sim.experiments.seeding import replication_seed
     from sim.scenario import compile_scenario
 
@@ -55,6 +55,13 @@ def branch_engine(folder: str | os.PathLike[str], replication: int, day: float) 
     if not (path / store.MANIFEST).is_file():
         raise UsageError(f"--from {path}: not a results folder (no {store.MANIFEST})")
     manifest = store.read_manifest(path)
+    recorded = manifest.get("code_fingerprint")
+    if recorded is not None and recorded != code_fingerprint():
+        raise UsageError(
+            f"--from {path}: the sim code that makes results changed since this run was made "
+            f"(fingerprint {code_fingerprint()} != {recorded}), so replaying replication "
+            f"{replication} would not reproduce it: run the parent again with this code"
+        )
     scenario = _manifest_scenario(path, manifest)
     spec = compile_scenario(scenario)
     _check_replication(path, replication)
