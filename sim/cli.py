@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backtest(sub)
     _add_sweep(sub)
     _add_calibrate(sub)
+    from sim.explore_cli import add_discover
+
+    add_discover(sub)
     _add_debug(parser, sub)
     return parser
 
@@ -198,6 +201,9 @@ def _add_run(sub: Any) -> None:
         "goldstein (summed Goldstein score per directed dyad) or rivera (escalation score of "
         "Rivera et al. 2024, per actor); summary.json holds all three under 'scores'",
     )
+    from sim.explore_cli import add_explore_options
+
+    add_explore_options(p)
     p.set_defaults(func=cmd_run)
 
 
@@ -311,7 +317,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.analysis.tables import render_summary
     from sim.experiments.ensemble import run
     from sim.experiments.store import json_text
+    from sim.explore_cli import run_explore, wants_explore
 
+    if wants_explore(args):  # --rare or --from
+        return run_explore(args)
     results = _run_or_resume(args, run)
     if args.json:
         print(json_text(results.summary))
@@ -656,9 +665,11 @@ def _add_sweep(sub: Any) -> None:
     )
     _add_overrides(p)
     _add_posterior(p)
-    p.add_argument("--design", choices=("grid", "lhs", "sobol"), help="default: grid")
+    p.add_argument("--design", choices=("grid", "lhs", "sobol", "morris"), help="default: grid")
     p.add_argument(
-        "--points", type=int, help="LHS: number of points; Sobol: base sample N (a power of 2)"
+        "--points",
+        type=int,
+        help="LHS: number of points; Sobol: base sample N (a power of 2); Morris: trajectories",
     )
     p.add_argument("--runs", type=int, help="replications per point (default: 500)")
     p.add_argument("--seed", type=int, help="root seed (default: 0)")

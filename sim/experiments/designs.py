@@ -53,6 +53,10 @@ def unit_sample(spec: SweepSpec) -> np.ndarray:
         return sampler.random(spec.points)
     if spec.design == "sobol":
         return saltelli_sample(d, spec.points, spec.second_order, rng)
+    if spec.design == "morris":
+        from sim.experiments.morris import morris_sample
+
+        return morris_sample(d, spec.points, rng)
     raise ValueError(f"no unit sample for a {spec.design} design")
 
 

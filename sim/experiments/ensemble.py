@@ -82,6 +82,9 @@ MAX_RUNS = 1_000_000_000
 #: The signature of the engine: ``simulate(spec, seed_sequence) -> RunRecord``.
 Engine = Callable[[Any, np.random.SeedSequence], Any]
 
+#: The file of a branched run's folder saying where it branched from (sim.experiments.branch).
+BRANCH_FILE = "branch.json"
+
 #: Called after each chunk is aggregated with (replications done, replications planned).
 Callback = Callable[[int, int], None]
 
@@ -800,6 +803,9 @@ class Ensemble:
         posterior = getattr(self.engine, "posterior", None)
         if posterior is not None:  # runs over a calibration's posterior say so
             summary["posterior"] = posterior.summary_block(self.seed, collector.completed)
+        branched = getattr(self.engine, "branched_from", None)
+        if branched:  # branches of a run say where they branched from
+            summary["branched_from"] = branched
         return store.jsonable(summary)
 
     def write_manifest(self, status: str, error: str | None) -> None:
@@ -1114,6 +1120,9 @@ def run_spec(
             sink = store.MemoryTables(schema, n_dyads, spec.days)
         if isinstance(sink, store.ResultsWriter):
             keep_posterior(sink.path, engine)  # so that a resumed run draws the same
+            branched = getattr(engine, "branched_from", None)
+            if branched:  # a branched run is not resumed as an ordinary one (see resume)
+                store.write_json(sink.path / BRANCH_FILE, branched)
         collector = Collector(sink, Tally(spec.days, len(spec.rung_names)))
         ens = Ensemble(
             scenario,
@@ -1167,6 +1176,11 @@ def resume(
     """
     path = Path(folder)
     manifest = _resumable_manifest(path)
+    if (path / BRANCH_FILE).is_file():
+        raise UsageError(
+            f"{path}: its runs are branches of another run ({BRANCH_FILE}); a branched run "
+            "cannot be resumed yet: its completed runs are kept, run the branch again"
+        )
     scenario = _manifest_scenario(path, manifest)
     from sim.scenario import compile_scenario
 

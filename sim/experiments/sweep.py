@@ -595,12 +595,23 @@ def points_frame(plan: Plan, runs_by_point: Mapping[int, pd.DataFrame]) -> pd.Da
 
 def sensitivity_frame(plan: Plan, points: pd.DataFrame) -> pd.DataFrame | None:
     """Return the Sobol indices of every outcome of interest (Sobol designs, all points run)."""
-    if plan.spec.design != "sobol" or len(points) != plan.spec.n_points:
+    if plan.spec.design not in ("sobol", "morris") or len(points) != plan.spec.n_points:
         return None
     from sim.experiments.sensitivity import sobol_indices
 
     ordered = points.sort_values("point")
     outcomes = {m.name: ordered[m.column].to_numpy(dtype=float) for m in plan.metrics}
+    if plan.spec.design == "morris":  # mu* and sigma (sim.experiments.morris)
+        from sim.experiments.designs import unit_sample
+        from sim.experiments.morris import morris_indices
+
+        return morris_indices(
+            plan.spec.paths,
+            unit_sample(plan.spec),
+            outcomes,
+            resamples=plan.spec.bootstrap,
+            seed=plan.spec.seed,
+        )
     return sobol_indices(
         plan.spec.paths,
         outcomes,
@@ -720,10 +731,12 @@ class SweepResults:
         """Return the points (and the sensitivity ranking) as plain-text tables."""
         text = render_points(self)
         if self.sensitivity is not None:
+            from sim.experiments.morris import render_morris
             from sim.experiments.sensitivity import render_sensitivity
 
             labels = {m.name: m.label for m in self.metrics}
-            text += "\n" + render_sensitivity(self.sensitivity, labels)
+            render = render_morris if self.spec.design == "morris" else render_sensitivity
+            text += "\n" + render(self.sensitivity, labels)
         return text
 
     def to_json(self) -> dict[str, Any]:
@@ -1012,7 +1025,7 @@ def sweep_manifest(
             "design": DESIGN,
             "points": POINTS,
             "runs": f"{RUNS_DIR}/point-NNNNNN.parquet (one per point, with a point column)",
-            "sensitivity": SENSITIVITY if spec.design == "sobol" else None,
+            "sensitivity": SENSITIVITY if spec.design in ("sobol", "morris") else None,
         },
         "spec": spec.model_dump(mode="json"),
     }
@@ -1064,7 +1077,7 @@ def render_points(results: SweepResults) -> str:
         blocks = [_matrix(points, spec.paths, m) for m in results.metrics]
     else:
         # A Saltelli design's points matter through the indices below; show a taste of them.
-        shown = ROWS_SHOWN if spec.design != "sobol" else ROWS_SHOWN // 4
+        shown = ROWS_SHOWN if spec.design not in ("sobol", "morris") else ROWS_SHOWN // 4
         blocks = [_long_table(points, spec.paths, results.metrics, shown)]
     return head + "\n" + "\n\n".join(blocks) + "\n"
 

@@ -20,10 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sim.errors import SimError
 
-DESIGNS = ("grid", "lhs", "sobol")
+DESIGNS = ("grid", "lhs", "sobol", "morris")
 
 #: How messages name each design ("a Latin hypercube design needs points").
-DESIGN_NAMES = {"grid": "a grid", "lhs": "a Latin hypercube", "sobol": "a Sobol"}
+DESIGN_NAMES = {
+    "grid": "a grid",
+    "lhs": "a Latin hypercube",
+    "sobol": "a Sobol",
+    "morris": "a Morris",
+}
 DISTRIBUTIONS = ("uniform", "loguniform", "triangular", "truncnormal")
 
 #: The arguments of each distribution in the ``name(a, b, ...)`` shorthand, in order.
@@ -157,7 +162,7 @@ class SweepSpec(_Strict):
     scenario: str = Field(min_length=1, description="A named scenario or a path to one.")
     title: str = ""
     description: str = ""
-    design: Literal["grid", "lhs", "sobol"] = "grid"
+    design: Literal["grid", "lhs", "sobol", "morris"] = "grid"
     points: int | None = Field(default=None, ge=1, le=MAX_POINTS)
     runs: int = Field(default=500, ge=1, le=10_000_000)
     seed: int = Field(default=0, ge=0)
@@ -225,6 +230,8 @@ class SweepSpec(_Strict):
                 )
             if self.n_points > MAX_POINTS:
                 raise ValueError(f"the design has {self.n_points} points; at most {MAX_POINTS}")
+        if self.design == "morris" and self.n_points > MAX_POINTS:
+            raise ValueError(f"the design has {self.n_points} points; at most {MAX_POINTS}")
 
     @property
     def paths(self) -> list[str]:
@@ -240,6 +247,10 @@ class SweepSpec(_Strict):
         assert self.points is not None
         if self.design == "sobol":
             return self.points * ((2 * d + 2) if self.second_order else (d + 2))
+        if self.design == "morris":
+            from sim.experiments.morris import n_points
+
+            return n_points(self.points, d)
         return self.points
 
     def describe(self) -> str:

@@ -60,7 +60,12 @@ MAX_HEATMAP_PANELS = 6
 #: a design of under 3 x 8 points gets no trend, since a bin of few points is mostly noise.
 TREND_BIN_POINTS, TREND_MIN_BINS, TREND_MAX_BINS = 8, 3, 8
 
-_DESIGN_NAMES = {"grid": "grid", "lhs": "Latin hypercube", "sobol": "Sobol (Saltelli)"}
+_DESIGN_NAMES = {
+    "grid": "grid",
+    "lhs": "Latin hypercube",
+    "sobol": "Sobol (Saltelli)",
+    "morris": "Morris",
+}
 
 
 # --- the sweep, as the figures read it --------------------------------------------------------
