@@ -18,8 +18,12 @@ The public API, loaded lazily so that ``import sim`` (and ``sim --help``) stays 
     )
     posterior.summary["parameters"]  # posterior mean, median, 90% interval against the prior
 
-``load``, ``run``, ``compare``, ``sweep``, ``calibrate`` and ``register_policy`` come from
-:mod:`sim.scenario`, :mod:`sim.experiments` and :mod:`sim.engine.policy` on first use.
+    estimate = sim.rare("taiwan-flashpoint-2025", "peak>=7")  # multilevel splitting
+    futures = sim.branch("results/taiwan-flashpoint-2025/<run-id>", replication=4, day=40)
+
+``load``, ``run``, ``compare``, ``sweep``, ``calibrate``, ``rare``, ``branch`` and
+``register_policy`` come from :mod:`sim.scenario`, :mod:`sim.experiments` and
+:mod:`sim.engine.policy` on first use.
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "__version__",
+    "branch",
     "calibrate",
     "compare",
     "load",
+    "rare",
     "register_policy",
     "run",
     "simulate",
@@ -47,6 +53,8 @@ __all__ = [
 _LAZY = {
     "load": ("sim.scenario", "load"),
     "run": ("sim.experiments.ensemble", "run"),
+    "branch": ("sim.experiments.branch", "branch"),
+    "rare": ("sim.experiments.rare", "rare"),
     "compare": ("sim.experiments.compare", "compare"),
     "sweep": ("sim.experiments.sweep", "sweep"),
     "calibrate": ("sim.experiments.calibrate", "calibrate"),

@@ -25,6 +25,15 @@ SMALL = {
         "CHECK": 10,
         "RUNS": 20,
     },
+    "04-explore.ipynb": {
+        "RARE_EFFORT": 30,
+        "RARE_REPEATS": 2,
+        "ORACLE_EFFORT": 30,
+        "SWEEP_RUNS": 10,
+        "MORRIS_TRAJECTORIES": 2,
+        "MORRIS_RUNS": 4,
+        "BRANCHES": 10,
+    },
 }
 
 #: The budget the issue sets for one notebook, in seconds.

@@ -14,10 +14,13 @@ from sim.errors import SimError
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run an ensemble, write its folder, print the tables (or the summary as JSON)."""
+    from sim.cli.explore import run_explore, wants_explore
     from sim.experiments.ensemble import run
     from sim.present.summary import render_summary
     from sim.results.store import json_text
 
+    if wants_explore(args):  # --rare or --from
+        return run_explore(args)
     results = _run_or_resume(args, run)
     if args.json:
         print(json_text(results.summary))

@@ -10,7 +10,7 @@ import argparse
 import datetime as dt
 from typing import Any
 
-from sim.cli import commands
+from sim.cli import commands, explore
 from sim.experiments.designs import DESIGNS
 
 
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backtest(sub)
     _add_sweep(sub)
     _add_calibrate(sub)
+    explore.add_discover(sub)
     _add_debug(parser, sub)
     return parser
 
@@ -119,6 +120,7 @@ def _add_run(sub: Any) -> None:
         "goldstein (summed Goldstein score per directed dyad) or rivera (escalation score of "
         "Rivera et al. 2024, per actor); summary.json holds all three under 'scores'",
     )
+    explore.add_explore_options(p)
     p.set_defaults(func=commands.cmd_run)
 
 
@@ -317,7 +319,9 @@ def _add_design_options(p: argparse.ArgumentParser) -> None:
     """Add a sweep's design, its size, its seeds and its outcomes of interest."""
     p.add_argument("--design", choices=tuple(DESIGNS), help="default: grid")
     p.add_argument(
-        "--points", type=int, help="LHS: number of points; Sobol: base sample N (a power of 2)"
+        "--points",
+        type=int,
+        help="LHS: number of points; Sobol: base sample N (a power of 2); Morris: trajectories",
     )
     p.add_argument("--runs", type=int, help="replications per point (default: 500)")
     p.add_argument("--seed", type=int, help="root seed (default: 0)")

@@ -7,7 +7,8 @@ are compiled kernels (:mod:`sim.engine.kernels`, numba), which importing this pa
 not load: numba is imported, and the kernels loaded from its cache, on the first run.
 """
 
+from sim.engine.branching import Split
 from sim.engine.record import MoveRecord, RunRecord
 from sim.engine.simulate import load_kernels, simulate
 
-__all__ = ["MoveRecord", "RunRecord", "load_kernels", "simulate"]
+__all__ = ["MoveRecord", "RunRecord", "Split", "load_kernels", "simulate"]

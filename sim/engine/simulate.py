@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import numpy as np
 import simpy
 
+from sim.engine.branching import Split, check_splits, schedule_splits
 from sim.engine.record import RunRecord
 from sim.engine.spec import RunSpec
 from sim.engine.streams import stream
 
-__all__ = ["CountingEnvironment", "simulate", "stream"]
+__all__ = ["CountingEnvironment", "Split", "simulate", "stream"]
 
 
 class CountingEnvironment(simpy.Environment):
@@ -40,13 +42,21 @@ def load_kernels() -> None:
     import sim.engine.world  # noqa: F401
 
 
-def simulate(spec: RunSpec, seed: np.random.SeedSequence | int) -> RunRecord:
-    """Run one replication of ``spec`` and return its record."""
+def simulate(
+    spec: RunSpec, seed: np.random.SeedSequence | int, splits: Sequence[Split] = ()
+) -> RunRecord:
+    """Run one replication of ``spec`` and return its record.
+
+    ``splits`` branch the run: at each split's day every stream continues from the split's
+    child seed (:mod:`sim.engine.branching`). Without them the run is the replication of
+    ``seed``, draw for draw.
+    """
     from sim.engine.actors import ActorProcess  # imports numba: not before the first run
     from sim.engine.events import Exogenous
     from sim.engine.world import World
 
     seed = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    check_splits(splits, spec.days)
     env = CountingEnvironment()
     world = World(env, spec, seed=seed)
     try:
@@ -56,6 +66,7 @@ def simulate(spec: RunSpec, seed: np.random.SeedSequence | int) -> RunRecord:
         for event in spec.events:
             exogenous.start(event)
         world.after(spec.days, world.end_of_horizon)
+        schedule_splits(env, world, splits)
         env.run(until=world.stop)
         world.close()
         return world.record()

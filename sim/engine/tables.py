@@ -407,6 +407,7 @@ class Compiled:
         self.ref = K.make_tables(*(self.tables.arrays[name] for name in K.TABLE_FIELDS))
         purposes = ["world", *(f"actor:{a.id}" for a in spec.actors)]
         purposes += [f"event:{e.id}" for e in spec.events]
+        self.purposes = tuple(purposes)  # the streams' names, by row
         self.keys = np.array([stream_key(p) for p in purposes], dtype=np.uint64)
         self.actor_ids = spec.actor_ids
         self.directions = [lv.direction for lv in spec.levers]

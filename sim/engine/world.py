@@ -297,11 +297,23 @@ class World:
             k.reset(self.st, prefix, keys)
             return
         k.reset(self.st, np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint64))
-        seed = seed if seed is not None else np.random.SeedSequence(0)
-        purposes = ["world", *(f"actor:{a.id}" for a in self.spec.actors)]
-        purposes += [f"event:{e.id}" for e in self.spec.events]
-        for row, purpose in enumerate(purposes):
+        self._seed_in_python(seed if seed is not None else np.random.SeedSequence(0))
+
+    def _seed_in_python(self, seed: np.random.SeedSequence) -> None:
+        """Seed every stream through numpy (a seed the kernels cannot seed from)."""
+        for row, purpose in enumerate(self.compiled.purposes):
             self.set_stream(row, stream(seed, purpose))
+
+    def reseed(self, seed: np.random.SeedSequence) -> None:
+        """Continue every stream from the same-named stream of ``seed`` (a branch's child).
+
+        The rest of the state is kept: see :mod:`sim.engine.branching`.
+        """
+        prefix = entropy_prefix(seed)
+        if prefix is not None:
+            K.seed_rows(self.rs, prefix, self.compiled.keys)
+            return
+        self._seed_in_python(seed)
 
     # --- streams ---------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 #: The names of the designs, as a sweep file and ``--design`` give them.
-DesignName = Literal["grid", "lhs", "sobol"]
+DesignName = Literal["grid", "lhs", "sobol", "morris"]
 
 
 class Axis(Protocol):
@@ -78,7 +78,8 @@ class Design:
     ``named`` is how a message names it ("a Latin hypercube design needs points"),
     ``label`` how a figure does; ``sampled`` designs draw ``points`` from parameter ranges
     (a grid takes lists and steps instead); ``sobol`` designs (a Saltelli sample, of a
-    power-of-two base sample) give Sobol indices.
+    power-of-two base sample) give Sobol indices; ``morris`` designs (``points``
+    trajectories of one-at-a-time steps) give Morris's elementary effects.
     """
 
     name: str
@@ -87,6 +88,12 @@ class Design:
     sampled: bool
     sobol: bool
     unit_sample: Callable[[DesignSpec, Any], np.ndarray] | None = None
+    morris: bool = False
+
+    @property
+    def has_indices(self) -> bool:
+        """Whether the design's outcomes give sensitivity indices (Sobol's or Morris's)."""
+        return self.sobol or self.morris
 
     def size(self, spec: DesignSpec) -> int:
         """Return the number of points of the design of ``spec``."""
@@ -96,6 +103,10 @@ class Design:
         assert spec.points is not None
         if self.sobol:
             return spec.points * ((2 * d + 2) if spec.second_order else (d + 2))
+        if self.morris:
+            from sim.experiments.morris import n_points
+
+            return n_points(spec.points, d)
         return spec.points
 
 
@@ -115,6 +126,13 @@ def _saltelli(spec: DesignSpec, rng: Any) -> np.ndarray:
     return saltelli_sample(len(spec.parameters), spec.points, spec.second_order, rng)
 
 
+def _morris(spec: DesignSpec, rng: Any) -> np.ndarray:
+    from sim.experiments.morris import morris_sample
+
+    assert spec.points is not None  # guaranteed by SweepSpec for sampled designs
+    return morris_sample(len(spec.parameters), spec.points, rng)
+
+
 #: Every design a sweep may name, by name.
 DESIGNS: dict[str, Design] = {
     "grid": Design("grid", "a grid", "grid", sampled=False, sobol=False),
@@ -122,6 +140,8 @@ DESIGNS: dict[str, Design] = {
                   unit_sample=_lhs),
     "sobol": Design("sobol", "a Sobol", "Sobol (Saltelli)", sampled=True, sobol=True,
                     unit_sample=_saltelli),
+    "morris": Design("morris", "a Morris", "Morris", sampled=True, sobol=False,
+                     unit_sample=_morris, morris=True),
 }  # fmt: skip
 assert set(DESIGNS) == set(get_args(DesignName)), "the design names and the registry differ"
 

@@ -26,7 +26,7 @@ from sim.experiments.posterior import posterior_engine
 from sim.experiments.precision import Precision, Schedule
 from sim.experiments.runner import Ensemble, Finished, Plan, checked_plan
 from sim.results import store
-from sim.results.files import FORMAT_VERSION, MANIFEST
+from sim.results.files import BRANCH, FORMAT_VERSION, MANIFEST
 from sim.results.tables import ChunkTables
 
 
@@ -47,6 +47,11 @@ class Unfinished:
         from sim.scenario import compile_scenario
 
         manifest = _resumable_manifest(folder)
+        if (folder / BRANCH).is_file():
+            raise UsageError(
+                f"{folder}: its runs are branches of another run ({BRANCH}); a branched run "
+                "cannot be resumed yet: its completed runs are kept, run the branch again"
+            )
         scenario = _manifest_scenario(folder, manifest)
         spec = compile_scenario(scenario)
         kept = kept_posterior(folder)

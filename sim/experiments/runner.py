@@ -45,7 +45,7 @@ from sim.experiments.posterior import keep as keep_posterior
 from sim.experiments.precision import Precision, Schedule
 from sim.experiments.stops import MachineFault, machine_problem, stop_status, where
 from sim.results import disk, store
-from sim.results.files import CHUNKS, FORMAT_VERSION, MANIFEST, RUNS, SUMMARY
+from sim.results.files import BRANCH, CHUNKS, FORMAT_VERSION, MANIFEST, RUNS, SUMMARY
 from sim.results.manifest import build_manifest, ensemble_files, now
 from sim.results.seeding import check_seed
 from sim.results.tables import MemoryTables
@@ -358,6 +358,9 @@ class Ensemble:
         posterior = getattr(self.engine, "posterior", None)
         if posterior is not None:  # runs over a calibration's posterior say so
             summary["posterior"] = posterior.summary_block(self.seed, collector.completed)
+        branched = getattr(self.engine, "branched_from", None)
+        if branched:  # branches of a run say where they branched from
+            summary["branched_from"] = branched
         return store.jsonable(summary)
 
     def write_manifest(self, status: str, error: str | None) -> None:
@@ -528,6 +531,9 @@ def start(
         sink = _new_sink(spec, options, started, folder)
         if isinstance(sink, store.ResultsWriter):
             keep_posterior(sink.path, engine)  # so that a resumed run draws the same
+            branched = getattr(engine, "branched_from", None)
+            if branched:  # a branched run is not resumed as an ordinary one (see resuming)
+                store.write_json(sink.path / BRANCH, branched)
         collector = Collector(sink, Tally(spec.days, len(spec.rung_names)))
         ens = Ensemble(scenario, spec, seed, plan, collector, options, engine=engine,
                        started=started, fresh=True)  # fmt: skip

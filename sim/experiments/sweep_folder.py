@@ -217,7 +217,7 @@ def write_manifest(
         "design": DESIGN,
         "points": POINTS,
         "runs": f"{RUNS_DIR}/point-NNNNNN.parquet (one per point, with a point column)",
-        "sensitivity": SENSITIVITY if design(spec.design).sobol else None,
+        "sensitivity": SENSITIVITY if design(spec.design).has_indices else None,
     }
     manifest = build_manifest(
         head, status=status, error=error, command=command, started=started, finished=now(),

@@ -337,13 +337,25 @@ def points_frame(plan: Plan, runs_by_point: Mapping[int, pd.DataFrame]) -> pd.Da
 
 
 def sensitivity_frame(plan: Plan, points: pd.DataFrame) -> pd.DataFrame | None:
-    """Return the Sobol indices of every outcome of interest (Sobol designs, all points run)."""
-    if not design(plan.spec.design).sobol or len(points) != plan.spec.n_points:
+    """Return the indices of every outcome of interest (Sobol's or Morris's; all points run)."""
+    kind = design(plan.spec.design)
+    if not kind.has_indices or len(points) != plan.spec.n_points:
         return None
     from sim.analysis.sensitivity import sobol_indices
 
     ordered = points.sort_values("point")
     values = {m.name: ordered[m.point_column].to_numpy(dtype=float) for m in plan.metrics}
+    if kind.morris:  # mu* and sigma of the elementary effects (sim.experiments.morris)
+        from sim.experiments.designs import unit_sample
+        from sim.experiments.morris import morris_indices
+
+        return morris_indices(
+            plan.spec.paths,
+            unit_sample(plan.spec),
+            values,
+            resamples=plan.spec.bootstrap,
+            seed=plan.spec.seed,
+        )
     return sobol_indices(
         plan.spec.paths,
         values,

@@ -229,6 +229,8 @@ class SweepSpec(_Strict):
                 )
             if self.n_points > MAX_POINTS:
                 raise ValueError(f"the design has {self.n_points} points; at most {MAX_POINTS}")
+        if design(self.design).morris and self.n_points > MAX_POINTS:
+            raise ValueError(f"the design has {self.n_points} points; at most {MAX_POINTS}")
 
     @property
     def paths(self) -> list[str]:

@@ -34,6 +34,7 @@ FIGURE_MODULES = {
     "comparison": "sim.plots.comparison",
     "sweep": "sim.plots.sweep",
     "calibration": "sim.plots.calibration",
+    "explore": "sim.plots.explore",
 }
 
 #: The figure modules of each kind of results, imported in this order (the order their
@@ -41,7 +42,7 @@ FIGURE_MODULES = {
 KIND_MODULES: dict[str, tuple[str, ...]] = {
     "ensemble": ("ensemble", "profiles"),
     "comparison": ("comparison",),
-    "sweep": ("sweep",),
+    "sweep": ("sweep", "explore"),
     "calibration": ("calibration",),
 }
 

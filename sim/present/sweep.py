@@ -37,7 +37,8 @@ def render_sweep(
     """
     blocks = points_blocks(name, spec, design, points, metrics)
     if sensitivity is not None:
-        blocks += sensitivity_blocks(sensitivity, {m.name: m.label for m in metrics})
+        ranked = morris_blocks if design.morris else sensitivity_blocks
+        blocks += ranked(sensitivity, {m.name: m.label for m in metrics})
     return render(blocks)
 
 
@@ -58,7 +59,10 @@ def points_blocks(
         return [head + "\nno point finished"]
     if not design.sampled and len(spec.paths) == 2:
         return [head, *(matrix(points, spec.paths, m) for m in metrics)]
-    return [head, long_table(points, spec.paths, metrics, shown // 4 if design.sobol else shown)]
+    return [
+        head,
+        long_table(points, spec.paths, metrics, shown // 4 if design.has_indices else shown),
+    ]
 
 
 def cell(row: Mapping[str, Any], metric: Measure) -> str:
@@ -128,6 +132,27 @@ def sensitivity_blocks(table: pd.DataFrame, labels: Mapping[str, str]) -> list[B
         ]  # fmt: skip
         headers = ["rank", "parameter", "total ST", "95% CI", "first S1", "95% CI"]
         title += " (ranked by total index; 95% bootstrap intervals)"
+        blocks.append(Table(headers, body, right=(0, 2, 4), title=title))
+    return blocks
+
+
+def morris_blocks(table: pd.DataFrame, labels: Mapping[str, str]) -> list[Block]:
+    """Return the ranked Morris screening of each outcome, one table (or a line) each."""
+    blocks: list[Block] = []
+    for outcome, rows in table.groupby("outcome", sort=False):
+        title = f"Morris screening of {labels.get(str(outcome), outcome)}"
+        if rows["mu_star"].isna().all():
+            blocks.append(
+                f"{title}\n  the outcome does not vary over the design: no effect is defined"
+            )
+            continue
+        body = [
+            [str(r.rank), r.parameter, f"{r.mu_star:.3f}", ci(r.mu_star_lo, r.mu_star_hi),
+             f"{r.sigma:.3f}", ci(r.sigma_lo, r.sigma_hi)]
+            for r in rows.itertuples(index=False)
+        ]  # fmt: skip
+        headers = ["rank", "parameter", "mu*", "95% CI", "sigma", "95% CI"]
+        title += " (ranked by mu*; elementary effects per unit of each range; 95% bootstrap)"
         blocks.append(Table(headers, body, right=(0, 2, 4), title=title))
     return blocks
 

@@ -18,6 +18,8 @@ FAILURES = "failures.parquet"
 CHUNKS = "chunks.journal"
 #: The posterior a run over a calibration's posterior drew from (so ``--resume`` draws the same).
 POSTERIOR = "posterior.json"
+#: Where a branched run's folder says it branched from (sim.experiments.branch).
+BRANCH = "branch.json"
 
 #: Bump when the layout of an ensemble's folder changes incompatibly.
 FORMAT_VERSION = 4  # 3: event columns in runs.parquet; 4: chunks.journal in unfinished folders
@@ -62,5 +64,5 @@ REPORT = "report.html"
 RESULT_ENTRIES = frozenset(
     {MANIFEST, SUMMARY, RUNS, MOVES, TRAJECTORIES, FAILURES, CHUNKS, SWEEP_PLAN, ".writable",
      FIGURES_DIR, REPORT, *ARMS, RUNS_DIR, FAILURES_DIR, DESIGN, POINTS, SENSITIVITY,
-     CALIBRATION_PLAN, DATABASE, GENERATIONS, PARTICLES, CHECK, SCALES, POSTERIOR}
+     CALIBRATION_PLAN, DATABASE, GENERATIONS, PARTICLES, CHECK, SCALES, POSTERIOR, BRANCH}
 )  # fmt: skip
