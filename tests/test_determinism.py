@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.results import files, store
+from sim.experiments import store
 
 NAME = "taiwan-flashpoint-2025"
 RUNS = 30  # two chunks of the default 25, so chunking and worker processes matter
@@ -88,7 +88,7 @@ def test_separate_processes_write_identical_tables(cli_runs: list) -> None:
     pd.testing.assert_frame_equal(store.read_runs(a), store.read_runs(b))
     pd.testing.assert_frame_equal(store.read_moves(a), store.read_moves(b))
     np.testing.assert_array_equal(store.read_trajectories(a), store.read_trajectories(b))
-    assert (a / files.SUMMARY).read_bytes() == (b / files.SUMMARY).read_bytes()
+    assert (a / store.SUMMARY).read_bytes() == (b / store.SUMMARY).read_bytes()
 
 
 @pytest.mark.parametrize("chunk_size", [1, 7])
