@@ -73,3 +73,17 @@ def test_the_figure_is_drawn(screening) -> None:
 def test_a_morris_design_needs_trajectories() -> None:
     with pytest.raises(ValueError, match="a Morris design needs points"):
         SweepSpec(scenario="oracles/gamblers-ruin-5", design="morris", parameters=PARAMETERS)
+
+
+@pytest.mark.parametrize("design, points", [("morris", 40_000), ("sobol", 32_768), ("lhs", None)])
+def test_a_design_larger_than_the_limit_is_refused_whatever_its_kind(design, points) -> None:
+    """Its size, not its points, is held to MAX_POINTS: 40,000 trajectories of 2 are 120,000."""
+    from sim.experiments.sweep_spec import MAX_POINTS
+
+    points = points or MAX_POINTS
+    spec = dict(scenario="oracles/gamblers-ruin-5", design=design, parameters=PARAMETERS)
+    if design == "lhs":  # at the limit: accepted
+        assert SweepSpec(**spec, points=points).n_points == MAX_POINTS
+        return
+    with pytest.raises(ValueError, match=rf"points; at most {MAX_POINTS}"):
+        SweepSpec(**spec, points=points)

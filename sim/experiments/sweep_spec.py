@@ -227,9 +227,8 @@ class SweepSpec(_Strict):
                     f"points of a Sobol design is its base sample N and must be a power of two "
                     f"(Sobol sequences balance only there), not {n}; try {_power_of_two(n)}"
                 )
-            if self.n_points > MAX_POINTS:
-                raise ValueError(f"the design has {self.n_points} points; at most {MAX_POINTS}")
-        if design(self.design).morris and self.n_points > MAX_POINTS:
+        # A design's size can exceed its points (Saltelli's N(2d+2), Morris's r(d+1)).
+        if self.n_points > MAX_POINTS:
             raise ValueError(f"the design has {self.n_points} points; at most {MAX_POINTS}")
 
     @property
