@@ -200,7 +200,7 @@ def test_the_backtest_figures_script_runs_and_the_record_facts_hold(capsys) -> N
     if not figures.TIMELINE.exists():
         pytest.skip(f"{figures.TIMELINE} is not beside the repository")
     figures.main(["--runs", "10"])
-    printed = capsys.readouterr().out
+    printed = " ".join(capsys.readouterr().out.split())  # lines wrap at 100 characters
     page = " ".join(text_of(REPO / "docs" / "backtest.md").split())
     # what depends on the record and the scenario only, not on the runs
     assert "32 observed moves in 13 kinds scored" in printed

@@ -176,6 +176,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print the named scenarios, one a line."""
+    from sim.present.table import wrapped
     from sim.scenario.registry import list_scenarios
 
     entries = list(list_scenarios())
@@ -183,7 +184,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no named scenarios on the search path", file=sys.stderr)
     width = max((len(e.name) for e in entries), default=0)
     for entry in entries:
-        print(f"{entry.name.ljust(width)}  {entry.title}{_invalid_note(entry.path)}")
+        line = f"{entry.name.ljust(width)}  {entry.title}{_invalid_note(entry.path)}"
+        print(wrapped(line, hang=width + 2))
     return 0
 
 
@@ -201,11 +203,12 @@ def _invalid_note(path: Any) -> str:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Load and compile a scenario; print what it holds."""
+    from sim.present.table import wrapped
     from sim.scenario import compile_scenario, load
 
     scenario = load(args.scenario, args.overrides)
     compile_scenario(scenario)  # Compiling catches what only a whole scenario can get wrong.
-    print(describe(scenario))
+    print(wrapped(describe(scenario)))
     return 0
 
 
@@ -290,12 +293,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sim.experiments.sweep_spec import cli_fields, quick_path_check, resolve_spec
+    from sim.present.table import wrapped
 
     resume = Path(args.resume) if args.resume else None
     spec, _ = resolve_spec(args.target, cli_fields(args), resume)
     quick_path_check(spec)  # A mistyped path fails here, before anything heavy loads.
     if not args.quiet:
-        print(f"sweep: {spec.describe()}", file=sys.stderr)
+        print(wrapped(f"sweep: {spec.describe()}"), file=sys.stderr)
     from sim.experiments.sweep import sweep
 
     results = sweep(

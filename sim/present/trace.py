@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sim.present.table import num
+from sim.present.table import num, wrapped
 
 
 def move_line(
@@ -49,9 +49,10 @@ def render_trace(
         for day, event, what in getattr(record, "event_log", ())
     ]
     entries.sort(key=lambda e: (e[0], e[1]))
-    lines = [heading] if heading else []
-    lines += [text for _, _, text in entries] or ["(no moves)"]
-    lines += ["", end_state(record, spec, actors)]
+    lines = [wrapped(heading)] if heading else []
+    # A long line goes on under its text, not under its date.
+    lines += [wrapped(text, hang=len("2025-11-07 ")) for _, _, text in entries] or ["(no moves)"]
+    lines += ["", wrapped(end_state(record, spec, actors))]
     return "\n".join(lines) + "\n"
 
 
