@@ -704,3 +704,27 @@ def test_a_run_that_never_started_leaves_no_failed_folder(duel: Any, tmp_path: P
         attempt(tmp_path / "i", 0, KeyboardInterrupt())
     (interrupted,) = (tmp_path / "i" / "duel").iterdir()
     assert store.read_manifest(interrupted)["status"] == "interrupted"
+
+
+def test_a_comparison_that_never_started_leaves_no_folder(tmp_path: Path) -> None:
+    """Issue 18, item 7: a comparison of 0 runs goes; one whose base arm ran is kept."""
+    from sim.experiments.compare import compare
+
+    def attempt(out: Path, after: int) -> Any:
+        return compare(
+            str(DUEL), runs=20, seed=1, chunk_size=5, out=out,
+            overrides=[*LOGIT, "actors.A.attributes.resolve=0.9"],
+            executor=_Refusing(after, RuntimeError("refused")),
+        )  # fmt: skip
+
+    with pytest.raises(RuntimeError, match="refused") as info:
+        attempt(tmp_path / "none", 0)
+    assert "nothing was run, so no comparison folder was kept" in "\n".join(info.value.__notes__)
+    assert not any((tmp_path / "none" / "compare").rglob("*manifest*"))
+    with pytest.raises(RuntimeError, match="refused") as info:
+        attempt(tmp_path / "some", 1)
+    (kept,) = (tmp_path / "some" / "compare").iterdir()
+    (folder,) = kept.iterdir()
+    assert store.read_manifest(folder)["status"] == "failed"
+    assert store.read_manifest(folder / "base")["status"] == "failed"
+    assert f"the comparison in {folder} is incomplete" in "\n".join(info.value.__notes__)

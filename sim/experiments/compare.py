@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,14 +99,28 @@ def compare(
             arms = [pair.run_arm(arm, options, chosen, path) for arm in ARMS]
     except BaseException as exc:
         if path is not None:
-            pair.write_manifest(path, options, *stop_status(exc))
-            exc.add_note(f"the comparison in {path} is incomplete")
+            _keep_or_remove(pair, path, options, exc)
         raise
     summary = store.jsonable(pair.summary(arms))
     if path is not None:
         store.write_json(path / SUMMARY, summary)
         pair.write_manifest(path, options, "complete", None)
     return Comparison(summary, arms[0], arms[1], path)
+
+
+def _keep_or_remove(pair: Pair, path: Path, options: RunOptions, exc: BaseException) -> None:
+    """Record a comparison stopped by ``exc`` as incomplete, or remove it if it holds nothing.
+
+    An arm that never started removes its own folder (see the runner); a comparison left
+    without either arm's folder holds no result and cannot be resumed, so it goes too
+    (issue 18, item 7) and the error says so.
+    """
+    if not any((path / arm).exists() for arm in ARMS):
+        shutil.rmtree(path, ignore_errors=True)
+        exc.add_note(f"nothing was run, so no comparison folder was kept ({path} removed)")
+        return
+    pair.write_manifest(path, options, *stop_status(exc))
+    exc.add_note(f"the comparison in {path} is incomplete")
 
 
 @dataclass
