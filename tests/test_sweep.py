@@ -395,7 +395,9 @@ def test_resume_refuses_a_different_plan(tmp_path: Path) -> None:
 
 
 def test_cli_sweep_interrupted_then_resumed_matches_an_uninterrupted_sweep(tmp_path: Path) -> None:
-    args = ["sweep", ORACLE, "--param", f"{RATE}=0:6:8", "--runs", "20", "--seed", "9"]
+    # 16 points of 40 runs: seconds, so the interrupt lands part-way even when the
+    # machine is busy (8 points of 20 runs could all finish between two polls).
+    args = ["sweep", ORACLE, "--param", f"{RATE}=0:6:16", "--runs", "40", "--seed", "9"]
     args += ["--workers", "1", "--quiet", "--out", str(tmp_path)]
     process = subprocess.Popen(
         [sys.executable, "-m", "sim.cli", *args],
@@ -416,11 +418,11 @@ def test_cli_sweep_interrupted_then_resumed_matches_an_uninterrupted_sweep(tmp_p
     assert process.returncode == 130, err
     assert "Traceback" not in err and f"sim sweep --resume {folder}" in err
     finished = len(list((folder / RUNS_DIR).glob("point-*.parquet")))
-    assert 2 <= finished < 8
+    assert 2 <= finished < 16
     done = cli("sweep", "--resume", str(folder), "--quiet", "--workers", "1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "P(crisis)" in done.stdout
-    whole = sim.sweep(ORACLE, parameters={RATE: "0:6:8"}, runs=20, seed=9, workers=1)
+    whole = sim.sweep(ORACLE, parameters={RATE: "0:6:16"}, runs=40, seed=9, workers=1)
     pd.testing.assert_frame_equal(pd.read_parquet(folder / POINTS), whole.points)
 
 
