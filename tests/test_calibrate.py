@@ -442,4 +442,11 @@ def test_the_screen_ranks_what_the_record_informs_above_an_inert_parameter(tmp_p
         assert rows.loc[path, "ST_lo"] > inert["ST_hi"], rows
     assert found.simulations == 32 * (3 + 2) * 4
     assert set(found.frame().columns) >= {*priors, "distance", "moves"}
-    assert "Sobol indices of distance" in found.render()
+    text = found.render()
+    assert "Sobol indices of distance" in text
+    # the priors and the rankings name the parameters by label, the legend by path, once
+    assert "   1  provocation: rate per year  " in text and "  Beta: resolve  " in text
+    lines = text.splitlines()
+    assert [line for line in lines if "actors.B.attributes.resolve" in line] == [
+        "  Beta: resolve = actors.B.attributes.resolve"
+    ]

@@ -44,6 +44,15 @@ def test_prim_finds_the_walkers_box(grid: Path) -> None:
     assert found.box["density"] >= 0.8 and found.box["coverage"] > 0.5
     text = found.table()
     assert "Peeling trajectory" in text and "<- chosen" in text and "CART tree" in text
+    # The box and the tree name the parameter by its label, the legend by its path, once;
+    # the JSON keeps the path.
+    (box_line,) = [line for line in text.splitlines() if line.startswith("  walker: p up  ")]
+    assert "quasi-p" not in box_line and ".." in box_line
+    assert "--- walker: p up <=" in text or "--- walker: p up >" in text
+    assert [line for line in text.splitlines() if "actors.A.policy.params.p_up" in line] == [
+        "  walker: p up = actors.A.policy.params.p_up"
+    ]
+    assert found.to_json()["limits"][0]["parameter"] == "actors.A.policy.params.p_up"
 
 
 def test_sim_discover_prints_the_box_and_writes_its_figures(cli, grid: Path) -> None:

@@ -63,11 +63,22 @@ def test_mu_star_ranks_what_matters(screening) -> None:
     assert walker["sigma_lo"] <= walker["sigma"] <= walker["sigma_hi"]
     text = screening.table()
     assert "Morris screening of" in text and "mu*" in text
+    # the ranking's rows name the parameters by label (rank 1: the walker's up-step); the
+    # path is said once, in the heading's legend
+    assert "   1  walker: p up  " in text and "   2  bystander: review every days  " in text
+    assert [line for line in text.splitlines() if "actors.A.policy.params.p_up" in line] == [
+        "  walker: p up = actors.A.policy.params.p_up"
+    ]
 
 
 def test_the_figure_is_drawn(screening) -> None:
     written = write_figures(screening)
     assert "morris_screening.png" in {p.name for p in written}
+    from sim.plots.explore import morris_screening
+
+    fig = morris_screening(screening)
+    names = {t.get_text() for ax in fig.axes for t in ax.texts}
+    assert {"walker: p up", "bystander: review every days"} <= names
 
 
 def test_a_morris_design_needs_trajectories() -> None:

@@ -28,6 +28,8 @@ from sim.plots.sweep_data import TREND_BIN_POINTS, TREND_MAX_BINS
 SCENARIO = "taiwan-flashpoint-2025"
 RESOLVE = "actors.CHN.attributes.resolve"
 BACKING = "relations.us_japan_treaty.public_backing"
+#: The labels the figures name them by, made from the scenario's names (sim/scenario/labels.py).
+LABELS = {RESOLVE: "China: resolve", BACKING: "United States-Japan alliance: public backing"}
 RUNS = 30
 SEED = 4
 
@@ -312,9 +314,12 @@ def test_heat_map_cells_are_the_stored_probabilities(grid: Path) -> None:
             assert float(shown) == pytest.approx(100 * v, abs=0.051 if v < 0.1 else 0.51)
         cell = one(ax, "scenario_cell")  # resolve 0.7 (row 1), backing 0 (column 0)
         assert (cell.get_x(), cell.get_y()) == (-0.5, 0.5)
-    # Axis labels are the paths, broken after a dot where they would not fit.
-    assert axes[-1].get_xlabel().replace("\n", "") == BACKING
-    assert axes[0].get_ylabel().replace("\n", "") == RESOLVE
+    # Axis labels are the parameters' labels, broken between words where they would not fit;
+    # the paths are said once, in the notes.
+    assert axes[-1].get_xlabel().replace("\n", " ") == LABELS[BACKING]
+    assert axes[0].get_ylabel().replace("\n", " ") == LABELS[RESOLVE]
+    notes = "\n".join(t.get_text() for t in fig.texts).replace("\n", " ")
+    assert f"{LABELS[RESOLVE]} = {RESOLVE}" in notes
 
 
 def test_heat_map_does_not_fit_other_designs(line: Path, sobol: Path) -> None:
@@ -336,7 +341,8 @@ def test_sobol_bars_are_the_ranked_indices(sobol: Path) -> None:
     for ax, metric in zip(axes, done.metrics, strict=True):
         rows = table[table["outcome"] == metric.name].sort_values("rank")
         ticks = sorted(ax.get_yticklabels(), key=lambda t: -t.get_position()[1])
-        assert [t.get_text() for t in ticks] == rows["parameter"].tolist()  # rank 1 on top
+        # rank 1 on top, each parameter by its label
+        assert [t.get_text() for t in ticks] == [LABELS[p] for p in rows["parameter"]]
         for key in ("ST", "S1"):
             bars = sorted(by_gid(ax, key), key=lambda b: -b.get_y())
             assert [b.get_width() for b in bars] == pytest.approx(rows[key].tolist(), abs=1e-12)

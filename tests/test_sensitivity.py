@@ -24,6 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 ORACLE = str(REPO / "tests" / "scenarios" / "sweep_oracle.yaml")
 RATE = "events.clash.rate_per_year"
 DEAD = "actors.A.levers.unused.cost.upfront"
+#: How the tables name them: by label (sim/scenario/labels.py), the paths said once below.
+RATE_LABEL, DEAD_LABEL = "clash: rate per year", "Alpha, a lever nobody uses: cost upfront"
 Z95 = 1.959963984540054
 
 
@@ -90,7 +92,8 @@ def test_the_deciding_parameter_dominates_and_the_idle_one_is_zero(oracle_sobol:
 def test_the_ranked_table_names_the_outcome_and_puts_the_rate_first(oracle_sobol: Any) -> None:
     text = oracle_sobol.table()
     block = text[text.index("Sobol indices of P(crisis)") :]
-    assert block.index(RATE) < block.index(DEAD)
+    assert block.index(RATE_LABEL) < block.index(DEAD_LABEL)
+    assert f"  {RATE_LABEL} = {RATE}" in text.splitlines()
     assert "total ST" in block and "first S1" in block
 
 
@@ -107,7 +110,8 @@ def test_cli_prints_the_ranked_table_and_stores_it(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout[done.stdout.index("Sobol indices of P(crisis)") :].splitlines()
-    assert lines[3].split()[:2] == ["1", RATE] and lines[4].split()[:2] == ["2", DEAD]
+    assert lines[3].startswith(f"   1  {RATE_LABEL}  ")  # rank, parameter (by label)
+    assert lines[4].startswith(f"   2  {DEAD_LABEL}  ")
     (folder,) = (tmp_path / "results" / "sweep_oracle").iterdir()
     stored = pd.read_parquet(folder / "sensitivity.parquet")
     assert list(stored["parameter"]) == [RATE, DEAD]

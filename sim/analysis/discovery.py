@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sim.errors import UsageError
+from sim.scenario.labels import legend_text
 
 #: How a missing EMA Workbench is told.
 NO_EMA = (
@@ -48,6 +49,11 @@ class Discovery:
     tree: str
     title: str = ""
     key: str = ""  # the outcome as the user named it (peak>=6), for file names
+    labels: dict[str, str] = field(default_factory=dict)  # each parameter's label by path
+
+    def label(self, path: str) -> str:
+        """Return a parameter's label (its path when it has none)."""
+        return self.labels.get(path, path)
 
     @property
     def box(self) -> pd.Series:
@@ -84,17 +90,23 @@ class Discovery:
             f"{box['density']:.0%}, {int(box['n'])} points (the highest coverage at a density "
             f"of at least {self.min_density:.0%})",
         ]
+        lines += self._limit_lines()
+        lines += ["", "CART tree (scikit-learn, depth 3): class 1 = a case", self.tree]
+        paths = legend_text(self.labels)
+        return "\n".join([*lines, paths] if paths else lines) + "\n"
+
+    def _limit_lines(self) -> list[str]:
+        """The chosen box's restrictions, a parameter (by label) a line."""
         if self.limits.empty:
-            lines.append("  it restricts no parameter: the cases are everywhere")
-        width = max([len("parameter"), *(len(p) for p in self.limits["parameter"])])
-        if not self.limits.empty:
-            lines.append(f"  {'parameter':<{width}}  {'box':<22}  {'full range':<22}  quasi-p")
-        for r in self.limits.itertuples(index=False):
+            return ["  it restricts no parameter: the cases are everywhere"]
+        names = [self.label(p) for p in self.limits["parameter"]]
+        width = max([len("parameter"), *(len(n) for n in names)])
+        lines = [f"  {'parameter':<{width}}  {'box':<22}  {'full range':<22}  quasi-p"]
+        for name, r in zip(names, self.limits.itertuples(index=False), strict=True):
             inside = f"{r.min:.3g} .. {r.max:.3g}"
             full = f"{r.min_all:.3g} .. {r.max_all:.3g}"
-            lines.append(f"  {r.parameter:<{width}}  {inside:<22}  {full:<22}  {r.qp:.2g}")
-        lines += ["", "CART tree (scikit-learn, depth 3): class 1 = a case", self.tree]
-        return "\n".join(lines) + "\n"
+            lines.append(f"  {name:<{width}}  {inside:<22}  {full:<22}  {r.qp:.2g}")
+        return lines
 
     def to_json(self) -> dict[str, Any]:
         """The discovery as JSON data."""
@@ -126,8 +138,12 @@ def prim_boxes(
     min_density: float = 0.8,
     title: str = "",
     key: str = "",
+    labels: dict[str, str] | None = None,
 ) -> Discovery:
-    """Run PRIM on points ``x`` (one column per parameter) whose outcome is ``values``."""
+    """Run PRIM on points ``x`` (one column per parameter) whose outcome is ``values``.
+
+    ``labels`` name the parameters (the columns' paths) in the tree's rules and the tables.
+    """
     check_threshold(threshold)
     check_threshold(min_density, "--min-density")
     prim, tree = _ema()
@@ -157,9 +173,10 @@ def prim_boxes(
         trajectory=trajectory,
         box_index=index,
         limits=limits,
-        tree=_tree_rules(tree, varied, y),
+        tree=_tree_rules(tree, varied, y, labels or {}),
         title=title,
         key=key or outcome,
+        labels=dict(labels or {}),
     )
 
 
@@ -216,8 +233,9 @@ def _limits(found: Any, index: int, x: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["parameter", "min", "max", "min_all", "max_all", "qp"])
 
 
-def _tree_rules(tree: Any, x: pd.DataFrame, y: np.ndarray) -> str:
-    """A depth-3 classification tree's rules (deterministic: a fixed random state)."""
+def _tree_rules(tree: Any, x: pd.DataFrame, y: np.ndarray, labels: dict[str, str]) -> str:
+    """A depth-3 classification tree's rules, parameters by label (a fixed random state)."""
     model = tree.DecisionTreeClassifier(max_depth=3, min_samples_leaf=2, random_state=0)
     model.fit(x.to_numpy(), y.astype(int))
-    return tree.export_text(model, feature_names=list(x.columns), decimals=3)
+    names = [labels.get(str(c), str(c)) for c in x.columns]
+    return tree.export_text(model, feature_names=names, decimals=3)

@@ -461,7 +461,8 @@ def _finish(run: Run, status: str, error: str | None, check: pd.DataFrame | None
     summary = build_summary(run, generations, particles, check, status)
     store.write_json(folder / SUMMARY, summary)
     _write_manifest(run, status, error)
-    result = Calibration(run.problem.spec, summary, generations, particles, check, folder, status)
+    result = Calibration(run.problem.spec, summary, generations, particles, check, folder, status,
+                         run.problem.data)  # fmt: skip
     result.integer = list(run.problem.integer)
     return result
 

@@ -34,6 +34,7 @@ from sim.results.files import (
     SUMMARY,
 )
 from sim.results.files import CALIBRATION_PLAN as PLAN
+from sim.scenario.labels import parameter_labels
 
 #: The files a calibration folder holds (``--force`` replaces only such folders).
 FILES = (PLAN, DATABASE, GENERATIONS, PARTICLES, CHECK, SCALES, MANIFEST, SUMMARY)
@@ -163,6 +164,7 @@ class Calibration:
         check: pd.DataFrame | None,
         path: Path | None,
         status: str,
+        scenario: Mapping[str, Any] | None = None,
     ) -> None:
         self.spec = spec
         self.summary = summary
@@ -172,6 +174,8 @@ class Calibration:
         self.path = path
         self.status = status
         self.integer: list[str] = []  # the calibrated fields that hold integers
+        # each parameter's label by path, from the scenario as calibrated (its document)
+        self.labels = parameter_labels(scenario or {}, spec.parameters)
 
     @property
     def paths(self) -> list[str]:
@@ -191,7 +195,15 @@ class Calibration:
         """Return the summary as plain-text tables (:mod:`sim.present.calibration`)."""
         from sim.present.calibration import render_summary
 
-        return render_summary(self.summary)
+        return render_summary(self.summary, self.labels, self.changes)
+
+    @property
+    def changes(self) -> dict[str, Any]:
+        """What the calibration fixed of its scenario (its ``set``), as a run's summary says it.
+
+        In the form :func:`sim.present.summary.variation` reads.
+        """
+        return {"overrides": dict(self.spec.set)}
 
     def __repr__(self) -> str:
         where = f", path={str(self.path)!r}" if self.path else ""
@@ -211,7 +223,8 @@ def load_calibration(path: str | os.PathLike[str]) -> Calibration:
     particles = read_or_empty(folder / PARTICLES)
     check = pd.read_parquet(folder / CHECK) if (folder / CHECK).is_file() else None
     status = manifest.get("status", "unknown")
-    result = Calibration(spec, summary, generations, particles, check, folder, status)
+    result = Calibration(spec, summary, generations, particles, check, folder, status,
+                         plan.get("scenario_document"))  # fmt: skip
     result.integer = list(plan.get("integer_parameters", []))
     return result
 

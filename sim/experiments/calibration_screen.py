@@ -153,24 +153,33 @@ class Screen:
             frame[name] = y
         return frame
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """Each parameter's label by path, from the scenario as screened."""
+        from sim.scenario.labels import parameter_labels
+
+        return parameter_labels(self.problem.data, self.problem.spec.parameters)
+
     def render(self) -> str:
         """Return the screen as text: how it ran, the distance's indices, then the others."""
-        from sim.present.sweep import render_sensitivity
+        from sim.present.summary import labelled
+        from sim.present.sweep import parameters_table, render_sensitivity
 
-        problem = self.problem
+        problem, labels = self.problem, self.labels
+        scenario = labelled(problem.name, {"overrides": problem.spec.set})
         head = (
-            f"Sobol screen of {problem.name} against {problem.spec.timeline}: "
+            f"Sobol screen of {scenario} against {problem.spec.timeline}: "
             f"{len(problem.priors)} parameters over their priors, {self.points} base points "
             f"({self.values.shape[0]} design points), {self.runs} runs a point on common seeds, "
             f"{self.simulations:,} simulations in {self.seconds:.0f} s; "
             f"{len(problem.plan.names)} statistics, {problem.horizon_note}\n"
         )
-        priors = "\n".join(f"  {p.path}: {p.describe()}" for p in problem.priors)
+        priors = parameters_table({p.path: p.describe() for p in problem.priors}, labels, "prior")
         first = self.table[self.table["outcome"].isin(HEADLINE)]
-        text = head + "priors:\n" + priors + "\n\n" + render_sensitivity(first)
+        text = head + "\n" + priors.text() + "\n\n" + render_sensitivity(first, None, labels)
         rest = self.table[~self.table["outcome"].isin(HEADLINE)]
         if not rest.empty:
-            text += "\n" + _matrix(rest, problem.spec.paths)
+            text += "\n" + _matrix(rest, problem.spec.paths, labels)
         return text
 
     def save(self, folder: Path) -> None:
@@ -203,8 +212,8 @@ class Screen:
         )
 
 
-def _matrix(table: pd.DataFrame, paths: Sequence[str]) -> str:
-    """Return the total indices of many outcomes as one matrix: outcome by parameter."""
+def _matrix(table: pd.DataFrame, paths: Sequence[str], labels: Mapping[str, str]) -> str:
+    """Return the total indices of many outcomes as one matrix: outcome by parameter (label)."""
     from sim.present.table import aligned as text_table
 
     short = [f"p{j}" for j in range(len(paths))]
@@ -212,7 +221,7 @@ def _matrix(table: pd.DataFrame, paths: Sequence[str]) -> str:
     for outcome, group in table.groupby("outcome", sort=False):
         st = group.set_index("parameter")["ST"]
         rows.append([str(outcome), *(_cell(st.get(p)) for p in paths)])
-    legend = "\n".join(f"  {s} = {p}" for s, p in zip(short, paths, strict=True))
+    legend = "\n".join(f"  {s} = {labels.get(p, p)}" for s, p in zip(short, paths, strict=True))
     return (
         "Total Sobol index ST of each statistic's mean (intervals in the JSON)\n"
         + text_table(["statistic", *short], rows, right=tuple(range(1, len(paths) + 1)))

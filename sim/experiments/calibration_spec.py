@@ -21,9 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sim.analysis.calibration import LEVELS, MEASURES
 from sim.errors import SimError
 from sim.experiments.documents import (
+    Label,
+    WithLabel,
     check_distinct,
     find_document,
     looks_like_path,
+    merge_by_path,
     parse_shorthand,
     validation_message,
 )
@@ -51,8 +54,12 @@ Number = Annotated[float, Field(allow_inf_nan=False)]
 PositiveNumber = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 
 
-class Prior(_Strict):
-    """The prior of one calibrated scenario field."""
+class Prior(_Strict, WithLabel):
+    """The prior of one calibrated scenario field.
+
+    ``label`` (the mapping form only) names it in tables and figures instead of the label
+    made from the scenario's names (:mod:`sim.scenario.labels`).
+    """
 
     path: str = Field(min_length=1)
     dist: Literal["uniform", "loguniform", "triangular", "truncnormal", "gamma"] = "uniform"
@@ -63,6 +70,7 @@ class Prior(_Strict):
     sd: PositiveNumber | None = None
     shape: PositiveNumber | None = None
     rate: PositiveNumber | None = None
+    label: Label | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Prior:
@@ -355,11 +363,9 @@ def _merge_priors(old: Any, new: Any) -> list[dict[str, Any]]:
         return [p.model_dump() if isinstance(p, Prior) else dict(p) for p in value]
 
     try:
-        merged = {p["path"]: p for p in as_list(old)}
-        merged.update({p["path"]: p for p in as_list(new)})
+        return merge_by_path(as_list(old), as_list(new))
     except ValueError as err:
         raise CalibrationError(str(err)) from None
-    return list(merged.values())
 
 
 def parse_param_option(option: str) -> dict[str, Any]:

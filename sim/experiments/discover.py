@@ -30,6 +30,7 @@ def discover(
     from sim.experiments.sweep import load_sweep, per_run
     from sim.experiments.sweep_plan import outcomes
     from sim.experiments.sweep_spec import SweepError
+    from sim.present.summary import labelled
     from sim.results.files import SWEEP_PLAN
 
     check_threshold(threshold)
@@ -55,4 +56,5 @@ def discover(
     x = results.design.set_index("point").loc[by_point.index, results.spec.paths]
     title = f"{results.spec.title or results.plan.base.outline.name} [{path.name}]"
     values = by_point.to_numpy()
-    return prim_boxes(x, values, metric.label, threshold, min_density, title, metric.name)
+    return prim_boxes(x, values, metric.label, threshold, min_density,
+                      labelled(title, results.changes), metric.name, results.labels)  # fmt: skip

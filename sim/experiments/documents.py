@@ -13,9 +13,64 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
+
+from sim.scenario.paths import clipped
+
+#: The longest label a parameter may be given (it heads a column and names an axis).
+LONGEST_LABEL = 60
+
+
+def _checked_label(text: str) -> str:
+    """Return a parameter's label without surrounding blanks; refuse a blank or long one."""
+    text = text.strip()
+    if not text or len(text) > LONGEST_LABEL or "\n" in text:
+        raise ValueError(
+            f"expected a label of 1 to {LONGEST_LABEL} characters on one line, the parameter's "
+            f'name in tables and figures (e.g. label: "China: resolve"), not '
+            + (repr(clipped(text)) if text else "blank")
+        )
+    return text
+
+
+#: A parameter's label, as a sweep or calibration file may give it (surrounding blanks dropped).
+Label = Annotated[str, AfterValidator(_checked_label)]
+
+
+class WithLabel(BaseModel):
+    """A parameter with a ``label`` field: what tables and figures call it, if the file says.
+
+    An unset label is left out of the parameter's JSON, so that a plan written before
+    labels existed reads (and resumes) as the same plan.
+    """
+
+    @model_serializer(mode="wrap")
+    def _without_unset_label(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("label", "") is None:
+            del data["label"]
+        return data
+
+
+def merge_by_path(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return parameters ``old`` with ``new`` added, replacing any of the same path.
+
+    A parameter given anew without a label keeps the label the old one had (a ``--param``
+    that changes a sweep file's range does not drop the file's name for it).
+    """
+    merged = {p["path"]: p for p in old}
+    for p in new:
+        label = p.get("label") or merged.get(p["path"], {}).get("label")
+        merged[p["path"]] = {**p, "label": label} if label else p
+    return list(merged.values())
 
 
 def check_distinct(paths: list[str], fixed: Any, varied: str) -> None:

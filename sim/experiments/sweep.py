@@ -53,6 +53,7 @@ from sim.experiments.sweep_spec import build_spec, resolve_spec
 from sim.results import store
 from sim.results.files import DESIGN, FAILURES_DIR, MANIFEST, POINTS, SENSITIVITY, SWEEP_PLAN
 from sim.results.manifest import now
+from sim.scenario.labels import parameter_labels
 
 __all__ = ["SweepResults", "load_sweep", "prepare", "sweep"]
 
@@ -86,6 +87,7 @@ class SweepResults:
         self.status = status
         self._runs = runs
         self._failures = failures
+        self._labels: dict[str, str] | None = None
 
     @property
     def runs(self) -> pd.DataFrame:
@@ -160,13 +162,33 @@ class SweepResults:
         if not 0 <= point < len(self.design):
             raise UsageError(f"point {point} is not in 0..{len(self.design) - 1}")
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """Each swept parameter's label by path, from the sweep's own (stored) scenario."""
+        if self._labels is None:
+            self._labels = parameter_labels(self.plan.base.scenario, self.spec.parameters)
+        return dict(self._labels)
+
+    @property
+    def changes(self) -> dict[str, Any]:
+        """What the sweep changed of its scenario at every point: its ``set``, its posterior.
+
+        In the form :func:`sim.present.summary.variation` reads (a run's summary's).
+        """
+        posterior = self.plan.posterior
+        return {
+            "overrides": dict(self.spec.set),
+            "posterior": {"calibration": posterior.source} if posterior is not None else None,
+        }
+
     def table(self) -> str:
         """Return the points (and the sensitivity ranking) as plain-text tables."""
         from sim.present.sweep import render_sweep
 
         name = self.plan.base.outline.name
         design = designs.design(self.spec.design)
-        return render_sweep(name, self.spec, design, self.points, self.metrics, self.sensitivity)
+        return render_sweep(name, self.spec, design, self.points, self.metrics, self.sensitivity,
+                            self.labels, self.changes)  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         """Return the sweep's plan, points and sensitivity as plain JSON data."""
@@ -384,6 +406,10 @@ def load_sweep(path: str | os.PathLike[str]) -> SweepResults:
     kinds = [Kind(p["path"], p["kind"]) for p in document["parameters"]]
     design = pd.read_parquet(folder.path / DESIGN)
     plan = Plan(spec, base, kinds, design, outcomes(spec.outcomes, base))
+    if document.get("posterior"):  # what every point's replications drew from
+        from sim.experiments.posterior import Posterior
+
+        plan.posterior = Posterior.from_json(document["posterior"])
     points = (
         pd.read_parquet(folder.path / POINTS)
         if (folder.path / POINTS).is_file()

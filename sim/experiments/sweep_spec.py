@@ -20,9 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sim.errors import SimError
 from sim.experiments.designs import DesignName, design
 from sim.experiments.documents import (
+    Label,
+    WithLabel,
     check_distinct,
     find_document,
     looks_like_path,
+    merge_by_path,
     parse_shorthand,
     validation_message,
 )
@@ -53,12 +56,14 @@ class _Strict(BaseModel):
 Number = Annotated[float, Field(allow_inf_nan=False)]
 
 
-class Parameter(_Strict):
+class Parameter(_Strict, WithLabel):
     """One swept scenario field: explicit values, an evenly spaced range, or a distribution.
 
     ``values`` lists the values to try (grid designs only; any YAML values). ``low`` and
     ``high`` bound a range: with ``steps`` it is a grid of evenly spaced values; without, the
     range is sampled by ``dist`` (uniform unless said otherwise) in LHS and Sobol designs.
+    ``label`` (the mapping form only) names it in tables and figures instead of the label
+    made from the scenario's names (:mod:`sim.scenario.labels`).
     """
 
     path: str = Field(min_length=1)
@@ -70,6 +75,7 @@ class Parameter(_Strict):
     mode: Number | None = None
     mean: Number | None = None
     sd: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = None
+    label: Label | None = None
 
     @model_validator(mode="after")
     def _check_shape(self) -> Parameter:
@@ -242,12 +248,16 @@ class SweepSpec(_Strict):
         return design(self.design).size(self)
 
     def describe(self) -> str:
-        """Return a one-line description of the design and its size."""
+        """Return a one-line description of the design, its size and its parameters."""
         params = ", ".join(f"{p.path}={p.describe()}" for p in self.parameters)
+        return f"{self.outline()}; {params}"
+
+    def outline(self) -> str:
+        """Return the design and its size, runs and seeds in a line (no parameters)."""
         crn = "common random numbers" if self.common_random_numbers else "independent seeds"
         return (
             f"{self.design} design, {self.n_points} points x {self.runs} runs "
-            f"= {self.n_points * self.runs} runs, seed {self.seed}, {crn}; {params}"
+            f"= {self.n_points * self.runs} runs, seed {self.seed}, {crn}"
         )
 
 
@@ -417,11 +427,9 @@ def _merge_parameters(old: Any, new: Any) -> list[dict[str, Any]]:
         return [p.model_dump() if isinstance(p, Parameter) else dict(p) for p in value]
 
     try:
-        merged = {p["path"]: p for p in as_list(old)}
-        merged.update({p["path"]: p for p in as_list(new)})
+        return merge_by_path(as_list(old), as_list(new))
     except ValueError as err:
         raise SweepError(str(err)) from None
-    return list(merged.values())
 
 
 def find_sweep_file(name: str) -> Path | None:

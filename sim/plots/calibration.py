@@ -10,6 +10,7 @@ calibration folder.
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ import numpy as np
 from sim.errors import UsageError
 from sim.plots import style
 from sim.plots.registry import NotApplicable, figure
+from sim.present.summary import labelled
+from sim.scenario.labels import legend_note
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -49,9 +52,11 @@ def load(results: Any) -> Any:
 
 
 def _subtitle(cal: Any) -> list[str]:
+    """Return the subtitle: the scenario (and its fixed overrides) against the record, runs."""
     s = cal.summary
     window = s.get("window", {})
-    line = f"{s.get('scenario')} against {Path(str(s.get('timeline', ''))).name}"
+    scenario = labelled(str(s.get("scenario")), cal.changes)
+    line = f"{scenario} against {Path(str(s.get('timeline', ''))).name}"
     if window:
         line += f", {window['start']} to {window['end']}"
     runs = (
@@ -76,7 +81,8 @@ def prior_posterior(results: Any) -> Figure:
             4.0 * min(n, 3), 2.6 * -(-n // 3), "Prior and posterior of each parameter",
             _subtitle(cal),
             ["Grey line: the prior's density; bars: the weighted posterior particles; dashed: "
-             "the scenario's own (judgment) value; shaded: the central 90% credible interval."],
+             "the scenario's own (judgment) value; shaded: the central 90% credible interval.",
+             legend_note(cal.labels)],
         )  # fmt: skip
         axes = np.atleast_1d(fig.subplots(-(-n // 3), min(n, 3))).ravel()
         for ax, prior in zip(axes, priors, strict=False):
@@ -91,7 +97,7 @@ def prior_posterior(results: Any) -> Figure:
             ax.axvspan(q[0], q[1], color=style.MAIN, alpha=0.12, lw=0)
             if judged.get(prior.path) is not None:
                 ax.axvline(judged[prior.path], color=style.INK, ls="--", lw=1)
-            ax.set_title(prior.path, fontsize=9)
+            ax.set_title(textwrap.fill(cal.labels.get(prior.path, prior.path), 44), fontsize=9)
             ax.set_yticks([])
         for ax in axes[n:]:
             ax.set_visible(False)
@@ -111,7 +117,7 @@ def pairwise_posterior(results: Any) -> Figure:
         fig = style.new_figure(
             2.6 * k, 2.4 * k, "Posterior of each pair of parameters", _subtitle(cal),
             ["Each dot a particle of the last generation, its area proportional to its weight; "
-             "the diagonal holds each parameter's weighted histogram."],
+             "the diagonal holds each parameter's weighted histogram.", legend_note(cal.labels)],
         )  # fmt: skip
         axes = np.atleast_2d(fig.subplots(k, k, squeeze=False))
         size = 400 * weights / weights.max() / max(1, np.sqrt(len(weights)))
@@ -124,9 +130,9 @@ def pairwise_posterior(results: Any) -> Figure:
                 else:
                     ax.scatter(values[b], values[a], s=size, color=style.MAIN, alpha=0.4, lw=0)
                 if i == k - 1:
-                    ax.set_xlabel(b.rsplit(".", 2)[-2] + "." + b.rsplit(".", 1)[-1], fontsize=8)
+                    ax.set_xlabel(textwrap.fill(cal.labels.get(b, b), 28), fontsize=8)
                 if j == 0 and i != j:
-                    ax.set_ylabel(a.rsplit(".", 2)[-2] + "." + a.rsplit(".", 1)[-1], fontsize=8)
+                    ax.set_ylabel(textwrap.fill(cal.labels.get(a, a), 28), fontsize=8)
     return fig
 
 

@@ -14,7 +14,8 @@ import numpy as np
 
 from sim.plots import style
 from sim.plots.registry import NotApplicable, figure
-from sim.plots.sweep_data import load, subtitle
+from sim.plots.sweep_data import load, paths_note, subtitle
+from sim.scenario.labels import legend_note
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -35,6 +36,7 @@ def morris_screening(results: Any) -> Figure:
         "change depends on the other parameters (interactions, non-linearity). Whiskers: 95% "
         f"bootstrap intervals over the {data.spec.points} trajectories. Near the origin: a "
         "parameter that can be fixed.",
+        paths_note(data),
         style.provenance(data),
     ]
     with style.context():
@@ -52,8 +54,8 @@ def morris_screening(results: Any) -> Figure:
             yerr = [y - rows["sigma_lo"].to_numpy(float), rows["sigma_hi"].to_numpy(float) - y]
             ax.errorbar(x, y, xerr=np.maximum(xerr, 0), yerr=np.maximum(yerr, 0), fmt="o",
                         color=style.MAIN, ecolor=style.LIGHT, capsize=2)  # fmt: skip
-            for name, xi, yi in zip(rows["parameter"], x, y, strict=True):
-                ax.annotate(name, (xi, yi), xytext=(4, 3), textcoords="offset points",
+            for path, xi, yi in zip(rows["parameter"], x, y, strict=True):
+                ax.annotate(data.label(path), (xi, yi), xytext=(4, 3), textcoords="offset points",
                             fontsize=7.5, color=style.INK)  # fmt: skip
             top = float(np.nanmax([x.max(), y.max()])) * 1.15 or 1.0
             ax.plot([0, top], [0, top], color=style.MUTED, lw=0.8, ls=":")  # sigma = mu*
@@ -90,7 +92,10 @@ def prim_tradeoff(found: Any) -> Figure:
 def prim_box(found: Any) -> Figure:
     """The chosen box: each restricted parameter's range inside its full range."""
     limits = found.limits
-    notes = ["Grey: the parameter's range over the points; blue: the box's restriction."]
+    notes = [
+        "Grey: the parameter's range over the points; blue: the box's restriction.",
+        legend_note({p: found.label(p) for p in limits["parameter"]}),
+    ]
     with style.context():
         fig = style.new_figure(
             6.0, 0.5 * len(limits) + 0.9, "The chosen PRIM box", found.subtitle(), notes
@@ -104,7 +109,7 @@ def prim_box(found: Any) -> Figure:
             ax.barh(y, hi - lo, left=lo, color=style.MAIN, height=0.5)
             ax.text(1.02, y, f"{row.min:.3g} .. {row.max:.3g}  (p = {row.qp:.2g})",
                     va="center", fontsize=8)  # fmt: skip
-        ax.set_yticks(range(len(limits))[::-1], list(limits["parameter"]))
+        ax.set_yticks(range(len(limits))[::-1], [found.label(p) for p in limits["parameter"]])
         ax.set_xlim(0, 1.6)
         ax.set_xticks([0, 1], ["range min", "range max"])
     return fig

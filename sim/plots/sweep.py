@@ -52,6 +52,7 @@ from sim.plots.sweep_data import (
     load,
     marginal,
     parameter_values,
+    paths_note,
     scenario_value,
     subtitle,
 )
@@ -75,18 +76,9 @@ def _label(value: Any) -> str:
     return str(value)
 
 
-def path_label(path: str, inches: float) -> str:
-    """Return a parameter path as an axis label, broken after a dot where it is too long."""
-    width = int(inches * 13)  # 8.5 pt characters
-    lines = [""]
-    for part in path.split("."):
-        piece = f".{part}" if lines[-1] else part
-        if lines[-1] and len(lines[-1]) + len(piece) > width:
-            lines[-1] += "."
-            lines.append(part)
-        else:
-            lines[-1] += piece
-    return "\n".join(lines)
+def axis_label(label: str, inches: float) -> str:
+    """Return a parameter's label as an axis label, broken between words where too long."""
+    return textwrap.fill(label, max(int(inches * 13), 12))  # 8.5 pt characters
 
 
 def _wrapped(title: str, inches: float) -> str:
@@ -186,7 +178,7 @@ def _response_notes(data: SweepData) -> list[str]:
                 "values of the others."
             )
     marks = "Dotted line: the scenario's own value."
-    return [what, interval, marks, horizon_note(data), style.provenance(data)]
+    return [what, interval, marks, horizon_note(data), paths_note(data), style.provenance(data)]
 
 
 def _draw_curve(ax: Axes, data: SweepData, path: str, metric: Measure) -> None:
@@ -268,7 +260,7 @@ def _x_axis(ax: Axes, data: SweepData, path: str, inches: float, label: bool) ->
         values = parameter_values(data, path)
         ax.set_xticks(range(len(values)), [_label(v) for v in values])
     if label:
-        ax.set_xlabel(path_label(path, inches), fontsize=8.5)
+        ax.set_xlabel(axis_label(data.label(path), inches), fontsize=8.5)
         ax.tick_params(axis="x", labelbottom=True)
 
 
@@ -324,6 +316,7 @@ def sweep_heatmap(results: Any) -> Figure:
         _left_out(data, len(metrics)),
         "Grey cells: points that did not finish." if len(data.points) < spec.n_points else "",
         horizon_note(data),
+        paths_note(data),
         style.provenance(data),
     ]
     ncols = min(len(metrics), 3 if len(metrics) != 4 else 2)
@@ -338,9 +331,9 @@ def sweep_heatmap(results: Any) -> Figure:
         for k, (ax, metric) in enumerate(zip(axes, metrics, strict=False)):
             _heat_panel(fig, ax, data, metric, rows, cols)
             if k % ncols == 0:
-                ax.set_ylabel(path_label(data.paths[0], panel_h - 1), fontsize=8.5)
+                ax.set_ylabel(axis_label(data.label(data.paths[0]), panel_h - 1), fontsize=8.5)
             if k + ncols >= len(metrics):
-                ax.set_xlabel(path_label(data.paths[1], panel_w - 0.8), fontsize=8.5)
+                ax.set_xlabel(axis_label(data.label(data.paths[1]), panel_w - 0.8), fontsize=8.5)
             _outline_scenario(ax, data, rows, cols)
         for ax in axes[len(metrics) :]:
             ax.set_visible(False)
@@ -421,9 +414,10 @@ def sobol_indices(results: Any) -> Figure:
         f"{data.spec.points:,} base points). Ranked by ST. Estimates below 0 or above 1 are "
         "sampling noise: more base points narrow them.",
         horizon_note(data),
+        paths_note(data),
         style.provenance(data),
     ]
-    label_in = 0.062 * max(len(p) for p in data.paths)
+    label_in = 0.062 * max(len(data.label(p)) for p in data.paths)
     with style.context():
         fig = style.new_figure(
             label_in + 6.2, (0.42 * d + 0.75) * len(outcomes), "Sobol sensitivity indices",
@@ -432,7 +426,7 @@ def sobol_indices(results: Any) -> Figure:
         axes = fig.subplots(len(outcomes), 1, squeeze=False, sharex=True)[:, 0]
         for ax, outcome in zip(axes, outcomes, strict=True):
             rows = table[table["outcome"] == outcome].sort_values("rank")
-            _sobol_panel(ax, rows, labels.get(outcome, outcome))
+            _sobol_panel(ax, rows, labels.get(outcome, outcome), data.labels)
         _sobol_limits(axes[-1], table)
         axes[-1].set_xlabel("Sobol index (share of the outcome's variance over the design)")
         axes[0].legend(
@@ -443,10 +437,10 @@ def sobol_indices(results: Any) -> Figure:
     return fig
 
 
-def _sobol_panel(ax: Axes, rows: pd.DataFrame, label: str) -> None:
-    """Draw one outcome's ranked bars, rank 1 at the top, ST above S1."""
+def _sobol_panel(ax: Axes, rows: pd.DataFrame, label: str, names: dict[str, str]) -> None:
+    """Draw one outcome's ranked bars, rank 1 at the top, ST above S1; ``names``: labels."""
     y = np.arange(len(rows))[::-1].astype(float)
-    ax.set_yticks(y, rows["parameter"].tolist())
+    ax.set_yticks(y, [names.get(p, p) for p in rows["parameter"]])
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.grid(axis="y", visible=False)
     ax.axvline(0, color=style.MUTED, lw=0.8)

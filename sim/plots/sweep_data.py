@@ -24,8 +24,10 @@ from sim.analysis.measures import Measure
 from sim.errors import UsageError
 from sim.experiments.designs import design
 from sim.experiments.sweep import SweepResults, load_sweep
+from sim.present.summary import labelled
 from sim.results import store
 from sim.results.files import MANIFEST
+from sim.scenario.labels import legend_note
 
 #: Points per bin of a sampled design's binned trend (at least), and the fewest and most bins:
 #: a design of under 3 x 8 points gets no trend, since a bin of few points is mostly noise.
@@ -76,6 +78,15 @@ class SweepData:
     def scenario(self) -> Any:
         """The base scenario (a validated Scenario)."""
         return self.results.plan.base.scenario
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Each swept parameter's label by path (from the sweep's stored scenario)."""
+        return self.results.labels
+
+    def label(self, path: str) -> str:
+        """Return a swept parameter's label, as its axes and bars name it."""
+        return self.results.labels.get(path, path)
 
     def parameter(self, path: str) -> Any:
         """Return the :class:`~sim.experiments.sweep_spec.Parameter` swept at ``path``."""
@@ -282,7 +293,11 @@ def heat_table(data: SweepData, metric: Measure) -> tuple[list[Any], list[Any], 
 
 
 def subtitle(data: SweepData) -> list[str]:
-    """Return the subtitle lines: the sweep and scenario, then design, runs, seed and status."""
+    """Return the subtitle lines: the sweep and scenario, then design, runs, seed and status.
+
+    The scenario's line names what the sweep changed of it at every point (its ``set``, a
+    posterior), in the words of a run's (:func:`sim.present.summary.labelled`).
+    """
     spec, points = data.spec, data.points
     scenario = data.scenario
     title = spec.title or scenario.title
@@ -296,7 +311,12 @@ def subtitle(data: SweepData) -> list[str]:
         line += f" ({failed:,} failed runs left out)"
     if data.status != "complete":
         line += f" -- {data.status.upper()}: only {len(points):,} of {spec.n_points:,} points done"
-    return [f"{title} [{scenario.name}]", line]
+    return [labelled(f"{title} [{scenario.name}]", data.results.changes), line]
+
+
+def paths_note(data: SweepData) -> str:
+    """Say each parameter label's path once, as --set and --param take it."""
+    return legend_note(data.labels)
 
 
 def horizon_note(data: SweepData) -> str:

@@ -6,20 +6,32 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sim.analysis.calibration import ARMS
+from sim.present.summary import labelled
 from sim.present.table import Table, render
+from sim.scenario.labels import legend_text
 
 
-def render_summary(summary: Mapping[str, Any]) -> str:
-    """Return a calibration's summary as text: how it ran, the posterior, the check."""
-    return render([header(summary), parameters_table(summary), check_table(summary)])
+def render_summary(
+    summary: Mapping[str, Any],
+    labels: Mapping[str, str] | None = None,
+    changes: Mapping[str, Any] | None = None,
+) -> str:
+    """Return a calibration's summary as text: how it ran, the posterior, the check.
+
+    ``labels`` name the parameters by path (default: their paths); ``changes`` say what the
+    calibration fixed of its scenario (its ``set``), as :func:`sim.present.summary.variation`
+    reads it.
+    """
+    blocks = [header(summary, changes), parameters_table(summary, labels), check_table(summary)]
+    return render(blocks)
 
 
-def header(summary: Mapping[str, Any]) -> str:
-    """Return what was calibrated to what, and how the calibration ran and stopped."""
+def header(summary: Mapping[str, Any], changes: Mapping[str, Any] | None = None) -> str:
+    """Return what was calibrated (with its fixed overrides) to what, how it ran and stopped."""
     window = summary["window"]
+    scenario = f"{summary.get('title') or summary['scenario']} ({summary['scenario']})"
     lines = [
-        f"Calibration of {summary.get('title') or summary['scenario']} ({summary['scenario']}) "
-        f"to {summary['timeline']}",
+        f"Calibration of {labelled(scenario, changes or {})} to {summary['timeline']}",
         f"window {window['start']} to {window['end']} ({window['days']} days); "
         f"{summary['statistics']['count']} statistics ({summary['statistics']['level']} level); "
         f"{summary.get('horizon', '')}",
@@ -34,15 +46,22 @@ def header(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def parameters_table(summary: Mapping[str, Any]) -> Table | None:
-    """Return each parameter's judgment, prior and posterior (mean, median, 90% interval)."""
+def parameters_table(
+    summary: Mapping[str, Any], labels: Mapping[str, str] | None = None
+) -> Table | None:
+    """Return each parameter's judgment, prior and posterior (mean, median, 90% interval).
+
+    Parameters are named by ``labels`` (default: their paths); the note gives their paths.
+    """
+    named = labels or {}
     rows = []
     for p in summary.get("parameters", []):
         post, prior = p["posterior"], p["prior"]
         judged = "-" if p["judgment"] is None else f"{p['judgment']:.4g}"
+        label = named.get(p["path"], p["path"])
         width = (post["hi"] - post["lo"]) / max(prior["hi"] - prior["lo"], 1e-300)
         rows.append(
-            [p["path"], judged, p["prior_text"], f"{prior['lo']:.3g} .. {prior['hi']:.3g}",
+            [label, judged, p["prior_text"], f"{prior['lo']:.3g} .. {prior['hi']:.3g}",
              f"{post['mean']:.3g}", f"{post['median']:.3g}",
              f"{post['lo']:.3g} .. {post['hi']:.3g}", f"{width:.2f}"]
         )  # fmt: skip
@@ -50,7 +69,8 @@ def parameters_table(summary: Mapping[str, Any]) -> Table | None:
         return None
     headers = ["parameter", "judgment", "prior", "prior 90%", "post. mean", "median",
                "posterior 90%", "width ratio"]  # fmt: skip
-    return Table(headers, rows, right=(1, 4, 5, 7))
+    note = legend_text({p["path"]: named.get(p["path"], p["path"]) for p in summary["parameters"]})
+    return Table(headers, rows, right=(1, 4, 5, 7), note=note)
 
 
 def check_table(summary: Mapping[str, Any]) -> Table | None:

@@ -40,11 +40,15 @@ def variation(summary: Mapping[str, Any]) -> str:
     ``--set a.b=1, c=2`` for its overrides, ``posterior of NAME`` when its parameters were
     drawn from a calibration: the terminal header, the figures' subtitle and the report's
     title all say it (issue 18, item 2), so a run of a changed scenario never wears the
-    named scenario's label alone.
+    named scenario's label alone. A sweep and a calibration say theirs with the same words:
+    ``summary`` is then ``{"overrides": spec.set, "posterior": {"calibration": folder}}``.
     """
     parts = []
-    if summary.get("overrides"):
-        parts.append("--set " + ", ".join(str(o) for o in summary["overrides"]))
+    overrides = summary.get("overrides")
+    if overrides:  # a run's as given (a.b=1), or a sweep's or calibration's set: {a.b: 1}
+        given = overrides.items() if isinstance(overrides, Mapping) else None
+        shown = [f"{k}={v}" for k, v in given] if given is not None else map(str, overrides)
+        parts.append("--set " + ", ".join(shown))
     block = summary.get("posterior")
     if block and block.get("calibration"):
         parts.append(f"posterior of {block['calibration']}")

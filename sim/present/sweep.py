@@ -3,7 +3,9 @@
 The points table is shown as a matrix per outcome of interest for a two-parameter grid,
 else as a list of points (the first :data:`ROWS_SHOWN`); a Sobol design adds its ranked
 indices, one table per outcome. The design's properties come from the sweep's registry
-entry (:class:`sim.experiments.designs.Design`), passed in by the caller.
+entry (:class:`sim.experiments.designs.Design`), passed in by the caller. Parameters are
+shown by their labels (:mod:`sim.scenario.labels`); the heading's parameters table says
+each label's path once.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.measures import Measure
+from sim.present.summary import labelled
 from sim.present.table import Block, Table, num, pct, render
 from sim.results.files import POINTS
+from sim.scenario.labels import legend_text
 
 #: Rows of a long points table shown on the terminal (the rest are in points.parquet).
 ROWS_SHOWN = 40
@@ -29,16 +33,22 @@ def render_sweep(
     points: pd.DataFrame,
     metrics: Sequence[Measure],
     sensitivity: pd.DataFrame | None = None,
+    labels: Mapping[str, str] | None = None,
+    changes: Mapping[str, Any] | None = None,
 ) -> str:
     """Return a sweep's points (and the Sobol ranking, if any) as plain-text tables.
 
-    ``spec`` is the sweep's spec (its paths and one-line description), ``design`` its
-    design's registry entry, ``metrics`` the outcomes of interest.
+    ``spec`` is the sweep's spec (its parameters and one-line outline), ``design`` its
+    design's registry entry, ``metrics`` the outcomes of interest, ``labels`` each
+    parameter's label by path (:func:`sim.scenario.labels.parameter_labels`; default: the
+    paths) and ``changes`` what the sweep changed of its scenario at every point, as
+    :func:`sim.present.summary.variation` reads it (its ``set`` and posterior).
     """
-    blocks = points_blocks(name, spec, design, points, metrics)
+    labels = labels or {}
+    blocks = points_blocks(name, spec, design, points, metrics, labels=labels, changes=changes)
     if sensitivity is not None:
         ranked = morris_blocks if design.morris else sensitivity_blocks
-        blocks += ranked(sensitivity, {m.name: m.label for m in metrics})
+        blocks += ranked(sensitivity, {m.name: m.label for m in metrics}, labels)
     return render(blocks)
 
 
@@ -49,20 +59,40 @@ def points_blocks(
     points: pd.DataFrame,
     metrics: Sequence[Measure],
     shown: int = ROWS_SHOWN,
+    labels: Mapping[str, str] | None = None,
+    changes: Mapping[str, Any] | None = None,
 ) -> list[Block]:
-    """Return the points as blocks: a matrix per outcome for a two-parameter grid, else a list.
+    """Return the heading, then the points: a matrix per outcome of a 2-parameter grid, or a list.
 
-    A Saltelli design's points matter through their indices: only a taste of them is shown.
+    The heading names the scenario and what the sweep changed of it, the design, and the
+    swept parameters by label with their values and paths. A Saltelli design's points
+    matter through their indices: only a taste of them is shown.
     """
-    head = f"{name}: {spec.describe()}"
+    labels = labels or {}
+    names = [labels.get(p, p) for p in spec.paths]
+    head = heading(name, spec, labels, changes or {})
     if points.empty:
         return [head + "\nno point finished"]
     if not design.sampled and len(spec.paths) == 2:
-        return [head, *(matrix(points, spec.paths, m) for m in metrics)]
-    return [
-        head,
-        long_table(points, spec.paths, metrics, shown // 4 if design.has_indices else shown),
-    ]
+        return [head, *(matrix(points, spec.paths, m, names) for m in metrics)]
+    rows = shown // 4 if design.has_indices else shown
+    return [head, long_table(points, spec.paths, metrics, rows, names)]
+
+
+def heading(name: str, spec: Any, labels: Mapping[str, str], changes: Mapping[str, Any]) -> str:
+    """Return a sweep's heading: scenario (and its changes), design, and its parameters."""
+    swept = parameters_table({p.path: p.describe() for p in spec.parameters}, labels, "values")
+    return f"{labelled(name, changes)}\n{spec.outline()}\n\n{swept.text()}"
+
+
+def parameters_table(values: Mapping[str, str], labels: Mapping[str, str], what: str) -> Table:
+    """Return the parameters by label with their ``what`` (values, prior), and their paths.
+
+    The note under it gives each label's path, once, for ``--set`` and ``--param``.
+    """
+    rows = [[labels.get(path, path), text] for path, text in values.items()]
+    note = legend_text({path: labels.get(path, path) for path in values})
+    return Table(["Parameter", what], rows, note=note)
 
 
 def cell(row: Mapping[str, Any], metric: Measure) -> str:
@@ -74,25 +104,38 @@ def cell(row: Mapping[str, Any], metric: Measure) -> str:
     return num(value, 2)
 
 
-def matrix(points: pd.DataFrame, paths: Sequence[str], metric: Measure) -> Table:
-    """Return one outcome over a two-parameter grid: rows the first, columns the second."""
+def matrix(
+    points: pd.DataFrame, paths: Sequence[str], metric: Measure, names: Sequence[str] = ()
+) -> Table:
+    """Return one outcome over a two-parameter grid: rows the first, columns the second.
+
+    ``names`` are the parameters' labels (default: their paths).
+    """
     rows_key, cols_key = paths
+    rows_name, cols_name = names or paths
     cols = list(dict.fromkeys(points[cols_key].tolist()))
     cells = {(r[rows_key], r[cols_key]): cell(r, metric) for r in points.to_dict("records")}
     body = []
     for r in dict.fromkeys(points[rows_key].tolist()):
         body.append([show(r), *(cells.get((r, c), "-") for c in cols)])
     kind = "95% Wilson interval, in %" if metric.share else "mean over the runs"
-    title = f"{metric.label} ({kind}): rows {rows_key}, columns {cols_key}"
-    headers = [rows_key.rsplit(".", 1)[-1], *(show(c) for c in cols)]
+    title = f"{metric.label} ({kind}): rows {rows_name}, columns {cols_name}"
+    headers = [rows_name, *(show(c) for c in cols)]
     return Table(headers, body, right=range(len(headers)), title=title)
 
 
 def long_table(
-    points: pd.DataFrame, paths: Sequence[str], metrics: Sequence[Measure], shown: int
+    points: pd.DataFrame,
+    paths: Sequence[str],
+    metrics: Sequence[Measure],
+    shown: int,
+    names: Sequence[str] = (),
 ) -> Table:
-    """Return the first ``shown`` points: their values and outcomes of interest."""
-    headers = ["point", *paths, *(m.label for m in metrics)]
+    """Return the first ``shown`` points: their values and outcomes of interest.
+
+    ``names`` head the parameters' columns (their labels; default: their paths).
+    """
+    headers = ["point", *(names or paths), *(m.label for m in metrics)]
     body = []
     for row in points.head(shown).to_dict("records"):
         body.append(
@@ -110,14 +153,27 @@ def show(value: Any) -> str:
     return str(value)
 
 
-def render_sensitivity(table: pd.DataFrame, labels: Mapping[str, str] | None = None) -> str:
-    """Return the ranked Sobol indices as plain-text tables, one per outcome."""
-    blocks = sensitivity_blocks(table, labels or {})
+def render_sensitivity(
+    table: pd.DataFrame,
+    labels: Mapping[str, str] | None = None,
+    parameters: Mapping[str, str] | None = None,
+) -> str:
+    """Return the ranked Sobol indices as plain-text tables, one per outcome.
+
+    ``labels`` name the outcomes, ``parameters`` the parameters (by path; default: paths).
+    """
+    blocks = sensitivity_blocks(table, labels or {}, parameters)
     return render(blocks) if blocks else ""
 
 
-def sensitivity_blocks(table: pd.DataFrame, labels: Mapping[str, str]) -> list[Block]:
-    """Return the ranked Sobol indices of each outcome, one table (or a line) each."""
+def sensitivity_blocks(
+    table: pd.DataFrame, labels: Mapping[str, str], parameters: Mapping[str, str] | None = None
+) -> list[Block]:
+    """Return the ranked Sobol indices of each outcome, one table (or a line) each.
+
+    ``labels`` name the outcomes, ``parameters`` the parameters (by path; default: paths).
+    """
+    named = parameters or {}
     blocks: list[Block] = []
     for outcome, rows in table.groupby("outcome", sort=False):
         title = f"Sobol indices of {labels.get(str(outcome), outcome)}"
@@ -126,8 +182,8 @@ def sensitivity_blocks(table: pd.DataFrame, labels: Mapping[str, str]) -> list[B
             blocks.append(f"{title}\n  {none}")
             continue
         body = [
-            [str(r.rank), r.parameter, f"{r.ST:.3f}", ci(r.ST_lo, r.ST_hi), f"{r.S1:.3f}",
-             ci(r.S1_lo, r.S1_hi)]
+            [str(r.rank), named.get(r.parameter, r.parameter), f"{r.ST:.3f}",
+             ci(r.ST_lo, r.ST_hi), f"{r.S1:.3f}", ci(r.S1_lo, r.S1_hi)]
             for r in rows.itertuples(index=False)
         ]  # fmt: skip
         headers = ["rank", "parameter", "total ST", "95% CI", "first S1", "95% CI"]
@@ -136,8 +192,14 @@ def sensitivity_blocks(table: pd.DataFrame, labels: Mapping[str, str]) -> list[B
     return blocks
 
 
-def morris_blocks(table: pd.DataFrame, labels: Mapping[str, str]) -> list[Block]:
-    """Return the ranked Morris screening of each outcome, one table (or a line) each."""
+def morris_blocks(
+    table: pd.DataFrame, labels: Mapping[str, str], parameters: Mapping[str, str] | None = None
+) -> list[Block]:
+    """Return the ranked Morris screening of each outcome, one table (or a line) each.
+
+    ``labels`` name the outcomes, ``parameters`` the parameters (by path; default: paths).
+    """
+    named = parameters or {}
     blocks: list[Block] = []
     for outcome, rows in table.groupby("outcome", sort=False):
         title = f"Morris screening of {labels.get(str(outcome), outcome)}"
@@ -147,8 +209,8 @@ def morris_blocks(table: pd.DataFrame, labels: Mapping[str, str]) -> list[Block]
             )
             continue
         body = [
-            [str(r.rank), r.parameter, f"{r.mu_star:.3f}", ci(r.mu_star_lo, r.mu_star_hi),
-             f"{r.sigma:.3f}", ci(r.sigma_lo, r.sigma_hi)]
+            [str(r.rank), named.get(r.parameter, r.parameter), f"{r.mu_star:.3f}",
+             ci(r.mu_star_lo, r.mu_star_hi), f"{r.sigma:.3f}", ci(r.sigma_lo, r.sigma_hi)]
             for r in rows.itertuples(index=False)
         ]  # fmt: skip
         headers = ["rank", "parameter", "mu*", "95% CI", "sigma", "95% CI"]
