@@ -36,11 +36,21 @@ COMMANDS = {
         "--set",
         "actors.JPN.attributes.resolve=0.8",
     ],  # fmt: skip
+    "sweep of ten parameters": [
+        "sweep",
+        str(REPO / "scenarios" / "sweeps" / "taiwan-morris-screen.yaml"),
+        "--points",
+        "2",
+        "--runs",
+        "2",
+        "--workers",
+        "1",
+    ],  # fmt: skip
     "trace": ["trace", NAMED, "--seed", "21", "--run", "17"],
     "list": ["list"],
     "validate": ["validate", str(REPO / "scenarios" / f"{NAMED}.yaml")],
 }
-WRITES = {"run", "run with scores", "compare", "sweep"}
+WRITES = {"run", "run with scores", "compare", "sweep", "sweep of ten parameters"}
 
 
 def too_wide(text: str) -> list[str]:

@@ -96,7 +96,14 @@ def wrapped(text: str, width: int = WIDTH, hang: int = 2) -> str:
             continue
         indent = line[: len(line) - len(line.lstrip())] + " " * hang
         out.extend(
-            textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False) or [line]
+            textwrap.wrap(
+                line,
+                width,
+                subsequent_indent=indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            or [line]
         )
     return "\n".join(out)
 
@@ -207,7 +214,7 @@ def _cell_lines(cell: str, width: int) -> list[str]:
     """Return a cell as the lines it takes at ``width`` (one line when it fits)."""
     if len(cell) <= width:
         return [cell]
-    return textwrap.wrap(cell, width, break_long_words=False) or [cell]
+    return textwrap.wrap(cell, width, break_long_words=False, break_on_hyphens=False) or [cell]
 
 
 def _pad(text: str, width: int, right: bool) -> str:
