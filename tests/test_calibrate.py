@@ -288,6 +288,7 @@ def oracle(tmp_path_factory):
     return calibrate(str(ORACLE), out=str(out), name="oracle")
 
 
+@pytest.mark.slow
 def test_the_conjugate_oracle_matches_the_gamma_posterior(oracle) -> None:
     # Gamma(4, 0.5) prior, 11 events in one year: Gamma(15, 1.5) posterior. At epsilon 0 on
     # the (sufficient) count, ABC is exact; the tolerance is 4 standard errors of the
@@ -305,6 +306,7 @@ def test_the_conjugate_oracle_matches_the_gamma_posterior(oracle) -> None:
     assert post["lo"] < exact.ppf(0.05) + 1.5 and post["hi"] > exact.ppf(0.95) - 1.5
 
 
+@pytest.mark.slow
 def test_a_calibration_folder_holds_what_it_says(oracle) -> None:
     folder = oracle.path
     names = {p.name for p in folder.iterdir()}
@@ -342,6 +344,7 @@ def small():
     return small_oracle()
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_posterior_and_another_seed_another(small) -> None:
     a, b = small, small_oracle()
     pd.testing.assert_frame_equal(a.particles, b.particles)
@@ -352,6 +355,7 @@ def test_the_same_seed_gives_the_same_posterior_and_another_seed_another(small) 
     assert not c.particles.equals(a.particles)
 
 
+@pytest.mark.slow
 def test_two_workers_give_the_posterior_of_one(small) -> None:
     one, two = small, small_oracle(workers=2)
     pd.testing.assert_frame_equal(one.particles, two.particles)
@@ -396,6 +400,7 @@ def synthetic_record(truth, seed, path):
     return spec.start + dt.timedelta(days=spec.days)
 
 
+@pytest.mark.slow
 def test_recovery_known_values_fall_in_the_credible_intervals(tmp_path) -> None:
     # Truths drawn from the prior, so each 90% interval covers its truth with probability
     # 0.9 (at least, for an ABC posterior); over REPETITIONS x 2 intervals the count covered

@@ -110,6 +110,7 @@ def chinese_signalling_at_taiwan(results) -> np.ndarray:  # noqa: ANN001
 LAI_RUNS = 800
 
 
+@pytest.mark.slow
 def test_a_lai_transit_draws_military_signalling_and_hostility_to_washington() -> None:
     """A transit angers Beijing: drills at Taiwan, and more hostile moves against the host."""
     base_results = ensemble("taiwan-flashpoint-2025", runs=LAI_RUNS)

@@ -182,6 +182,7 @@ def wait_for_workers_and_a_chunk(
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("signum", "workers"), [(signal.SIGTERM, 2), (signal.SIGHUP, 1)], ids=["SIGTERM", "SIGHUP"]
 )
@@ -207,6 +208,7 @@ def test_a_stop_signal_saves_like_ctrl_c_and_no_worker_outlives_the_run(
     same_files(folder, slow_reference)
 
 
+@pytest.mark.slow
 def test_a_killed_parent_or_resume_leaves_no_worker_and_loses_no_saved_chunk(
     slow_reference: Path, tmp_path: Path
 ) -> None:
@@ -552,6 +554,7 @@ def test_an_empty_or_unreachable_cluster_leaves_no_folder(duel: Any, tmp_path: P
 # --- limits that hold before work starts ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_huge_number_of_runs_is_refused_or_runs_in_constant_memory(tmp_path: Path) -> None:
     assert main(duel_cli("--runs", str(10**12), "--out", str(tmp_path))) == 2
     assert not (tmp_path / "duel").exists()

@@ -101,7 +101,18 @@ def test_draws_are_numpys_draw_for_draw(root: int) -> None:
 # --- whole runs -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", FINGERPRINT.SCENARIOS, ids=FINGERPRINT.key)
+#: Scenarios whose 40 fingerprinted runs take most of a minute (many actors, long horizons).
+SLOW_FINGERPRINTS = {"oracles/richardson"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.slow) if FINGERPRINT.key(n) in SLOW_FINGERPRINTS else n
+        for n in FINGERPRINT.SCENARIOS
+    ],
+    ids=FINGERPRINT.key,
+)
 def test_runs_are_those_of_the_python_engine(name: str) -> None:
     stored = json.loads(FINGERPRINT.PATH.read_text(encoding="utf-8"))
     assert (stored["runs"], stored["seed"]) == (FINGERPRINT.RUNS, FINGERPRINT.SEED)

@@ -73,6 +73,7 @@ def test_notebook_is_committed_without_outputs(name: str) -> None:
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
 
 
+@pytest.mark.slow  # each notebook runs in a kernel of its own: tens of seconds
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_notebook_runs_top_to_bottom(name: str, tmp_path: Path) -> None:
     book = nbformat.read(NOTEBOOKS / name, as_version=4)

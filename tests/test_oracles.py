@@ -128,6 +128,7 @@ def test_always_escalate_against_tit_for_tat_scores_204_and_199() -> None:
     assert ipd_scores(record.moves) == (199, 204)  # A plays tit for tat, B always escalates
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("b_policy", ["tit_for_tat", "always_escalate"])
 def test_noisy_matches_agree_with_the_axelrod_library(b_policy: str) -> None:
     axl = pytest.importorskip("axelrod")

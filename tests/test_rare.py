@@ -44,6 +44,7 @@ def ruin():
     )
 
 
+@pytest.mark.slow
 def test_splitting_finds_the_gamblers_ruin_probability(ruin) -> None:
     truth = ruin_top(0.1, 8, 3)
     assert 1e-5 < truth < 2e-5
@@ -52,11 +53,13 @@ def test_splitting_finds_the_gamblers_ruin_probability(ruin) -> None:
     assert ruin.runs == 6 * 5 * 200
 
 
+@pytest.mark.slow
 def test_the_oracle_rejects_a_nearby_wrong_answer(ruin) -> None:
     wrong = ruin_top(0.12, 8, 3)  # another step probability: 2.8 times as likely
     assert abs(ruin.probability - wrong) > Z * ruin.standard_error
 
 
+@pytest.mark.slow
 def test_splitting_agrees_with_plain_monte_carlo() -> None:
     name, n = "taiwan-flashpoint-2025", 2000
     spec = compile_scenario(load(name))

@@ -149,6 +149,7 @@ def test_resume_refuses_what_it_cannot_finish(
     assert "still running" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_sigint_to_sim_run_then_sim_run_resume(duel_path: Path, tmp_path: Path) -> None:
     args = [str(duel_path), *(a for s in LOGIT for a in ("--set", s)), "--seed", "6"]
     cmd = [sys.executable, "-m", "sim.cli", "run", *args, "--runs", "300", "--workers", "1"]

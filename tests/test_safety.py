@@ -520,6 +520,7 @@ def _named(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_named_results_folder_is_never_overwritten_without_force(tmp_path: Path) -> None:
     folder = tmp_path / "results" / NAME / "base"
     first = _named(tmp_path)
