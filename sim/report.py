@@ -390,12 +390,13 @@ def comparison_report(cmp: Any, images: Sequence[tuple[str, str, str]]) -> str:
     """Return the HTML report of a paired comparison given its figures."""
     s = cmp.summary
     base, variant = s["base"], s["variant"]
-    change = "; ".join(variant.get("overrides") or [])
+    change = {arm: summary_text.variation(s, arm) for arm in ("base", "variant")}
+    said = {arm: f" with <code>{esc(c)}</code>" if c else "" for arm, c in change.items()}
     heading = (
         f"<h1>{esc(variant.get('title') or variant['scenario'])}</h1>"
-        f'<p class="meta">variant <code>{esc(variant["scenario"])}</code>'
-        f"{f' ({esc(change)})' if change else ''} against base <code>{esc(base['scenario'])}"
-        f"</code> ({esc(base.get('title', ''))}) &middot; {s['runs']:,} paired runs &middot; "
+        f'<p class="meta">variant <code>{esc(variant["scenario"])}</code>{said["variant"]} '
+        f"against base <code>{esc(base['scenario'])}</code>{said['base']} "
+        f"({esc(base.get('title', ''))}) &middot; {s['runs']:,} paired runs &middot; "
         f"seed {s['seed']} &middot; {esc(s.get('method', ''))}</p>"
     )
     if cmp.status != "complete":

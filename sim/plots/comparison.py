@@ -22,6 +22,7 @@ from matplotlib.ticker import PercentFormatter
 from sim.errors import UsageError
 from sim.plots import style
 from sim.plots.registry import figure
+from sim.present.summary import labelled
 from sim.results import store
 from sim.results.files import SUMMARY
 
@@ -83,22 +84,21 @@ def _from_folder(folder: Path) -> ComparisonData:
 
 
 def subtitle(cmp: ComparisonData) -> list[str]:
-    """Return the subtitle lines: the variant, the base, then runs and seed."""
+    """Return the subtitle lines: the variant, the base (each with what it changed), runs, seed."""
     s = cmp.summary
-    base, variant = s["base"], s["variant"]
-    change = variant.get("overrides")
-    name = f"{variant['scenario']}: {'; '.join(change)}" if change else variant["scenario"]
     runs = f"{s['runs']:,} paired runs, seed {s['seed']}"
     failed = s.get("failures") or {}
     if any(failed.values()):
         runs += f" (failed: {failed.get('base', 0)} base, {failed.get('variant', 0)} variant)"
     if cmp.status != "complete":
         runs += f" -- {cmp.status.upper()}"
-    return [
-        f"{variant.get('title') or variant['scenario']} [{name}]",
-        f"against {base.get('title') or base['scenario']} [{base['scenario']}]",
-        runs,
-    ]
+    return [_arm_label(s, "variant"), f"against {_arm_label(s, 'base')}", runs]
+
+
+def _arm_label(s: dict[str, Any], arm: str) -> str:
+    """Return an arm as run figures name a run: title [scenario] with what it changed."""
+    side = s[arm]
+    return labelled(f"{side.get('title') or side['scenario']} [{side['scenario']}]", s, arm)
 
 
 @figure("comparison")
