@@ -91,10 +91,12 @@ def build_report(folder: str | os.PathLike[str]) -> str:
         raise UsageError(f"{folder}: no report for {kind} results (reports: {', '.join(builders)})")
     loaded = load_results(kind, folder)
     fns = figures(kind)
+    skipped: list[tuple[str, str, str]] = []  # (name, why, no image): figures_section says so
     images = [
-        (name, fns[name].__doc__ or name, png_data_uri(fig)) for name, fig in drawn(fns, loaded)
+        (name, fns[name].__doc__ or name, png_data_uri(fig))
+        for name, fig in drawn(fns, loaded, lambda name, why: skipped.append((name, why, "")))
     ]
-    return builders[kind](loaded, images)
+    return builders[kind](loaded, images + skipped)
 
 
 def png_data_uri(fig: Any, dpi: int = DPI) -> str:
@@ -188,9 +190,12 @@ def _median_days(w: Mapping[str, Any]) -> str:
 
 
 def figures_section(images: Sequence[tuple[str, str, str]]) -> str:
-    """Return the figures as embedded images with captions."""
+    """Return the figures as embedded images with captions; a figure with no image, why not."""
     parts = []
     for name, doc, uri in images:
+        if not uri:  # not drawn: doc says why
+            parts.append(f'<p class="meta">Not drawn: <code>{esc(name)}</code>: {esc(doc)}.</p>')
+            continue
         caption = doc.strip().splitlines()[0]
         parts.append(
             f'<figure id="fig-{esc(name)}"><img src="{uri}" alt="{esc(caption)}">'
@@ -390,12 +395,13 @@ def comparison_report(cmp: Any, images: Sequence[tuple[str, str, str]]) -> str:
     """Return the HTML report of a paired comparison given its figures."""
     s = cmp.summary
     base, variant = s["base"], s["variant"]
-    change = "; ".join(variant.get("overrides") or [])
+    change = {arm: summary_text.variation(s, arm) for arm in ("base", "variant")}
+    said = {arm: f" with <code>{esc(c)}</code>" if c else "" for arm, c in change.items()}
     heading = (
         f"<h1>{esc(variant.get('title') or variant['scenario'])}</h1>"
-        f'<p class="meta">variant <code>{esc(variant["scenario"])}</code>'
-        f"{f' ({esc(change)})' if change else ''} against base <code>{esc(base['scenario'])}"
-        f"</code> ({esc(base.get('title', ''))}) &middot; {s['runs']:,} paired runs &middot; "
+        f'<p class="meta">variant <code>{esc(variant["scenario"])}</code>{said["variant"]} '
+        f"against base <code>{esc(base['scenario'])}</code>{said['base']} "
+        f"({esc(base.get('title', ''))}) &middot; {s['runs']:,} paired runs &middot; "
         f"seed {s['seed']} &middot; {esc(s.get('method', ''))}</p>"
     )
     if cmp.status != "complete":

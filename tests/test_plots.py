@@ -169,11 +169,17 @@ def test_fan_chart_by_dyad_has_each_dyads_quantiles(
 ) -> None:
     fig = plots.rung_fan_by_dyad(ens)
     dyads = manifest["files"]["trajectories"]["dyads"]
-    axes = [ax for ax in fig.axes if ax.get_visible()]
-    assert len(axes) == len(dyads)
     names = summary["actors"]
-    for i, (ax, (a, b)) in enumerate(zip(axes, dyads, strict=True)):
-        assert ax.get_title("left") == f"{names[a]} \N{EN DASH} {names[b]}"
+    label = {i: f"{names[a]} \N{EN DASH} {names[b]}" for i, (a, b) in enumerate(dyads)}
+    # A dyad that never left the bottom rung in any run has no panel; the note names it.
+    moved = [i for i in range(len(dyads)) if trajectories[:, i, :].any()]
+    still = [label[i] for i in range(len(dyads)) if i not in moved]
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title("left") for ax in axes] == [label[i] for i in moved]
+    text = " ".join(" ".join(t.get_text() for t in fig.texts).split())  # unwrapped
+    bottom = f"{summary['rungs'][0]} on every day of every run"
+    assert (f"Not drawn: {', '.join(still)} (at 0 {bottom})." in text) == bool(still)
+    for i, ax in zip(moved, axes, strict=True):
         rungs = trajectories[:, i, :]
         median = by_gid(ax, "median").get_ydata()[:-1]
         np.testing.assert_array_equal(median, inverted_cdf(rungs, 0.5))
@@ -418,15 +424,22 @@ def dots_by_row(ax: Any) -> dict[str, tuple[float, bool]]:
 def test_paired_differences_are_the_comparison_summary(comparison: Path) -> None:
     s = json.loads((comparison / "summary.json").read_text())
     fig = plots.paired_differences(comparison)
-    outcomes_ax, peak_ax, costs_ax, scores_ax = [ax for ax in fig.axes if ax.get_yticklabels()]
     assert set(s["scores"]) == {"goldstein", "rivera"}
-    panels = (
-        (outcomes_ax, {o["label"]: o for o in s["outcomes"].values()}),
-        (peak_ax, {"mean peak rung": s["peak_rung"]}),
-        (costs_ax, {c["name"]: c for c in s["costs"].values()}),
-        (scores_ax, {c["name"]: c for c in s["scores"].values()}),
-    )
-    for ax, rows in panels:
+    every = {
+        "outcome probability": {o["label"]: o for o in s["outcomes"].values()},
+        "peak rung": {"mean peak rung": s["peak_rung"]},
+        "mean cost": {c["name"]: c for c in s["costs"].values()},
+        "escalation score per run": {c["name"]: c for c in s["scores"].values()},
+    }
+    # A panel whose every difference is zero in every run (no variance) is left out.
+    same = [t for t, rows in every.items() if all(not r["difference"] and not r["se"]
+                                                  for r in rows.values())]  # fmt: skip
+    axes = [ax for ax in fig.axes if ax.get_yticklabels()]
+    assert [ax.get_title("left") for ax in axes] == [t for t in every if t not in same]
+    note = f"Not drawn: {', '.join(same)} (no difference in any run)."
+    assert (note in " ".join(" ".join(t.get_text() for t in fig.texts).split())) == bool(same)
+    for ax in axes:
+        rows = every[ax.get_title("left")]
         dots = dots_by_row(ax)
         assert set(dots) == set(rows)
         ranges = whiskers(ax) if len(ax.containers) > 1 else None

@@ -87,15 +87,19 @@ def test_ladder_columns_are_on_the_rung_axis(folder: Path, summary: dict[str, An
         assert means(ax)[i][1] == pytest.approx(stats[column]["mean"])
 
 
-def test_components_that_never_scored_are_left_out_and_counted(folder: Path) -> None:
+def test_components_that_never_scored_are_left_out_and_named(
+    folder: Path, summary: dict[str, Any]
+) -> None:
     runs = pd.read_parquet(folder / "runs.parquet")
     dyads = [c for c in runs.columns if c.startswith("goldstein_") and c != "goldstein_total"]
     silent = [c for c in dyads if (runs[c] == 0).all()]
     fig = plots.scores(folder, "goldstein")
     assert len(fig.axes[0].get_yticklabels()) == 1 + len(dyads) - len(silent)
-    text = "\n".join(t.get_text() for t in fig.texts)
-    if silent:
-        assert f"{len(silent)} components that scored 0 in every run" in text
+    text = " ".join(" ".join(t.get_text() for t in fig.texts).split())  # unwrapped
+    names = summary["actors"]
+    pairs = [c.removeprefix("goldstein_").split("->") for c in silent]
+    named = ", ".join(f"{names[a]} \N{RIGHTWARDS ARROW} {names[b]}" for a, b in pairs)
+    assert (f"Not drawn: {named} (scored 0 in every run)." in text) == bool(silent)
     assert f"{RUNS} runs, seed {SEED}" in text and SCENARIO in text
 
 

@@ -272,12 +272,20 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _write_figures(folder: Any, fmt: str, quiet: bool, out: str | None = None) -> None:
-    """Draw a results folder's figures; list them on stderr unless ``quiet``."""
+    """Draw a results folder's figures; list them, and those not drawn and why, unless ``quiet``.
+
+    A figure with nothing to show (no run reached a rung) is skipped, not an error.
+    """
     from sim.plots.registry import write_figures
 
-    for path in write_figures(folder, fmt, out):
-        if not quiet:
-            print(f"figure: {path}", file=sys.stderr)
+    skipped: list[tuple[str, str]] = []
+    written = write_figures(folder, fmt, out, on_skip=lambda name, why: skipped.append((name, why)))
+    if quiet:
+        return
+    for path in written:
+        print(f"figure: {path}", file=sys.stderr)
+    for name, why in skipped:
+        print(f"figure skipped: {name} of {folder}: {why}", file=sys.stderr)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

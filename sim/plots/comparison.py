@@ -3,14 +3,16 @@
 A comparison (:mod:`sim.experiments.compare`) runs a base and a variant scenario on common
 random numbers; its ``summary.json`` holds, per outcome, for the mean peak rung and per
 actor's cost, the two arms' means and their paired difference with its standard error and
-95% interval. This module draws those differences; the arms themselves are ordinary
-results folders (``base/`` and ``variant/``) with the ensemble figures.
+95% interval. This module draws those differences (a panel whose differences are zero in
+every run is left out, and the note names it); the arms themselves are ordinary results
+folders (``base/`` and ``variant/``) with the ensemble figures.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +24,7 @@ from matplotlib.ticker import PercentFormatter
 from sim.errors import UsageError
 from sim.plots import style
 from sim.plots.registry import figure
+from sim.present.summary import labelled
 from sim.results import store
 from sim.results.files import SUMMARY
 
@@ -83,22 +86,67 @@ def _from_folder(folder: Path) -> ComparisonData:
 
 
 def subtitle(cmp: ComparisonData) -> list[str]:
-    """Return the subtitle lines: the variant, the base, then runs and seed."""
+    """Return the subtitle lines: the variant, the base (each with what it changed), runs, seed."""
     s = cmp.summary
-    base, variant = s["base"], s["variant"]
-    change = variant.get("overrides")
-    name = f"{variant['scenario']}: {'; '.join(change)}" if change else variant["scenario"]
     runs = f"{s['runs']:,} paired runs, seed {s['seed']}"
     failed = s.get("failures") or {}
     if any(failed.values()):
         runs += f" (failed: {failed.get('base', 0)} base, {failed.get('variant', 0)} variant)"
     if cmp.status != "complete":
         runs += f" -- {cmp.status.upper()}"
-    return [
-        f"{variant.get('title') or variant['scenario']} [{name}]",
-        f"against {base.get('title') or base['scenario']} [{base['scenario']}]",
-        runs,
-    ]
+    return [_arm_label(s, "variant"), f"against {_arm_label(s, 'base')}", runs]
+
+
+def _arm_label(s: dict[str, Any], arm: str) -> str:
+    """Return an arm as run figures name a run: title [scenario] with what it changed."""
+    side = s[arm]
+    return labelled(f"{side.get('title') or side['scenario']} [{side['scenario']}]", s, arm)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of paired differences: its rows, how to label and format them."""
+
+    title: str
+    labels: list[str]
+    rows: list[dict[str, Any]]
+    fmt: Callable[[Any], str]
+    xlabel: str
+    percent: bool = False
+
+
+def _panels(s: dict[str, Any]) -> list[Panel]:
+    """Return the panels of a comparison's summary: outcomes, peak rung, costs, scores."""
+    outcomes = list(s["outcomes"].values())
+    costs = list(s["costs"].values())
+    scores = list((s.get("scores") or {}).values())  # Absent from older comparisons.
+    unit = str(s.get("cost_unit") or "cost units").split(" (", 1)[0]
+    out = [
+        Panel("outcome probability", [o["label"] for o in outcomes], outcomes, _pct,
+              "difference in probability (percentage points)", percent=True),
+        Panel("peak rung", ["mean peak rung"], [s["peak_rung"]], _num(2),
+              "difference in mean peak rung (rungs)"),
+        Panel("mean cost", [c.get("name", "") for c in costs], costs, _num(1),
+              f"difference in mean cost ({unit})"),
+    ]  # fmt: skip
+    if scores:
+        out.append(
+            Panel("escalation score per run", [r.get("name", "") for r in scores], scores,
+                  _num(1), "difference in mean score (summed over a run's moves)")
+        )  # fmt: skip
+    return out
+
+
+def _no_difference(panel: Panel) -> str | None:
+    """Return why a panel would show nothing (the arms agreed in every run), or None.
+
+    A paired difference of zero with no variance: every run of the variant gave what the
+    same run of the base gave.
+    """
+    for r in panel.rows:
+        if _float(r["difference"]) != 0 or _float(r.get("se")) != 0:
+            return None
+    return "no difference in any run"
 
 
 @figure("comparison")
@@ -106,37 +154,28 @@ def paired_differences(results: Any) -> Figure:
     """Paired differences, variant minus base, of outcomes, peak rung, costs and scores."""
     cmp = load(results)
     s = cmp.summary
-    outcomes = list(s["outcomes"].values())
-    costs = list(s["costs"].values())
-    scores = list((s.get("scores") or {}).values())  # Absent from older comparisons.
-    unit = str(s.get("cost_unit") or "cost units")
+    shown, left_out = style.worth_drawing(_panels(s), _no_difference, lambda p: p.title)
     reduction = (s.get("variance_reduction") or {}).get("outcomes")
     notes = [
         "Dots: mean over runs of (variant run i) - (base run i), both arms on the same seeds "
         "(common random numbers); whiskers: 95% intervals of that paired mean. Filled dots: "
         "the interval excludes zero. Right: base -> variant.",
-        f"Cost unit: {unit}.",
+        f"Cost unit: {s.get('cost_unit') or 'cost units'}.",
         _reduction_note(reduction),
+        left_out,
         style.provenance(cmp),
     ]
-    rows = [len(outcomes), 1, len(costs), *([len(scores)] if scores else [])]
+    rows = [len(p.rows) for p in shown]
     with style.context():
         fig = style.new_figure(
-            9, 0.42 * sum(rows) + 2.2, "Variant against base: paired differences",
+            9, 0.42 * sum(rows) + 0.55 * len(rows), "Variant against base: paired differences",
             subtitle(cmp), notes,
         )  # fmt: skip
-        axes = fig.subplots(len(rows), 1, height_ratios=[max(r, 1) + 0.8 for r in rows])
-        _panel(axes[0], [o["label"] for o in outcomes], outcomes, "outcome probability", _pct)
-        axes[0].xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        axes[0].set_xlabel("difference in probability (percentage points)")
-        _panel(axes[1], ["mean peak rung"], [s["peak_rung"]], "peak rung", _num(2))
-        axes[1].set_xlabel("difference in mean peak rung (rungs)")
-        _panel(axes[2], [c.get("name", "") for c in costs], costs, "mean cost", _num(1))
-        axes[2].set_xlabel(f"difference in mean cost ({unit.split(' (', 1)[0]})")
-        if scores:
-            labels = [r.get("name", "") for r in scores]
-            _panel(axes[3], labels, scores, "escalation score per run", _num(1))
-            axes[3].set_xlabel("difference in mean score (summed over a run's moves)")
+        axes = np.atleast_1d(
+            fig.subplots(len(rows), 1, height_ratios=[max(r, 1) + 0.8 for r in rows])
+        )
+        for ax, panel in zip(axes, shown, strict=True):
+            _draw(ax, panel)
         axes[0].legend(
             handles=[
                 Line2D([], [], marker="o", ls="", color=style.MAIN, label="interval excludes 0"),
@@ -151,8 +190,9 @@ def paired_differences(results: Any) -> Figure:
     return fig
 
 
-def _panel(ax: Axes, labels: list[str], rows: list[dict[str, Any]], title: str, fmt: Any) -> None:
-    """Draw one block of paired differences, first row at the top, zero marked."""
+def _draw(ax: Axes, panel: Panel) -> None:
+    """Draw one panel of paired differences, first row at the top, zero marked."""
+    rows, fmt = panel.rows, panel.fmt
     y = np.arange(len(rows))[::-1]
     diff = np.array([_float(r["difference"]) for r in rows])
     lo = np.array([_float(r["ci95"][0]) for r in rows])
@@ -164,12 +204,15 @@ def _panel(ax: Axes, labels: list[str], rows: list[dict[str, Any]], title: str, 
         diff[~clear], y[~clear], facecolor="white", edgecolor=style.MAIN, zorder=3, gid="unclear"
     )
     ax.axvline(0, color=style.MUTED, lw=0.9)
-    ax.set_yticks(y, labels)
+    ax.set_yticks(y, panel.labels)
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.grid(axis="y", visible=False)
     span = float(np.nanmax(np.abs(np.concatenate([lo, hi, [1e-9]]))))
     ax.set_xlim(-1.15 * span, 1.15 * span)
-    ax.set_title(title)
+    ax.set_title(panel.title)
+    ax.set_xlabel(panel.xlabel)
+    if panel.percent:
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.annotate(
         "base \N{RIGHTWARDS ARROW} variant", (1, 1), xycoords="axes fraction", xytext=(6, 2),
         textcoords="offset points", va="bottom", fontsize=8, fontweight="bold", color=style.MUTED,

@@ -342,13 +342,18 @@ def rung_counts(trajectories: np.ndarray, n_rungs: int, dyad: int | None = None)
     return counts.reshape(n_days, n_rungs)
 
 
-def rung_quantiles(ens: Ensemble, dyad: int | None = None) -> dict[str, list[Any]]:
-    """Return the daily quantiles of the overall rung (``dyad=None``) or of one dyad's rung.
+def daily_rungs(ens: Ensemble, dyad: int | None = None) -> np.ndarray:
+    """Return the :func:`rung_counts` of the overall rung (``dyad=None``) or of one dyad's rung."""
+    return rung_counts(ens.trajectories, len(ens.rungs), dyad)
+
+
+def rung_quantiles(counts: np.ndarray) -> dict[str, list[Any]]:
+    """Return the daily quantiles of a :func:`daily_rungs` table.
 
     The keys are those of the summary's ``daily_rung_quantiles``: ``day``, ``q05`` ... ``q95``
     and ``mean``; rungs are ordinal, so each quantile is a rung.
     """
-    return daily_quantiles(rung_counts(ens.trajectories, len(ens.rungs), dyad))
+    return daily_quantiles(counts)
 
 
 # --- time to a rung ---------------------------------------------------------------------------
@@ -364,22 +369,27 @@ def time_to_rung(ens: Ensemble, rung: int) -> dict[str, Any]:
     return stats.kaplan_meier(durations, observed)
 
 
-def rungs_worth_timing(ens: Ensemble) -> dict[str, list[int]]:
-    """Sort the rungs above the bottom one by what their time-to-rung curve would show.
+def untimed(ens: Ensemble, rung: int) -> str | None:
+    """Return why a rung's time-to-rung curve would show nothing, or None if it shows something.
 
-    Returns a dict with ``shown`` (reached in some runs, but not by every run on day 0),
-    ``never`` (reached in no run) and ``at_start`` (reached by every run on day 0).
+    Its curve is flat when no run reached the rung, and when every run was at it on day 0.
     """
-    out: dict[str, list[int]] = {"shown": [], "never": [], "at_start": []}
-    for rung in range(1, len(ens.rungs)):
-        durations, observed = reach_times(SimpleNamespace(rung_names=ens.rungs), ens.runs, rung)
-        if not observed.any():
-            out["never"].append(rung)
-        elif observed.all() and not durations.any():
-            out["at_start"].append(rung)
-        else:
-            out["shown"].append(rung)
-    return out
+    durations, observed = reach_times(SimpleNamespace(rung_names=ens.rungs), ens.runs, rung)
+    if not observed.any():
+        return "reached in no run"
+    if observed.all() and not durations.any():
+        return "reached on the first day in every run"
+    return None
+
+
+def at_bottom(ens: Ensemble, counts: np.ndarray) -> str | None:
+    """Return why a fan chart of a :func:`rung_counts` table would show nothing, or None.
+
+    Its bands and median lie flat on the bottom rung when no run ever left it.
+    """
+    if counts[:, 1:].any():
+        return None
+    return f"at {ens.rung_label(0)} on every day of every run"
 
 
 # --- levers and costs -------------------------------------------------------------------------
@@ -427,3 +437,8 @@ def lever_label(levers: Sequence[Lever], lever: str) -> str:
 def costs(ens: Ensemble, actor: str) -> np.ndarray:
     """Return one actor's cost in every run (in :attr:`Ensemble.cost_unit`)."""
     return ens.runs[columns.cost(actor)].to_numpy(dtype=float)
+
+
+def costless(ens: Ensemble, actor: str) -> str | None:
+    """Return why an actor's cost histogram would show nothing (no cost in any run), or None."""
+    return None if costs(ens, actor).any() else "no cost in any run"

@@ -2,7 +2,10 @@
 
 Each function takes a Results object (what ``sim.run`` returns), a results folder path or
 an :class:`~sim.plots.data.Ensemble`, and returns a :class:`matplotlib.figure.Figure`.
-Registered in the order ``sim plot`` writes them.
+Registered in the order ``sim plot`` writes them. A panel or curve with nothing to show (a
+dyad that never left the bottom rung, a rung no run reached, an actor who paid nothing) is
+left out and named in the note; a figure with none left raises
+:class:`~sim.plots.registry.NotApplicable` (see :func:`sim.plots.style.worth_drawing`).
 """
 
 from __future__ import annotations
@@ -147,6 +150,9 @@ def _describe_rows(ax: Axes, descriptions: list[str]) -> None:
 def rung_fan(results: Any) -> Figure:
     """Fan chart of the overall escalation rung over calendar dates: median, 50% and 90% bands."""
     ens = load(results)
+    (counts,), _ = style.worth_drawing(
+        [data.daily_rungs(ens)], lambda c: data.at_bottom(ens, c), lambda _: "the overall rung"
+    )
     notes = [
         "Overall rung: the highest rung across all dyads at the end of each day. Bands hold the "
         "middle 50% and 90% of runs (ordinal quantiles: each edge is a rung).",
@@ -155,7 +161,7 @@ def rung_fan(results: Any) -> Figure:
     with style.context():
         fig = style.new_figure(9, 4.2, "Escalation over time", style.subtitle(ens), notes)
         ax = fig.subplots()
-        _fan(ax, ens, data.rung_quantiles(ens))
+        _fan(ax, ens, data.rung_quantiles(counts))
         style.rung_axis(ax, ens)
         style.date_axis(ax, ens.start, ens.end)
         style.mark_events(ax, ens)
@@ -168,12 +174,15 @@ def rung_fan(results: Any) -> Figure:
 def rung_fan_by_dyad(results: Any) -> Figure:
     """Small multiples of the fan chart, one panel per dyad, on a shared ladder and calendar."""
     ens = load(results)
-    n = len(ens.dyads)
-    cols = 2 if n > 1 else 1
-    rows = -(-n // cols)
+    counts = {dyad: data.daily_rungs(ens, dyad=i) for i, dyad in enumerate(ens.dyads)}
+    dyads, left_out = style.worth_drawing(
+        ens.dyads, lambda d: data.at_bottom(ens, counts[d]), ens.dyad_label
+    )
+    rows, cols = style.grid(len(dyads))
     notes = [
         "Each panel: one dyad's rung at the end of each day; median, and bands holding the "
         "middle 50% and 90% of runs. Dotted lines: scheduled events.",
+        left_out,
         style.provenance(ens),
     ]
     with style.context():
@@ -181,13 +190,13 @@ def rung_fan_by_dyad(results: Any) -> Figure:
             10, 2.3 * rows, "Escalation over time, by dyad", style.subtitle(ens), notes
         )
         axes = np.atleast_1d(fig.subplots(rows, cols, sharex=True, sharey=True)).ravel()
-        for i, (ax, dyad) in enumerate(zip(axes, ens.dyads, strict=False)):
-            _fan(ax, ens, data.rung_quantiles(ens, dyad=i))
+        for ax, dyad in zip(axes, dyads, strict=False):
+            _fan(ax, ens, data.rung_quantiles(counts[dyad]))
             ax.set_title(ens.dyad_label(dyad))
             style.rung_axis(ax, ens)  # Shared: only the outer panels show the labels.
             style.date_axis(ax, ens.start, ens.end)
             style.mark_events(ax, ens, label=False)
-        for ax in axes[n:]:
+        for ax in axes[len(dyads) :]:
             ax.set_visible(False)
         axes[0].legend(loc="upper left", ncols=3, fontsize=7.5)
     return fig
@@ -221,18 +230,20 @@ def _fan(ax: Axes, ens: Ensemble, q: dict[str, list[Any]]) -> None:
 def time_to_rung(results: Any) -> Figure:
     """Kaplan-Meier curves of the share of runs not yet at rung k, with 95% bands, per rung."""
     ens = load(results)
-    groups = data.rungs_worth_timing(ens)
+    rungs, left_out = style.worth_drawing(
+        range(1, len(ens.rungs)), lambda k: data.untimed(ens, k), ens.rung_label
+    )
     notes = [
         "Kaplan-Meier estimate of the share of runs whose overall rung has not yet reached "
         "rung k or above by each date; shaded: pointwise 95% intervals (log-log). Runs that "
         "end before reaching the rung are censored at their end.",
-        *_rung_groups_note(ens, groups),
+        left_out,
         style.provenance(ens),
     ]
     with style.context():
         fig = style.new_figure(9, 4.2, "Time to each escalation rung", style.subtitle(ens), notes)
         ax = fig.subplots()
-        for colour, rung in zip(style.CYCLE, groups["shown"], strict=False):
+        for colour, rung in zip(style.CYCLE, rungs, strict=False):
             _km_curve(ax, ens, rung, colour)
         style.date_axis(ax, ens.start, ens.end)
         style.mark_events(ax, ens)
@@ -256,18 +267,6 @@ def _km_curve(ax: Axes, ens: Ensemble, rung: int, colour: str) -> None:
     ax.step(x, surv, where="post", color=colour, lw=1.7, label=label, gid=f"km{rung}")
 
 
-def _rung_groups_note(ens: Ensemble, groups: dict[str, list[int]]) -> list[str]:
-    """Return footnotes naming the rungs left off the chart and why."""
-    out = []
-    if groups["at_start"]:
-        names = ", ".join(ens.rung_label(k) for k in groups["at_start"])
-        out.append(f"Reached on the first day in every run (not drawn): {names}.")
-    if groups["never"]:
-        names = ", ".join(ens.rung_label(k) for k in groups["never"])
-        out.append(f"Reached in no run (not drawn): {names}.")
-    return out
-
-
 # --- levers -----------------------------------------------------------------------------------
 
 
@@ -275,6 +274,7 @@ def _rung_groups_note(ens: Ensemble, groups: dict[str, list[int]]) -> list[str]:
 def lever_use(results: Any, value: str = "share") -> Figure:
     """Heat map of lever use: share of runs in which each actor used each lever (or mean uses)."""
     ens = load(results)
+    style.worth_drawing([ens.lever_uses], _unused, lambda _: "the lever heat map")
     table = data.lever_use(ens, value)
     share = value == "share"
     what = "share of runs using the lever" if share else "mean uses per run"
@@ -313,6 +313,11 @@ def lever_use(results: Any, value: str = "share") -> Figure:
         if share:
             bar.ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     return fig
+
+
+def _unused(uses: Any) -> str | None:
+    """Return why the heat map would show nothing (no lever used in any run), or None."""
+    return "no actor used a lever in any run" if uses.empty else None
 
 
 def _lever_row_label(ens: Ensemble, lever: str) -> str:
@@ -382,13 +387,15 @@ def _annotate_cells(ax: Axes, values: np.ndarray, top: float, share: bool) -> No
 def costs(results: Any) -> Figure:
     """Histograms of each actor's cost over the runs, with the mean and its 95% interval."""
     ens = load(results)
-    actors = list(ens.actors)
-    cols = 2 if len(actors) > 1 else 1
-    rows = -(-len(actors) // cols)
+    actors, left_out = style.worth_drawing(
+        ens.actors, lambda a: data.costless(ens, a), lambda a: ens.actors[a]
+    )
+    rows, cols = style.grid(len(actors))
     notes = [
         f"Cost unit: {ens.cost_unit}.",
         "Bars: number of runs by the actor's total cost over the horizon; line: mean cost, "
         "shaded: its 95% interval (normal approximation). Each panel has its own cost scale.",
+        left_out,
         style.provenance(ens),
     ]
     with style.context():

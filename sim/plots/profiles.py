@@ -5,7 +5,9 @@ Every ``summary.json`` holds, per profile, the distribution of each score over t
 :mod:`sim.analysis.scoring`). Each figure draws one profile as rows of quantile bars: a
 thin line from the 5% to the 95% quantile, a thick one from 25% to 75%, a tick at the
 median and a dot at the mean with its interval. The ladder's rows are the peak and final
-rung; Goldstein's the total and each directed dyad; Rivera's the total and each actor.
+rung; Goldstein's the total and each directed dyad; Rivera's the total and each actor. A
+row that is 0 in every run is left out and named in the note; a profile with no row left
+is not drawn (see :func:`sim.plots.style.worth_drawing`).
 """
 
 from __future__ import annotations
@@ -65,10 +67,13 @@ def scores(results: Any, profile: str = "rivera") -> Figure:
             f"these results hold no '{profile}' scores (made by an older sim); "
             "run the ensemble again to get them"
         )
-    rows = _rows(ens, profile, block["scores"])
-    notes = [DEFINITIONS[profile], QUANTILE_NOTE, _dropped_note(block["scores"], rows)]
-    notes.append(style.provenance(ens))
-    labels, stats = [label for label, _ in rows], [s for _, s in rows]
+    rows, left_out = style.worth_drawing(
+        block["scores"].items(),
+        lambda row: _never_scored(ens, profile, row[1]),
+        lambda row: _label(row[0], ens.actors),
+    )
+    notes = [DEFINITIONS[profile], QUANTILE_NOTE, left_out, style.provenance(ens)]
+    labels, stats = [_label(column, ens.actors) for column, _ in rows], [s for _, s in rows]
     # Rungs read upwards, as on the other ladder figures; scores read across.
     height = 0.36 * len(ens.rungs) + 0.6 if profile == "ladder" else 0.42 * len(rows) + 0.9
     with style.context():
@@ -98,19 +103,6 @@ def scores_rivera(results: Any) -> Figure:
     return scores(results, "rivera")
 
 
-def _rows(
-    ens: Ensemble, profile: str, columns: dict[str, dict[str, Any]]
-) -> list[tuple[str, dict[str, Any]]]:
-    """Return (label, statistics) per row drawn, top first; never-scored components left out."""
-    names = ens.actors
-    rows = []
-    for column, stats in columns.items():
-        if column != "total" and profile != "ladder" and _always_zero(stats):
-            continue
-        rows.append((_label(column, names), stats))
-    return rows
-
-
 def _label(column: str, names: dict[str, str]) -> str:
     """Return a row's label: actor names for actor and dyad columns."""
     if column in ("peak_rung", "final_rung"):
@@ -121,16 +113,18 @@ def _label(column: str, names: dict[str, str]) -> str:
     return names.get(column, column)
 
 
-def _always_zero(stats: dict[str, Any]) -> bool:
-    """Whether a component scored 0 in every run (no moves of that actor or dyad)."""
+def _never_scored(ens: Ensemble, profile: str, stats: dict[str, Any]) -> str | None:
+    """Return why a row would show nothing (the score was 0 in every run), or None.
+
+    A component of no moves (an actor or dyad that never moved), a total of runs without a
+    scored move, a ladder score of runs that never left the bottom rung.
+    """
     q = stats["quantiles"]
-    return stats["mean"] == 0 and q["q05"] == 0 and q["q95"] == 0 and stats.get("sd", 0) == 0
-
-
-def _dropped_note(columns: dict[str, dict[str, Any]], rows: list[Any]) -> str:
-    """Say how many components were left out because they never scored."""
-    dropped = len(columns) - len(rows)
-    return f"{dropped} components that scored 0 in every run are not shown." if dropped else ""
+    if stats["mean"] != 0 or q["q05"] != 0 or q["q95"] != 0 or stats.get("sd", 0) != 0:
+        return None
+    if profile == "ladder":
+        return f"at {ens.rung_label(0)} in every run"
+    return "scored 0 in every run"
 
 
 def _quantile_rows(ax: Axes, labels: list[str], rows: list[dict[str, Any]]) -> None:

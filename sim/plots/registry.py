@@ -6,8 +6,9 @@ is imported, and a ``load(results)`` function that reads results once for all of
 :func:`write_figures` draws every figure of a folder's kind into its
 ``figures/`` subfolder. A new kind of results (a sweep, a comparison) adds its modules to
 :data:`KIND_MODULES` and decorates its functions; nothing else changes. A figure that does
-not fit the results at hand (a heat map of a one-parameter sweep) raises
-:class:`NotApplicable`, and is skipped.
+not fit the results at hand (a heat map of a one-parameter sweep, a time-to-rung figure of
+runs that reached no rung) raises :class:`NotApplicable`, and is skipped: ``on_skip`` hears
+of it, with the reason (``sim plot`` and ``sim run --plot`` print it, the report lists it).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 
 #: A figure function: results (an object or a folder path) in, a matplotlib Figure out.
 FigureFn = Callable[[Any], "Figure"]
+
+#: Told of each figure not drawn: its name, and why (the :class:`NotApplicable` message).
+OnSkip = Callable[[str, str], None]
 
 #: The modules of figures, by short name (only these are ever imported by name).
 FIGURE_MODULES = {
@@ -54,10 +58,10 @@ _REGISTRY: dict[str, dict[str, FigureFn]] = {}
 
 
 class NotApplicable(UsageError):
-    """A figure that does not fit these results (a heat map of a one-parameter sweep).
+    """A figure that does not fit these results, or would have no panel with anything to show.
 
     Called directly, the figure function raises it with a message that says why;
-    :func:`write_figures` and the report skip the figure.
+    :func:`write_figures` and the report skip the figure and pass on the message.
     """
 
 
@@ -116,12 +120,16 @@ def results_folder(results: Any) -> Path:
 
 
 def write_figures(
-    results: Any, fmt: str = "png", out: str | os.PathLike[str] | None = None
+    results: Any,
+    fmt: str = "png",
+    out: str | os.PathLike[str] | None = None,
+    on_skip: OnSkip | None = None,
 ) -> list[Path]:
     """Draw every figure of a results folder (or Results object) and save them; return the paths.
 
     Figures go to ``out`` (default ``<folder>/figures/``) as ``<name>.<fmt>``, each written
-    under a temporary name and moved into place, so a reader never sees half a file.
+    under a temporary name and moved into place, so a reader never sees half a file. A
+    figure that does not apply is not written; ``on_skip(name, why)`` is told of it.
     """
     from sim.results.store import atomic_path
 
@@ -134,7 +142,7 @@ def write_figures(
     target = Path(out) if out is not None else folder / FIGURES_DIR
     target.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, fig in drawn(fns, source):
+    for name, fig in drawn(fns, source, on_skip):
         path = target / f"{name}.{fmt}"
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=fmt)
@@ -142,11 +150,18 @@ def write_figures(
     return written
 
 
-def drawn(fns: dict[str, FigureFn], source: Any) -> Iterator[tuple[str, Figure]]:
-    """Yield ``(name, figure)`` of every figure function that applies to ``source``, in order."""
+def drawn(
+    fns: dict[str, FigureFn], source: Any, on_skip: OnSkip | None = None
+) -> Iterator[tuple[str, Figure]]:
+    """Yield ``(name, figure)`` of every figure function that applies to ``source``, in order.
+
+    A figure that raises :class:`NotApplicable` is skipped; ``on_skip(name, why)`` hears of it.
+    """
     for name, fn in fns.items():
         try:
             fig = fn(source)
-        except NotApplicable:
+        except NotApplicable as skipped:
+            if on_skip is not None:
+                on_skip(name, str(skipped))
             continue
         yield name, fig

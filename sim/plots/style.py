@@ -14,8 +14,8 @@ import contextlib
 import datetime as dt
 import sys
 import textwrap
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import matplotlib as mpl
 import matplotlib.dates as mdates
@@ -25,6 +25,7 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.rcsetup import cycler
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from sim.plots.registry import NotApplicable
 from sim.present.summary import labelled
 
 if TYPE_CHECKING:
@@ -90,6 +91,9 @@ RC: dict[str, Any] = {
     "pdf.fonttype": 42,  # TrueType in PDFs: text stays selectable and searchable.
     "svg.fonttype": "path",  # Text as outlines: the SVG looks the same without the fonts.
 }
+
+#: A panel, curve or row of a figure, as :func:`worth_drawing` sorts them.
+T = TypeVar("T")
 
 #: Heights, in inches, of the title block's lines and the footnote's lines.
 HEADLINE_IN, SUBTITLE_IN, FOOTNOTE_IN, PAD_IN = 0.26, 0.19, 0.15, 0.12
@@ -167,8 +171,8 @@ def new_figure(
     chars = int(width * 14.5)  # About how many 9.5 pt characters fit across.
     joined = ", ".join(subtitle_lines)
     parts = [joined] if len(joined) <= chars else list(subtitle_lines)
-    sub_lines = [line for part in parts for line in textwrap.wrap(part, chars)]
-    note_lines = [line for note in notes if note for line in textwrap.wrap(note, int(width * 18))]
+    sub_lines = [line for part in parts for line in _wrap(part, chars)]
+    note_lines = [line for note in notes if note for line in _wrap(note, int(width * 18))]
     top = HEADLINE_IN + SUBTITLE_IN * len(sub_lines) + PAD_IN
     bottom = FOOTNOTE_IN * len(note_lines) + (PAD_IN if note_lines else 0.05)
     height = body_height + top + bottom
@@ -200,6 +204,51 @@ def new_figure(
             linespacing=1.3,
         )
     return fig
+
+
+def worth_drawing(
+    items: Iterable[T], nothing: Callable[[T], str | None], name: Callable[[T], str]
+) -> tuple[list[T], str]:
+    """Return the items of a figure that have something to show, and the note naming the rest.
+
+    The one rule of every figure: a panel (or curve, or row) with nothing to show is left
+    out, and the figure says so. ``nothing(item)`` returns why an item would show nothing
+    (a rung no run reached, a dyad at the bottom rung on every day of every run, a paired
+    difference that is zero in every run), or None when it shows something; ``name(item)``
+    is how the note names it: ``"Not drawn: 7 limited armed clash (reached in no run)."``
+    ('' when nothing was left out).
+
+    Raises:
+        NotApplicable: when no item is left (``sim plot`` and ``sim report`` skip the
+            figure and say why).
+    """
+    kept: list[T] = []
+    left: dict[str, list[str]] = {}
+    for item in items:
+        why = nothing(item)
+        if why is None:
+            kept.append(item)
+        else:
+            left.setdefault(why, []).append(name(item))
+    if not kept:
+        raise NotApplicable(f"nothing to draw: {_left_out(left)}" if left else "nothing to draw")
+    return kept, f"Not drawn: {_left_out(left)}." if left else ""
+
+
+def _left_out(left: Mapping[str, Sequence[str]]) -> str:
+    """Return ``"a, b (why); c (other reason)"`` for the names left out for each reason."""
+    return "; ".join(f"{', '.join(names)} ({why})" for why, names in left.items())
+
+
+def grid(n: int) -> tuple[int, int]:
+    """Return the (rows, columns) of a grid of ``n`` small multiples: two columns if n > 1."""
+    cols = 2 if n > 1 else 1
+    return -(-n // cols), cols
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Wrap a line of the title block or the notes at spaces only: names keep their hyphens."""
+    return textwrap.wrap(text, width, break_on_hyphens=False)
 
 
 def percent_axis(ax: Axes, axis: str = "x", top: float = 1.0) -> None:

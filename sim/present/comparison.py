@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sim.analysis.measures import sections
+from sim.present.summary import labelled
 from sim.present.table import Block, Format, Table, num, pct, render, signed, times
 
 #: The paired sections with a table of their own below (the rest get one each, generically).
@@ -45,16 +46,18 @@ def comparison_blocks(summary: Mapping[str, Any]) -> list[Block | None]:
 
 
 def header(summary: Mapping[str, Any]) -> str:
-    """Return what was compared with what, on how many runs, and how to read the tables."""
+    """Return what was compared with what, on how many runs, and how to read the tables.
+
+    Each arm is named with what it changed of its scenario (:func:`labelled`: ``--set``, a
+    posterior), as the comparison's figure names it.
+    """
     base, variant = summary["base"], summary["variant"]
-    changed = "; ".join(variant.get("overrides", []))
-    name = variant["scenario"] + (f" with {changed}" if changed else "")
     failed = summary.get("failures", {})
     head = [
         f"Paired comparison on common random numbers: {summary['runs']:,} runs per arm, "
         f"seed {summary['seed']}",
-        f"  base:    {base['scenario']} - {base['title']}",
-        f"  variant: {name}",
+        f"  base:    {labelled(base['scenario'] + ' - ' + base['title'], summary, 'base')}",
+        f"  variant: {labelled(variant['scenario'], summary, 'variant')}",
         "differences are variant minus base; SE indep. is what independent seeds would give, "
         "VR the variance reduction (SE indep. / SE paired, squared)",
     ]

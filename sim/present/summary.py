@@ -34,7 +34,7 @@ def summary_blocks(summary: Mapping[str, Any]) -> list[Block | None]:
     ]
 
 
-def variation(summary: Mapping[str, Any]) -> str:
+def variation(summary: Mapping[str, Any], arm: str | None = None) -> str:
     """Return what a run changed of its named scenario, as every output names it ('': nothing).
 
     ``--set a.b=1, c=2`` for its overrides, ``posterior of NAME`` when its parameters were
@@ -42,23 +42,48 @@ def variation(summary: Mapping[str, Any]) -> str:
     title all say it (issue 18, item 2), so a run of a changed scenario never wears the
     named scenario's label alone. A sweep and a calibration say theirs with the same words:
     ``summary`` is then ``{"overrides": spec.set, "posterior": {"calibration": folder}}``.
+    With ``arm`` (``"base"`` or ``"variant"``), ``summary`` is a comparison's and the words
+    are that arm's: its overrides, and the posterior it drew from (see :func:`arm_posterior`).
+    A branched run (``--from``) says which run and day it branched from.
     """
+    own = summary if arm is None else summary[arm]
     parts = []
-    overrides = summary.get("overrides")
+    overrides = own.get("overrides")
     if overrides:  # a run's as given (a.b=1), or a sweep's or calibration's set: {a.b: 1}
         given = overrides.items() if isinstance(overrides, Mapping) else None
         shown = [f"{k}={v}" for k, v in given] if given is not None else map(str, overrides)
         parts.append("--set " + ", ".join(shown))
-    block = summary.get("posterior")
+    block = summary.get("posterior") if arm is None else arm_posterior(summary, arm)
     if block and block.get("calibration"):
         parts.append(f"posterior of {block['calibration']}")
+    branched = summary.get("branched_from") if arm is None else None
+    if branched:
+        parts.append(
+            f"--from replication {branched['replication']} of {branched['folder']} "
+            f"at day {branched['day']:g}"
+        )
     return "; ".join(parts)
 
 
-def labelled(name: str, summary: Mapping[str, Any]) -> str:
+def labelled(name: str, summary: Mapping[str, Any], arm: str | None = None) -> str:
     """Return a scenario's label followed by what the run changed of it (see :func:`variation`)."""
-    changed = variation(summary)
+    changed = variation(summary, arm)
     return f"{name} with {changed}" if changed else name
+
+
+def arm_posterior(comparison: Mapping[str, Any], arm: str) -> Mapping[str, Any] | None:
+    """Return the posterior block one arm of a comparison drew from (None: it drew from none).
+
+    Given ``--posterior``, both arms draw from it (the block names no ``arms``); otherwise
+    the block is that of the arms in its ``arms``, and ``other_arms`` holds the blocks of
+    arms whose scenarios name another posterior.
+    """
+    block = comparison.get("posterior")
+    if not block:
+        return None
+    if "arms" not in block or arm in block["arms"]:
+        return block
+    return (block.get("other_arms") or {}).get(arm)
 
 
 def header(summary: Mapping[str, Any]) -> str:
