@@ -452,13 +452,18 @@ def sweep_report(data: Any, images: Sequence[tuple[str, str, str]]) -> str:
     """Return the HTML report of a parameter sweep given its figures."""
     results, spec = data.results, data.spec
     scenario = data.scenario
+    from sim.scenario.labels import legend_note
+
+    changed = summary_text.labelled(scenario.name, data.results.changes)
     heading = (
         f"<h1>{esc(spec.title or scenario.title)}</h1>"
-        f'<p class="meta">sweep of <code>{esc(scenario.name)}</code> &middot; '
+        f'<p class="meta">sweep of <code>{esc(changed)}</code> &middot; '
         f"{esc(spec.describe())}</p>"
     )
     if spec.description:
         heading += f"<p>{esc(spec.description)}</p>"
+    if legend_note(data.labels):  # the parameters go by label below: their paths, once
+        heading += f'<p class="meta">{esc(legend_note(data.labels))}</p>'
     if data.status != "complete":
         heading += (
             f'<p class="warn">This sweep is <strong>{esc(data.status)}</strong>: only '
@@ -470,13 +475,16 @@ def sweep_report(data: Any, images: Sequence[tuple[str, str, str]]) -> str:
         ("points", "Points", sweep_points_table(data)),
     ]
     if results.sensitivity is not None:
-        sections.append(("sensitivity", "Sobol indices", sensitivity_tables(data)))
+        from sim.experiments.designs import design
+
+        ranking = "Morris screening" if design(spec.design).morris else "Sobol indices"
+        sections.append(("sensitivity", ranking, sensitivity_tables(data)))
     sections += [
         ("sweep", "Sweep", details("The sweep as run (JSON)", _json(spec.model_dump(mode="json")))),
         ("scenario", "Base scenario", scenario_section(results.plan.base.data)),
         ("manifest", "Manifest", manifest_section(data.manifest or {})),
     ]
-    title = f"{spec.title or scenario.name}: sweep of {spec.n_points:,} points"
+    title = f"{spec.title or changed}: sweep of {spec.n_points:,} points"
     return page(title, heading, sections)
 
 
@@ -486,15 +494,24 @@ def sweep_points_table(data: Any) -> str:
 
     name = data.scenario.name
     blocks = sweep_text.points_blocks(
-        name, data.spec, design(data.spec.design), data.points, data.metrics, shown=SWEEP_ROWS
-    )
+        name, data.spec, design(data.spec.design), data.points, data.metrics, shown=SWEEP_ROWS,
+        labels=data.labels, changes=data.results.changes,
+    )  # fmt: skip
     return "\n".join(html_block(b) for b in blocks[1:])  # the first is the page's heading
 
 
 def sensitivity_tables(data: Any) -> str:
-    """Return the ranked Sobol indices of each outcome with their bootstrap intervals."""
+    """Return the ranked Sobol indices (or Morris effects) of each outcome, with intervals.
+
+    Parameters are named by label, as in the terminal (the points' section says the paths).
+    """
+    from sim.experiments.designs import design
+
     labels = {m.name: m.label for m in data.metrics}
-    blocks = sweep_text.sensitivity_blocks(data.results.sensitivity, labels)
+    ranked = sweep_text.morris_blocks if design(data.spec.design).morris else None
+    blocks = (ranked or sweep_text.sensitivity_blocks)(
+        data.results.sensitivity, labels, data.labels
+    )
     return "\n".join(html_block(b) for b in blocks)
 
 

@@ -116,6 +116,9 @@ def test_sim_run_from(cli, parent_folder: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert f"Branched from replication 2 of {parent_folder} (seed 3) on day 30" in done.stdout
+    # The header names the branch as a run's names its --set (issue 18, item 2).
+    header = " ".join(done.stdout.split("\n\n")[0].split())
+    assert f"with --from replication 2 of {parent_folder} at day 30" in header
     bad = cli(
         "run", "--from", str(tmp_path / "nope"), "--replication", "1", "--day", "3", cwd=tmp_path
     )

@@ -313,3 +313,14 @@ def test_a_calibrations_figures_are_labelled_and_name_its_override(calibration) 
     pairs = pairwise_posterior(calibration)
     names = {t for ax in pairs.axes for t in (ax.get_xlabel(), ax.get_ylabel()) if t}
     assert {n.replace("\n", " ") for n in names} == {"criticism: rate per year", "Beta's resolve"}
+
+
+def test_a_sweeps_report_names_its_parameters_by_label_and_its_override(
+    grid: Path, tmp_path: Path
+) -> None:
+    from sim.report import write_report
+
+    page = write_report(grid, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert f"with --set {SET}=0.4" in page  # the heading, as the terminal's and the figures'
+    assert f"<th>{LABELS[RESOLVE]}</th>" in page  # the points table's column
+    assert f"{LABELS[RESOLVE]} = {RESOLVE}" in page  # the path, said once
