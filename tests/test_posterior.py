@@ -101,6 +101,13 @@ def test_the_cli_says_the_run_drew_from_the_posterior(calibration, capsys, tmp_p
                  "--workers", "1", "--out", str(tmp_path), "--quiet"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0 and "Parameters drawn from the posterior of" in out
+    from sim.scenario import load
+    from sim.scenario.labels import parameter_label
+
+    # Each parameter by label, with the path --set takes (issue 18, item 7).
+    path = "events.criticism.rate_per_year"
+    label = parameter_label(load(SCENARIO), path)
+    assert label != path and f"{label} ({path}): mean" in " ".join(out.split())
 
 
 # --- a scenario that names its posterior -----------------------------------------------------
@@ -180,8 +187,8 @@ def test_the_calibrated_variant_runs_from_the_committed_files(capsys, tmp_path) 
     assert code == 0 and "Parameters drawn from the posterior of" in out
     assert "posteriors/taiwan-flashpoint-2025/nov7-25" in out
     for path in ("actors.CHN.policy.params.grievance", "relations.us_japan_treaty.offense_share"):
-        assert f"  {path}: mean" in out
-    package = [line for line in out.splitlines() if "params.package: mean" in line][0]
+        assert f"({path}): mean" in out  # after its label
+    package = [line for line in out.splitlines() if "params.package): mean" in line][0]
     assert package.endswith(tuple(f" .. {n}" for n in ("1", "2", "3")))  # drawn rounded
 
 

@@ -44,8 +44,12 @@ class Posterior:
         weights: np.ndarray,
         integer: Sequence[str] = (),
         source: str = "",
+        labels: Mapping[str, str] | None = None,
     ) -> None:
         self.paths = list(paths)
+        # Each path's label, from the calibration (for what a run prints); a posterior kept
+        # in a results folder has none and is shown by its paths.
+        self.labels = dict(labels or {})
         self.values = np.asarray(values, dtype=float)
         w = np.asarray(weights, dtype=float)
         self.weights = w / w.sum()
@@ -67,7 +71,8 @@ class Posterior:
             raise UsageError(f"--posterior {folder}: the calibration holds no generation yet")
         values, weights = calibration.posterior()
         integer = read_plan(path).get("integer_parameters", [])
-        return cls(calibration.paths, values.to_numpy(), weights, integer, str(path.resolve()))
+        return cls(calibration.paths, values.to_numpy(), weights, integer, str(path.resolve()),
+                   calibration.labels)  # fmt: skip
 
     def draw(self, seed: np.random.SeedSequence) -> int:
         """Return the particle a replication draws, from a stream of its own seed."""
@@ -88,13 +93,16 @@ class Posterior:
             "integer": self.integer,
             "values": self.values.tolist(),
             "weights": self.weights.tolist(),
+            # only when known, so that a folder written before labels resumes as it was
+            **({"labels": self.labels} if self.labels else {}),
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Posterior:
         """Return a posterior kept by :meth:`to_json`."""
         return cls(data["paths"], np.array(data["values"]), np.array(data["weights"]),
-                   data.get("integer", ()), data.get("source", ""))  # fmt: skip
+                   data.get("integer", ()), data.get("source", ""),
+                   data.get("labels"))  # fmt: skip
 
     def summary_block(self, root: int, runs: int) -> dict[str, Any]:
         """Return what a run's summary says of its parameter draws: which, and how spread."""
@@ -103,7 +111,7 @@ class Posterior:
         for j, path in enumerate(self.paths):  # the values the runs took
             if path in self.integer:
                 drawn[:, j] = np.round(drawn[:, j])
-        parameters = {}
+        parameters: dict[str, dict[str, Any]] = {}
         for j, path in enumerate(self.paths):
             lo, median, hi = np.quantile(drawn[:, j], [0.05, 0.5, 0.95])
             parameters[path] = {
@@ -112,6 +120,8 @@ class Posterior:
                 "lo": float(lo),
                 "hi": float(hi),
             }
+            if path in self.labels:
+                parameters[path]["label"] = self.labels[path]
         return {
             "calibration": self.source,
             "particles": len(self.weights),
@@ -251,7 +261,8 @@ def as_posterior(posterior: Any) -> Posterior:
         values, weights = posterior.posterior()
         source = str(posterior.path) if posterior.path else "a calibration kept in memory"
         integer = getattr(posterior, "integer", ())
-        return Posterior(posterior.paths, values.to_numpy(), weights, integer, source)
+        labels = getattr(posterior, "labels", None)
+        return Posterior(posterior.paths, values.to_numpy(), weights, integer, source, labels)
     return Posterior.load(posterior)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sim.analysis.measures import sections
-from sim.present.table import Block, Table, interval, num, pct, render
+from sim.present.table import Block, Table, interval, num, pct, render, wrapped
 
 #: Levers listed per actor in the summary table.
 LEVERS_SHOWN = 4
@@ -354,8 +354,9 @@ def posterior_text(block: Mapping[str, Any]) -> str:
         f"{block['draw']}):"
     ]
     for path, p in block["parameters"].items():
-        lines.append(f"  {path}: mean {p['mean']:.3g}, 90% of draws {p['lo']:.3g} .. {p['hi']:.3g}")
-    text = "\n".join(lines) + "\n"
+        name = f"{p['label']} ({path})" if p.get("label") else path  # the path, for --set
+        lines.append(f"  {name}: mean {p['mean']:.3g}, 90% of draws {p['lo']:.3g} .. {p['hi']:.3g}")
+    text = wrapped("\n".join(lines)) + "\n"
     for arm, other in (block.get("other_arms") or {}).items():
         text += posterior_text({**other, "arms": [arm]})
     return text
