@@ -450,11 +450,13 @@ SWEEP_ROWS = 200
 
 def sweep_report(data: Any, images: Sequence[tuple[str, str, str]]) -> str:
     """Return the HTML report of a parameter sweep given its figures."""
-    results, spec = data.results, data.spec
-    scenario = data.scenario
+    from sim.experiments.designs import design
     from sim.scenario.labels import legend_note
 
-    changed = summary_text.labelled(scenario.name, data.results.changes)
+    results, spec = data.results, data.spec
+    scenario = data.scenario
+    changed = summary_text.labelled(scenario.name, results.changes)
+    legend = legend_note(data.labels)  # the parameters go by label below: their paths, once
     heading = (
         f"<h1>{esc(spec.title or scenario.title)}</h1>"
         f'<p class="meta">sweep of <code>{esc(changed)}</code> &middot; '
@@ -462,8 +464,8 @@ def sweep_report(data: Any, images: Sequence[tuple[str, str, str]]) -> str:
     )
     if spec.description:
         heading += f"<p>{esc(spec.description)}</p>"
-    if legend_note(data.labels):  # the parameters go by label below: their paths, once
-        heading += f'<p class="meta">{esc(legend_note(data.labels))}</p>'
+    if legend:
+        heading += f'<p class="meta">{esc(legend)}</p>'
     if data.status != "complete":
         heading += (
             f'<p class="warn">This sweep is <strong>{esc(data.status)}</strong>: only '
@@ -475,9 +477,7 @@ def sweep_report(data: Any, images: Sequence[tuple[str, str, str]]) -> str:
         ("points", "Points", sweep_points_table(data)),
     ]
     if results.sensitivity is not None:
-        from sim.experiments.designs import design
-
-        ranking = "Morris screening" if design(spec.design).morris else "Sobol indices"
+        ranking = sweep_text.ranking_name(design(spec.design))
         sections.append(("sensitivity", ranking, sensitivity_tables(data)))
     sections += [
         ("sweep", "Sweep", details("The sweep as run (JSON)", _json(spec.model_dump(mode="json")))),
@@ -503,14 +503,12 @@ def sweep_points_table(data: Any) -> str:
 def sensitivity_tables(data: Any) -> str:
     """Return the ranked Sobol indices (or Morris effects) of each outcome, with intervals.
 
-    Parameters are named by label, as in the terminal (the points' section says the paths).
+    Parameters are named by label, as in the terminal (the page's heading says the paths).
     """
     from sim.experiments.designs import design
 
-    labels = {m.name: m.label for m in data.metrics}
-    ranked = sweep_text.morris_blocks if design(data.spec.design).morris else None
-    blocks = (ranked or sweep_text.sensitivity_blocks)(
-        data.results.sensitivity, labels, data.labels
+    blocks = sweep_text.ranking_blocks(
+        design(data.spec.design), data.results.sensitivity, data.metrics, data.labels
     )
     return "\n".join(html_block(b) for b in blocks)
 

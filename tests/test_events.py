@@ -18,8 +18,9 @@ from sim.analysis import columns
 from sim.analysis.columns import CANCELLED, HELD, NOT_REACHED, run_events
 from sim.engine.spec import EventSpec
 from sim.experiments.ensemble import Results
-from sim.present.comparison import render_comparison
+from sim.present.comparison import comparison_blocks, render_comparison
 from sim.present.summary import render_summary
+from sim.present.table import Table
 from sim.results.seeding import replication_seed
 
 NAME = "taiwan-flashpoint-2025"
@@ -112,5 +113,7 @@ def test_a_comparison_pairs_events_and_an_untouched_one_does_not_move() -> None:
     day = summary["before_events"]["beijing_visit"]["day"]
     reached = [t[columns.reach(6)].to_numpy(dtype=float) < day for t in (base, variant)]
     assert crisis["difference"] == pytest.approx(reached[1].mean() - reached[0].mean())
-    shown = " ".join(render_comparison(summary).split())  # cells wrap at 100 characters
-    assert "coercion by force before" in shown  # the event's row (its name wraps)
+    # The event's row, read from the table's cells (the terminal wraps them at 100 characters).
+    cells = {row[0] for b in comparison_blocks(summary) if isinstance(b, Table) for row in b.rows}
+    assert "coercion by force before Trump visits Beijing" in cells
+    assert "coercion by force before" in render_comparison(summary)

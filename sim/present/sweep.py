@@ -47,9 +47,21 @@ def render_sweep(
     labels = labels or {}
     blocks = points_blocks(name, spec, design, points, metrics, labels=labels, changes=changes)
     if sensitivity is not None:
-        ranked = morris_blocks if design.morris else sensitivity_blocks
-        blocks += ranked(sensitivity, {m.name: m.label for m in metrics}, labels)
+        blocks += ranking_blocks(design, sensitivity, metrics, labels)
     return render(blocks)
+
+
+def ranking_name(design: Any) -> str:
+    """Return what a design's ranking of the parameters is called."""
+    return "Morris screening" if design.morris else "Sobol indices"
+
+
+def ranking_blocks(
+    design: Any, table: pd.DataFrame, metrics: Sequence[Measure], labels: Mapping[str, str]
+) -> list[Block]:
+    """Return the design's ranking of the parameters: Morris effects, or Sobol indices."""
+    ranked = morris_blocks if design.morris else sensitivity_blocks
+    return ranked(table, {m.name: m.label for m in metrics}, labels)
 
 
 def points_blocks(

@@ -170,8 +170,8 @@ class _Shape:
         target = sum(self.floor[i] + GAP for i in rest) / parts
         groups: list[list[int]] = [[0]]
         filled = 0.0
-        for i in rest:
-            left = len(rest) - rest.index(i)
+        for k, i in enumerate(rest):
+            left = len(rest) - k  # columns still to place, this one included
             if len(groups[-1]) > 1 and filled + (self.floor[i] + GAP) / 2 > target:
                 if len(groups) < parts and left >= parts - len(groups):
                     groups.append([0])
