@@ -166,6 +166,16 @@ def test_a_comparison_with_no_difference_at_all_is_not_drawn() -> None:
         plots.paired_differences(paired)
 
 
+def test_a_sweep_whose_outcomes_never_happen_has_no_response_figure() -> None:
+    """In duel nothing escalates, so P(crisis) is 0 at every point: no panel is left."""
+    swept = sim.sweep(
+        DUEL, parameters={"actors.A.attributes.resolve": [0.3, 0.9]}, runs=4,
+        outcomes=["crisis"], workers=1,
+    )  # fmt: skip
+    with pytest.raises(NotApplicable, match=r"P\(crisis\) \(0 at every point"):
+        plots.sweep_response(swept)
+
+
 def test_a_comparison_names_each_arms_overrides_and_posterior() -> None:
     """--posterior: both arms draw from it; --set: the variant alone changes."""
     posterior = Posterior(

@@ -180,7 +180,7 @@ def grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(DUEL, scenario)
     done = sim.sweep(
         str(scenario), parameters={RESOLVE: [0.4, 0.7], SHARE: [0.2, 0.8]}, set={SET: 0.4},
-        runs=4, seed=1, outcomes=["crisis"], out=folder / "out", workers=1,
+        runs=4, seed=1, outcomes=["crisis", "peak_rung_mean"], out=folder / "out", workers=1,
     )  # fmt: skip
     return Path(done.path)
 
@@ -202,7 +202,7 @@ def table_lines(text: str) -> list[str]:
 def test_a_sweeps_tables_name_its_parameters_by_label_and_their_paths_once(grid: Path) -> None:
     text = load_sweep(grid).table()
     rows = table_lines(text)
-    assert len(rows) == 3 + 3  # the parameters' header and rows, the matrix's
+    assert len(rows) == 3 + 3 + 3  # the parameters' header and rows, each outcome's matrix's
     assert not [row for row in rows if RESOLVE in row or SHARE in row]
     assert any(row.startswith(LABELS[RESOLVE]) for row in rows)  # the matrix's row header
     assert f"rows {LABELS[RESOLVE]}, columns {LABELS[SHARE]}" in " ".join(text.split())
@@ -229,7 +229,7 @@ def test_a_sweeps_figures_are_labelled_and_name_its_override(grid: Path) -> None
             text.replace("\n", " ")
             for ax in fig.axes
             for text in (ax.get_xlabel(), ax.get_ylabel())
-            if text and text not in ("probability",)
+            if text and text not in ("probability", "rung")  # the y axes
         }
         assert names <= set(LABELS.values()) and LABELS[SHARE] in names, names
         texts = [t.get_text() for t in fig.texts]
@@ -242,7 +242,7 @@ def test_a_sweeps_figures_are_labelled_and_name_its_override(grid: Path) -> None
 def test_an_explicit_label_names_the_column_and_the_axis() -> None:
     done = sim.sweep(
         str(DUEL), parameters={RESOLVE: {"values": [0.4, 0.7], "label": "A's resolve"}},
-        runs=2, outcomes=["crisis"], workers=1,
+        runs=2, outcomes=["crisis", "peak_rung_mean"], workers=1,
     )  # fmt: skip
     text = done.table()
     (header,) = [line for line in text.splitlines() if line.startswith("point  ")]

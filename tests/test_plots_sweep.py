@@ -127,6 +127,11 @@ def response_axes(fig: Any, label: str, path: str, paths: list[str]) -> Any:
     return axes[titles.index(label) * len(paths) + paths.index(path)]
 
 
+def drawn(done: Any) -> list[Any]:
+    """The outcomes the response figure draws: all but the probabilities 0 at every point."""
+    return [m for m in done.metrics if not m.share or done.points[m.point_column].any()]
+
+
 def pooled_counts(points: pd.DataFrame, path: str, value: Any, column: str) -> tuple[int, int]:
     """Return the successes and runs of every point with ``path == value``."""
     rows = points[points[path] == value]
@@ -186,7 +191,7 @@ def test_marginal_on_common_seeds_counts_identical_runs_once(inert: Any) -> None
     a, b = (runs[runs["point"] == p].drop(columns="point") for p in (0, 1))
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
     fig = plots.sweep_response(inert)
-    for metric in inert.metrics:
+    for metric in drawn(inert):
         ax = response_axes(fig, metric.label, RESOLVE, [RESOLVE, "description"])
         estimate, band = one(ax, "estimate"), one(ax, "band")
         for x, y in zip(estimate.get_xdata(), estimate.get_ydata(), strict=True):
@@ -195,10 +200,22 @@ def test_marginal_on_common_seeds_counts_identical_runs_once(inert: Any) -> None
             lo, hi = (row[c] for c in metric.point_bounds)
             assert band_edges(band, x) == pytest.approx((lo, hi), abs=1e-9)
     # The categorical parameter is drawn at positions 0, 1 with its values as tick labels.
-    ax = response_axes(fig, inert.metrics[-1].label, "description", [RESOLVE, "description"])
+    ax = response_axes(fig, drawn(inert)[-1].label, "description", [RESOLVE, "description"])
     assert one(ax, "estimate").get_xdata().tolist() == [0.0, 1.0]
     fig.savefig(io.BytesIO(), format="png", dpi=30)  # Tick labels exist once drawn.
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+
+
+def test_a_probability_that_is_0_at_every_point_is_named_not_drawn(inert: Any) -> None:
+    """No band or cells pinned to 0: the outcome is left out, the notes say which and why."""
+    never = [m.label for m in inert.metrics if m.share and not inert.points[m.point_column].any()]
+    assert never, "the fixture should have an outcome no run reached (armed conflict in 30 runs)"
+    for draw in (plots.sweep_response, plots.sweep_heatmap):
+        fig = draw(inert)
+        titles = [ax.get_title(loc="left") for ax in fig.axes if ax.get_visible()]
+        assert set(titles) - {""} == {m.label for m in drawn(inert)}, draw.__name__
+        notes = " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
+        assert f"Not drawn: {', '.join(never)} (0 at every point;" in notes, draw.__name__
 
 
 def cluster_interval(runs: pd.DataFrame, outcome: str) -> tuple[float, float, float, int, int]:
@@ -226,7 +243,7 @@ def test_marginal_on_common_seeds_is_the_cluster_interval(grid: Path) -> None:
     runs = done.runs
     fig = plots.sweep_response(grid)
     checked = 0
-    for metric in done.metrics:
+    for metric in drawn(done):
         for path in (RESOLVE, BACKING):
             ax = response_axes(fig, metric.label, path, [RESOLVE, BACKING])
             estimate, band = one(ax, "estimate"), one(ax, "band")
@@ -288,8 +305,8 @@ def test_every_sweep_figure_says_what_it_shows(grid: Path, sobol: Path) -> None:
 def test_the_scenario_value_is_marked(grid: Path) -> None:
     fig = plots.sweep_response(grid)
     done = load_sweep(grid)
-    resolve_ax = response_axes(fig, done.metrics[0].label, RESOLVE, [RESOLVE, BACKING])
-    backing_ax = response_axes(fig, done.metrics[0].label, BACKING, [RESOLVE, BACKING])
+    resolve_ax = response_axes(fig, drawn(done)[0].label, RESOLVE, [RESOLVE, BACKING])
+    backing_ax = response_axes(fig, drawn(done)[0].label, BACKING, [RESOLVE, BACKING])
     assert one(resolve_ax, "scenario_value").get_xdata()[0] == 0.7  # the named scenario's
     assert one(backing_ax, "scenario_value").get_xdata()[0] == 0.0
 
@@ -302,8 +319,8 @@ def test_heat_map_cells_are_the_stored_probabilities(grid: Path) -> None:
     done = load_sweep(grid)
     fig = plots.sweep_heatmap(grid)
     axes = [ax for ax in fig.axes if by_gid(ax, "cells")]
-    assert [ax.get_title(loc="left") for ax in axes] == [m.label for m in done.metrics]
-    for ax, metric in zip(axes, done.metrics, strict=True):
+    assert [ax.get_title(loc="left") for ax in axes] == [m.label for m in drawn(done)]
+    for ax, metric in zip(axes, drawn(done), strict=True):
         cells = one(ax, "cells").get_array()
         expected = points.pivot(index=RESOLVE, columns=BACKING, values=metric.point_column)
         assert np.asarray(cells) == pytest.approx(expected.to_numpy(), abs=1e-12)
@@ -427,7 +444,7 @@ def test_an_interrupted_sweep_says_so_and_greys_missing_cells(grid: Path, tmp_pa
     points = pd.read_parquet(cut / "points.parquet")
     points.iloc[:3].to_parquet(cut / "points.parquet")
     fig = plots.sweep_heatmap(cut)
-    text = "\n".join(t.get_text() for t in fig.texts)
+    text = " ".join(" ".join(t.get_text() for t in fig.texts).split())  # as wrapped to its width
     assert "INTERRUPTED: only 3 of 4 points done" in text
     ax = next(ax for ax in fig.axes if by_gid(ax, "cells"))
     cells = np.ma.getmaskarray(one(ax, "cells").get_array())

@@ -108,7 +108,10 @@ def _format(metric: Measure, value: float) -> str:
 def sweep_response(results: Any) -> Figure:
     """Each outcome of interest against each swept parameter, with 95% intervals."""
     data = load(results)
-    metrics, paths = data.metrics, data.paths
+    metrics, left_out = style.worth_drawing(
+        data.metrics, lambda metric: _never(data, metric), lambda metric: metric.label
+    )
+    paths = data.paths
     sampled = design(data.spec.design).sampled
     # One row per outcome and a column per parameter; a single parameter's outcomes wrap.
     ncols = len(paths) if len(paths) > 1 else min(len(metrics), 3)
@@ -117,7 +120,7 @@ def sweep_response(results: Any) -> Figure:
     with style.context():
         fig = style.new_figure(
             width, 2.05 * nrows + 0.5, "Outcomes against each swept parameter", subtitle(data),
-            _response_notes(data),
+            [*_response_notes(data), left_out],
         )  # fmt: skip
         several = len(paths) > 1
         grid = fig.subplots(
@@ -138,6 +141,17 @@ def sweep_response(results: Any) -> Figure:
             ax.set_visible(False)
         _legend(fig, sampled, data)
     return fig
+
+
+def _never(data: SweepData, metric: Measure) -> str | None:
+    """Why a probability that is 0 at every point is not drawn (None when it is drawn).
+
+    A band pinned to 0 in every panel says nothing the points table does not; the table
+    keeps its intervals, whose upper ends show how small "never" can be said to be.
+    """
+    if metric.share and not data.points[metric.point_column].to_numpy(dtype=float).any():
+        return "0 at every point; the points table gives their intervals"
+    return None
 
 
 def _response_notes(data: SweepData) -> list[str]:
@@ -306,14 +320,18 @@ def sweep_heatmap(results: Any) -> Figure:
             f"{len(spec.paths)} parameter{'s' if len(spec.paths) != 1 else ''} "
             "(see sweep_response)"
         )
-    metrics = data.metrics[:MAX_HEATMAP_PANELS]
+    worth, never = style.worth_drawing(
+        data.metrics, lambda metric: _never(data, metric), lambda metric: metric.label
+    )
+    metrics = worth[:MAX_HEATMAP_PANELS]
     rows, cols = (parameter_values(data, p) for p in data.paths)
     cells = "share of the runs at the point" if metrics[0].share else "value at the point"
     notes = [
         f"Cells: each outcome at each point of the grid ({spec.runs:,} runs a point; the "
         f"{cells}; colours scaled per panel). Outlined: the scenario's own values. 95% "
         "intervals: see sweep_response, points.parquet or the 'sim sweep' tables.",
-        _left_out(data, len(metrics)),
+        never,
+        _left_out(worth, len(metrics)),
         "Grey cells: points that did not finish." if len(data.points) < spec.n_points else "",
         horizon_note(data),
         paths_note(data),
@@ -340,9 +358,9 @@ def sweep_heatmap(results: Any) -> Figure:
     return fig
 
 
-def _left_out(data: SweepData, shown: int) -> str:
-    """Say which outcomes of interest have no panel."""
-    rest = data.metrics[shown:]
+def _left_out(metrics: list[Measure], shown: int) -> str:
+    """Say which outcomes of interest have no panel for want of room."""
+    rest = metrics[shown:]
     if not rest:
         return ""
     return f"Not drawn ({len(rest)} more outcomes): {', '.join(m.label for m in rest)}."
