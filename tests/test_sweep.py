@@ -405,6 +405,9 @@ def test_cli_sweep_interrupted_then_resumed_matches_an_uninterrupted_sweep(tmp_p
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A child inherits an ignored SIGINT (a test runner's worker may ignore it), and
+        # Python then installs no KeyboardInterrupt handler: give it the default, as a shell.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     runs_dirs = tmp_path / "sweep_oracle"
     deadline = time.monotonic() + 120
@@ -412,6 +415,7 @@ def test_cli_sweep_interrupted_then_resumed_matches_an_uninterrupted_sweep(tmp_p
         if any(runs_dirs.glob(f"sweep-*/{RUNS_DIR}/point-000001.parquet")):
             break
         time.sleep(0.05)
+    assert process.poll() is None, f"the sweep ended before the signal: {process.stderr.read()}"
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
     (folder,) = runs_dirs.iterdir()
