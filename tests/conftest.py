@@ -23,7 +23,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     numba caches them on disk (``sim/engine/__pycache__``). Without this, each test process,
     and each ``sim`` subprocess a test starts before the cache is written, compiles them
-    again: about 90 s of a core each on a fresh machine. In one process (``-p no:xdist``)
+    again: about 90 s of a core each on a fresh machine. In one process (``-n 0``)
     the first test that runs the engine compiles them, as it would anyway.
     """
     if not session.config.pluginmanager.hasplugin("dsession"):

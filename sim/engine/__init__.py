@@ -9,6 +9,6 @@ not load: numba is imported, and the kernels loaded from its cache, on the first
 
 from sim.engine.branching import Split
 from sim.engine.record import MoveRecord, RunRecord
-from sim.engine.simulate import load_kernels, simulate
+from sim.engine.simulate import kernels_cached, load_kernels, simulate
 
-__all__ = ["MoveRecord", "RunRecord", "Split", "load_kernels", "simulate"]
+__all__ = ["MoveRecord", "RunRecord", "Split", "kernels_cached", "load_kernels", "simulate"]

@@ -32,14 +32,29 @@ class CountingEnvironment(simpy.Environment):
         return n
 
 
-def load_kernels() -> None:
+def load_kernels(spec: RunSpec | None = None) -> None:
     """Import the compiled engine now (numba, and the kernels from its cache), not on a run.
 
     A caller that must not be interrupted inside an import calls it first: the ensemble does,
-    before its folder exists (see :func:`sim.experiments.ensemble.run_spec`).
+    before its folder exists (see :func:`sim.experiments.runner.start`). With ``spec`` the
+    kernels are also compiled, or loaded from numba's cache, for its state.
     """
     import sim.engine.actors  # noqa: F401
-    import sim.engine.world  # noqa: F401
+    from sim.engine.world import load_calls
+
+    if spec is not None:
+        load_calls(spec)
+
+
+def kernels_cached() -> bool:
+    """Whether numba's cache on this machine holds the kernels.
+
+    False before the first run, or after their source changed: the next run then compiles
+    them first (a minute or two).
+    """
+    from sim.engine.world import kernels_cached as cached
+
+    return cached()
 
 
 def simulate(

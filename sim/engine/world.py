@@ -128,6 +128,28 @@ def kernel_calls(state: Any) -> SimpleNamespace:
     return _CALLS
 
 
+def load_calls(spec: RunSpec) -> None:
+    """Compile the kernels in this process, or load them from numba's cache, for ``spec``."""
+    if _CALLS is None:
+        table = compiled(spec)
+        state, handles = table.acquire()
+        kernel_calls(state)
+        table.release(state, handles)
+
+
+def kernels_cached() -> bool:
+    """Whether numba's cache holds every kernel for this source (True when it cannot tell).
+
+    An index with no entry is what numba reads where nothing was compiled yet, or where the
+    kernels' source changed since (numba's ``_load_index``; the attributes are numba's
+    own, of the release pyproject.toml pins).
+    """
+    try:
+        return all(getattr(K, name)._cache._cache_file._load_index() for name in SIGNATURES)
+    except Exception:  # numba's internals moved, or an unreadable index: say nothing
+        return True
+
+
 def _compile_calls(state: Any) -> SimpleNamespace:
     """Compile (or load) each kernel of :data:`SIGNATURES` for the state's type."""
     import numba

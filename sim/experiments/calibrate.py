@@ -63,6 +63,7 @@ from sim.experiments.calibration_folder import (
 from sim.experiments.calibration_problem import KEY, Problem, ScenarioModel, prepare, stopped_at
 from sim.experiments.calibration_spec import CalibrationSpec, build_spec, resolve_spec
 from sim.experiments.options import RunOptions, choose_executor, describe, entered
+from sim.experiments.runner import load_engine
 from sim.experiments.stops import stop_status
 from sim.results import store
 from sim.results.files import (
@@ -227,6 +228,7 @@ def _execute(run: Run, *, fresh: bool) -> Calibration:
     """Run the generations and the predictive check; save what was done however it ends."""
     chosen = choose_executor(run.options, caller="calibrate()")
     run.executor_name = describe(chosen)
+    load_engine(run.problem.model().variants.base_spec(), chosen)
     _write_manifest(run, "running", None)
     try:
         with quiet_pyabc(), entered(chosen):

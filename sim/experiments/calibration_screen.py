@@ -276,6 +276,7 @@ def screen(
     """
     from sim.analysis.sensitivity import sobol_indices
     from sim.experiments.options import RunOptions, choose_executor, entered
+    from sim.experiments.runner import load_engine
 
     problem = prepare(resolve_spec(target, fields))
     seed = problem.spec.seed if seed is None else seed
@@ -286,6 +287,7 @@ def screen(
     chunks = [range(i, min(i + chunk, len(values))) for i in range(0, len(values), chunk)]
     runner = PointRuns(problem, values, runs, seed)
     chosen_executor = choose_executor(RunOptions(executor=executor, workers=workers), None, 1)
+    load_engine(problem.model().variants.base_spec(), chosen_executor)
     with entered(chosen_executor) as ex, _bar(progress, len(values) * runs) as bar:
         parts = {}
         for first, stats in ex.map(runner, chunks):

@@ -24,7 +24,7 @@ from sim.experiments.options import RunOptions, entered
 from sim.experiments.posterior import kept as kept_posterior
 from sim.experiments.posterior import posterior_engine
 from sim.experiments.precision import Precision, Schedule
-from sim.experiments.runner import Ensemble, Finished, Plan, checked_plan
+from sim.experiments.runner import Ensemble, Finished, Plan, checked_plan, load_engine
 from sim.results import store
 from sim.results.files import BRANCH, FORMAT_VERSION, MANIFEST
 from sim.results.tables import ChunkTables
@@ -86,6 +86,7 @@ class Unfinished:
     def finish(self, options: RunOptions, executor: Executor) -> Finished:
         """Run what is missing on ``executor``; a cluster that cannot start changes nothing."""
         spec, plan = self.spec, self.plan
+        load_engine(spec, executor)
         with entered(executor):
             restored = _Restored(spec, keep_counts=plan.schedule is not None)
             writer = store.ResultsWriter.reopen(

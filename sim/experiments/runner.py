@@ -519,14 +519,7 @@ def start(
         raise UsageError(str(exc)) from None
     started = now()
     executor = executor or SerialExecutor()
-    if isinstance(executor, SerialExecutor):
-        # The engine (numba, and scipy through it) is imported before any folder exists, as
-        # workers start before it: a Ctrl-C landing in an import that runs ``exec`` sets
-        # CPython's unhandled-interrupt flag, and the process then dies by SIGINT (-2, not
-        # 130) although the interrupt was handled and the runs saved.
-        from sim.engine import load_kernels
-
-        load_kernels()
+    load_engine(spec, executor)
     with entered(executor):
         sink = _new_sink(spec, options, started, folder)
         if isinstance(sink, store.ResultsWriter):
@@ -538,6 +531,32 @@ def start(
         ens = Ensemble(scenario, spec, seed, plan, collector, options, engine=engine,
                        started=started, fresh=True)  # fmt: skip
         return ens.execute(executor)
+
+
+#: What a run says when it compiles the engine first (91 s on one core of a 2-core machine).
+COMPILING = (
+    "compiling the engine's kernels for this machine, once: a minute or two before the "
+    "first run starts (numba caches them; later runs load them in seconds)"
+)
+
+
+def load_engine(spec: Any, executor: Executor) -> None:
+    """Load the compiled engine before a run's folder exists; compile it first, if need be.
+
+    The engine (numba, and scipy through it) is imported before any folder exists, as
+    workers start before it: a Ctrl-C landing in an import that runs ``exec`` sets CPython's
+    unhandled-interrupt flag, and the process then dies by SIGINT (-2, not 130) although the
+    interrupt was handled and the runs saved. Where numba's cache does not hold the kernels
+    yet, they are compiled here, once, and the user told why nothing happens for a while;
+    worker processes then load them from the cache instead of each compiling them at once.
+    """
+    from sim.engine import kernels_cached, load_kernels
+
+    if not kernels_cached():
+        warnings.warn(COMPILING, SimWarning, stacklevel=3)
+        load_kernels(spec)
+    elif isinstance(executor, SerialExecutor):
+        load_kernels()
 
 
 def _new_sink(

@@ -113,6 +113,13 @@ class Variants:
         except ReferenceProblem as err:
             raise VariantError(f"{self._shown(values)}: {err.message}") from None
 
+    def base_spec(self) -> Any:
+        """Return the compiled run spec of the document as it stands (no values set)."""
+        from sim.scenario import compile_scenario
+        from sim.scenario.schema import Scenario
+
+        return compile_scenario(Scenario.model_validate(self.data))
+
     def spec(self, values: Sequence[float]) -> Any:
         """Return the compiled run spec with ``values`` set."""
         from sim.scenario import compile_scenario
