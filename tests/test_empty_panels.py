@@ -24,7 +24,7 @@ from sim.cli import main
 from sim.experiments.posterior import Posterior
 from sim.plots.comparison import load as load_comparison
 from sim.plots.comparison import subtitle
-from sim.plots.registry import NotApplicable, figures
+from sim.plots.registry import NotApplicable, figures, write_figures
 from sim.present.comparison import header
 
 HERE = Path(__file__).resolve().parent
@@ -166,14 +166,19 @@ def test_a_comparison_with_no_difference_at_all_is_not_drawn() -> None:
         plots.paired_differences(paired)
 
 
-def test_a_sweep_whose_outcomes_never_happen_has_no_response_figure() -> None:
-    """In duel nothing escalates, so P(crisis) is 0 at every point: no panel is left."""
+def test_a_sweep_whose_outcomes_never_happen_has_no_response_figure(tmp_path: Path) -> None:
+    """In duel nothing escalates, so P(crisis) is 0 at every point: no panel is left, and
+    a one-parameter grid has no other figure, so none is written and no folder made."""
     swept = sim.sweep(
         DUEL, parameters={"actors.A.attributes.resolve": [0.3, 0.9]}, runs=4,
-        outcomes=["crisis"], workers=1,
+        outcomes=["crisis"], workers=1, out=tmp_path,
     )  # fmt: skip
     with pytest.raises(NotApplicable, match=r"P\(crisis\) \(0 at every point"):
         plots.sweep_response(swept)
+    skipped: list[str] = []
+    assert write_figures(swept.path, on_skip=lambda name, why: skipped.append(name)) == []
+    assert skipped == list(figures("sweep"))
+    assert not (Path(swept.path) / FIGURES).exists()
 
 
 def test_a_comparison_names_each_arms_overrides_and_posterior() -> None:

@@ -140,9 +140,9 @@ def write_figures(
     fns = figures(kind)
     source = load_results(kind, folder)  # Read once for all.
     target = Path(out) if out is not None else folder / FIGURES_DIR
-    target.mkdir(parents=True, exist_ok=True)
     written = []
     for name, fig in drawn(fns, source, on_skip):
+        target.mkdir(parents=True, exist_ok=True)  # not before a figure: all may be skipped
         path = target / f"{name}.{fmt}"
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=fmt)
