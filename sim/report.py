@@ -16,6 +16,7 @@ import html
 import io
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,12 +92,21 @@ def build_report(folder: str | os.PathLike[str]) -> str:
         raise UsageError(f"{folder}: no report for {kind} results (reports: {', '.join(builders)})")
     loaded = load_results(kind, folder)
     fns = figures(kind)
-    skipped: list[tuple[str, str, str]] = []  # (name, why, no image): figures_section says so
+    skipped: list[Image] = []
     images = [
-        (name, fns[name].__doc__ or name, png_data_uri(fig))
-        for name, fig in drawn(fns, loaded, lambda name, why: skipped.append((name, why, "")))
+        Image(name, fns[name].__doc__ or name, png_data_uri(fig))
+        for name, fig in drawn(fns, loaded, lambda name, why: skipped.append(Image(name, why)))
     ]
     return builders[kind](loaded, images + skipped)
+
+
+@dataclass(frozen=True)
+class Image:
+    """A figure of the report: drawn (``uri``, its PNG), or not (no ``uri``; ``doc`` says why)."""
+
+    name: str
+    doc: str
+    uri: str | None = None
 
 
 def png_data_uri(fig: Any, dpi: int = DPI) -> str:
@@ -109,8 +119,8 @@ def png_data_uri(fig: Any, dpi: int = DPI) -> str:
 # --- the document -----------------------------------------------------------------------------
 
 
-def ensemble_report(ens: Any, images: Sequence[tuple[str, str, str]]) -> str:
-    """Return the HTML report of an ensemble given its figures as (name, caption, data URI)."""
+def ensemble_report(ens: Any, images: Sequence[Image]) -> str:
+    """Return the HTML report of an ensemble given its figures."""
     s = ens.summary
     sections = [
         ("summary", "Summary", summary_section(s)),
@@ -189,17 +199,18 @@ def _median_days(w: Mapping[str, Any]) -> str:
     return f"; median {num(w['median'], 0)} days"
 
 
-def figures_section(images: Sequence[tuple[str, str, str]]) -> str:
+def figures_section(images: Sequence[Image]) -> str:
     """Return the figures as embedded images with captions; a figure with no image, why not."""
     parts = []
-    for name, doc, uri in images:
-        if not uri:  # not drawn: doc says why
-            parts.append(f'<p class="meta">Not drawn: <code>{esc(name)}</code>: {esc(doc)}.</p>')
+    for image in images:
+        name = esc(image.name)
+        if image.uri is None:
+            parts.append(f'<p class="meta">Not drawn: <code>{name}</code>: {esc(image.doc)}.</p>')
             continue
-        caption = doc.strip().splitlines()[0]
+        caption = esc(image.doc.strip().splitlines()[0])
         parts.append(
-            f'<figure id="fig-{esc(name)}"><img src="{uri}" alt="{esc(caption)}">'
-            f"<figcaption>{esc(caption)}</figcaption></figure>"
+            f'<figure id="fig-{name}"><img src="{image.uri}" alt="{caption}">'
+            f"<figcaption>{caption}</figcaption></figure>"
         )
     return "\n".join(parts)
 
@@ -391,7 +402,7 @@ def manifest_section(m: Mapping[str, Any]) -> str:
 # --- a comparison ----------------------------------------------------------------------------
 
 
-def comparison_report(cmp: Any, images: Sequence[tuple[str, str, str]]) -> str:
+def comparison_report(cmp: Any, images: Sequence[Image]) -> str:
     """Return the HTML report of a paired comparison given its figures."""
     s = cmp.summary
     base, variant = s["base"], s["variant"]
@@ -448,7 +459,7 @@ def _without_arm_parameters(manifest: Mapping[str, Any]) -> dict[str, Any]:
 SWEEP_ROWS = 200
 
 
-def sweep_report(data: Any, images: Sequence[tuple[str, str, str]]) -> str:
+def sweep_report(data: Any, images: Sequence[Image]) -> str:
     """Return the HTML report of a parameter sweep given its figures."""
     from sim.experiments.designs import design
     from sim.scenario.labels import legend_note
