@@ -160,27 +160,21 @@ class Screen:
 
         return parameter_labels(self.problem.data, self.problem.spec.parameters)
 
-    def render(self) -> str:
-        """Return the screen as text: how it ran, the distance's indices, then the others."""
-        from sim.present.summary import labelled
-        from sim.present.sweep import parameters_table, render_sensitivity
+    @property
+    def headline(self) -> pd.DataFrame:
+        """The indices of the distance and of the record's totals (the rows shown first)."""
+        return self.table[self.table["outcome"].isin(HEADLINE)]
 
-        problem, labels = self.problem, self.labels
-        scenario = labelled(problem.name, {"overrides": problem.spec.set})
-        head = (
-            f"Sobol screen of {scenario} against {problem.spec.timeline}: "
-            f"{len(problem.priors)} parameters over their priors, {self.points} base points "
-            f"({self.values.shape[0]} design points), {self.runs} runs a point on common seeds, "
-            f"{self.simulations:,} simulations in {self.seconds:.0f} s; "
-            f"{len(problem.plan.names)} statistics, {problem.horizon_note}\n"
-        )
-        priors = parameters_table({p.path: p.describe() for p in problem.priors}, labels, "prior")
-        first = self.table[self.table["outcome"].isin(HEADLINE)]
-        text = head + "\n" + priors.text() + "\n\n" + render_sensitivity(first, None, labels)
-        rest = self.table[~self.table["outcome"].isin(HEADLINE)]
-        if not rest.empty:
-            text += "\n" + _matrix(rest, problem.spec.paths, labels)
-        return text
+    @property
+    def others(self) -> pd.DataFrame:
+        """The indices of every other statistic."""
+        return self.table[~self.table["outcome"].isin(HEADLINE)]
+
+    def render(self) -> str:
+        """Return the screen as text (:func:`sim.present.calibration.render_screen`)."""
+        from sim.present.calibration import render_screen
+
+        return render_screen(self)
 
     def save(self, folder: Path) -> None:
         """Write the screen into a folder: screen.json, design.parquet, statistics.npy."""
@@ -210,29 +204,6 @@ class Screen:
                 "indices": self.table.to_dict("records"),
             }
         )
-
-
-def _matrix(table: pd.DataFrame, paths: Sequence[str], labels: Mapping[str, str]) -> str:
-    """Return the total indices of many outcomes as one matrix: outcome by parameter (label)."""
-    from sim.present.table import aligned as text_table
-
-    short = [f"p{j}" for j in range(len(paths))]
-    rows = []
-    for outcome, group in table.groupby("outcome", sort=False):
-        st = group.set_index("parameter")["ST"]
-        rows.append([str(outcome), *(_cell(st.get(p)) for p in paths)])
-    legend = "\n".join(f"  {s} = {labels.get(p, p)}" for s, p in zip(short, paths, strict=True))
-    return (
-        "Total Sobol index ST of each statistic's mean (intervals in the JSON)\n"
-        + text_table(["statistic", *short], rows, right=tuple(range(1, len(paths) + 1)))
-        + "\n"
-        + legend
-        + "\n"
-    )
-
-
-def _cell(value: float | None) -> str:
-    return "-" if value is None or not np.isfinite(value) else f"{value:.2f}"
 
 
 def chosen_statistics(problem: Problem, patterns: Sequence[str] | None) -> list[str]:

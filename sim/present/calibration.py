@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from sim.analysis.calibration import ARMS
 from sim.present.summary import labelled
-from sim.present.table import Table, render
+from sim.present.sweep import parameters_table as sweep_parameters_table
+from sim.present.sweep import render_sensitivity
+from sim.present.table import Table, aligned, render
 from sim.scenario.labels import legend_text
 
 
@@ -108,3 +113,48 @@ def predictive_table(rows: Sequence[Mapping[str, Any]], arms: Sequence[str]) -> 
         "days since the start, the window's length + 1 meaning never"
     )
     return Table(headers, body, right=range(1, len(headers)), title=note)
+
+
+# --- a calibration's screen (python -m sim.experiments.calibration_screen) ---------------------
+
+
+def render_screen(screen: Any) -> str:
+    """Return a screen as text: how it ran, the distance's indices, then the others' matrix.
+
+    ``screen`` is a :class:`sim.experiments.calibration_screen.Screen`.
+    """
+    problem, labels = screen.problem, screen.labels
+    scenario = labelled(problem.name, {"overrides": problem.spec.set})
+    head = (
+        f"Sobol screen of {scenario} against {problem.spec.timeline}: "
+        f"{len(problem.priors)} parameters over their priors, {screen.points} base points "
+        f"({screen.values.shape[0]} design points), {screen.runs} runs a point on common "
+        f"seeds, {screen.simulations:,} simulations in {screen.seconds:.0f} s; "
+        f"{len(problem.plan.names)} statistics, {problem.horizon_note}\n"
+    )
+    priors = sweep_parameters_table({p.path: p.describe() for p in problem.priors}, labels, "prior")
+    text = head + "\n" + priors.text() + "\n\n" + render_sensitivity(screen.headline, None, labels)
+    if not screen.others.empty:
+        text += "\n" + _index_matrix(screen.others, problem.spec.paths, labels)
+    return text
+
+
+def _index_matrix(table: pd.DataFrame, paths: Sequence[str], labels: Mapping[str, str]) -> str:
+    """Return the total indices of many outcomes as one matrix: outcome by parameter (label)."""
+    short = [f"p{j}" for j in range(len(paths))]
+    rows = []
+    for outcome, group in table.groupby("outcome", sort=False):
+        st = group.set_index("parameter")["ST"]
+        rows.append([str(outcome), *(_index_cell(st.get(p)) for p in paths)])
+    legend = "\n".join(f"  {s} = {labels.get(p, p)}" for s, p in zip(short, paths, strict=True))
+    return (
+        "Total Sobol index ST of each statistic's mean (intervals in the JSON)\n"
+        + aligned(["statistic", *short], rows, right=tuple(range(1, len(paths) + 1)))
+        + "\n"
+        + legend
+        + "\n"
+    )
+
+
+def _index_cell(value: float | None) -> str:
+    return "-" if value is None or not np.isfinite(value) else f"{value:.2f}"
