@@ -25,9 +25,10 @@ bounded CPU time (``RLIMIT_CPU``, and a wall-clock backstop) and a bounded peak 
 
 The budget is fixed (``max_examples`` per kind, ``derandomize=True``, no example database),
 so the file takes the same cases and about the same time on every run. ``SIM_FUZZ_SCALE``
-multiplies the budget for a deeper run by hand (``SIM_FUZZ_SCALE=10 pytest -s
+multiplies the budget for a deeper run by hand (``SIM_FUZZ_SCALE=10 pytest -n 0 -s
 tests/test_fuzz_loader.py``). The cases tried per kind are printed at the end of the module
-(``-s``) and written to ``fuzz_counts.json`` in pytest's base temporary folder.
+(``-n 0 -s``: in one process, not captured) and written to ``fuzz_counts.json`` in
+pytest's base temporary folder.
 """
 
 from __future__ import annotations

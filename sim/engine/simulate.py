@@ -50,7 +50,7 @@ def kernels_cached() -> bool:
     """Whether numba's cache on this machine holds the kernels.
 
     False before the first run, or after their source changed: the next run then compiles
-    them first (a minute or two).
+    them first (half a minute to two).
     """
     from sim.engine.world import kernels_cached as cached
 

@@ -21,6 +21,7 @@ import contextlib
 import math
 import signal
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -34,6 +35,7 @@ from sim.engine.record import MoveRecord, RunRecord, moves_from_rows
 from sim.engine.spec import ConditionSpec, LeverSpec, RunSpec
 from sim.engine.streams import entropy_prefix, from_numpy_state, stream, to_numpy_state
 from sim.engine.tables import Compiled, compiled
+from sim.errors import SimWarning
 
 if TYPE_CHECKING:
     import simpy
@@ -119,10 +121,24 @@ def interrupts_held() -> Iterator[None]:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
+#: What a process says before it compiles the kernels that numba's cache does not hold.
+COMPILING = (
+    "compiling the engine's kernels for this machine, once: half a minute to two before the "
+    "first run starts (numba caches them; later runs load them in seconds; a Ctrl-C "
+    "takes effect when the compiling ends)"
+)
+
+
 def kernel_calls(state: Any) -> SimpleNamespace:
-    """The kernels' entry points, compiled (or loaded from numba's cache) on first use."""
+    """The kernels' entry points, compiled (or loaded from numba's cache) on first use.
+
+    A process that must compile them first says so (:data:`COMPILING`, a
+    :class:`~sim.errors.SimWarning`): nothing else happens for up to two minutes.
+    """
     global _CALLS
     if _CALLS is None:
+        if not kernels_cached():
+            warnings.warn(COMPILING, SimWarning, stacklevel=2)
         with interrupts_held():
             _CALLS = _compile_calls(state)
     return _CALLS
@@ -138,16 +154,29 @@ def load_calls(spec: RunSpec) -> None:
 
 
 def kernels_cached() -> bool:
-    """Whether numba's cache holds every kernel for this source (True when it cannot tell).
+    """Whether this process holds the kernels or numba's cache holds them for this machine.
 
-    An index with no entry is what numba reads where nothing was compiled yet, or where the
-    kernels' source changed since (numba's ``_load_index``; the attributes are numba's
-    own, of the release pyproject.toml pins).
+    True when it cannot tell. An index with no entry is what numba reads where nothing was
+    compiled yet, or where the kernels' source changed since (numba's ``_load_index``); an
+    index whose entries name another CPU (a cache shared over a network, an image built
+    elsewhere) is a cache this machine cannot load. The attributes are numba's own, of the
+    release pyproject.toml pins.
     """
+    if _CALLS is not None:
+        return True
     try:
-        return all(getattr(K, name)._cache._cache_file._load_index() for name in SIGNATURES)
+        return all(_cached_here(getattr(K, name)) for name in SIGNATURES)
     except Exception:  # numba's internals moved, or an unreadable index: say nothing
         return True
+
+
+def _cached_here(dispatcher: Any) -> bool:
+    """Whether a kernel's cache index holds an entry compiled for this machine's CPU.
+
+    numba keys each entry by (signature, the CPU's ``magic_tuple``, the code's hashes).
+    """
+    machine = dispatcher.targetctx.codegen().magic_tuple()
+    return any(key[1] == machine for key in dispatcher._cache._cache_file._load_index())
 
 
 def _compile_calls(state: Any) -> SimpleNamespace:

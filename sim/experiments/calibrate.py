@@ -228,9 +228,9 @@ def _execute(run: Run, *, fresh: bool) -> Calibration:
     """Run the generations and the predictive check; save what was done however it ends."""
     chosen = choose_executor(run.options, caller="calibrate()")
     run.executor_name = describe(chosen)
-    load_engine(run.problem.model().variants.base_spec(), chosen)
     _write_manifest(run, "running", None)
     try:
+        load_engine(run.problem.model().variants.base_spec(), chosen)
         with quiet_pyabc(), entered(chosen):
             _generations(run, chosen, fresh)
             check = _predictive(run, chosen)

@@ -253,12 +253,12 @@ def screen(
     seed = problem.spec.seed if seed is None else seed
     values = design(problem, points, seed)
     chosen = chosen_statistics(problem, index)
-    started = time.perf_counter()
     chunk = max(1, min(8, len(values) // (4 * max(1, workers or 1))))
     chunks = [range(i, min(i + chunk, len(values))) for i in range(0, len(values), chunk)]
     runner = PointRuns(problem, values, runs, seed)
     chosen_executor = choose_executor(RunOptions(executor=executor, workers=workers), None, 1)
     load_engine(problem.model().variants.base_spec(), chosen_executor)
+    started = time.perf_counter()  # the simulations' time, not the compiling's
     with entered(chosen_executor) as ex, _bar(progress, len(values) * runs) as bar:
         parts = {}
         for first, stats in ex.map(runner, chunks):

@@ -534,12 +534,6 @@ def start(
 
 
 #: What a run says when it compiles the engine first (91 s on one core of a 2-core machine).
-COMPILING = (
-    "compiling the engine's kernels for this machine, once: a minute or two before the "
-    "first run starts (numba caches them; later runs load them in seconds)"
-)
-
-
 def load_engine(spec: Any, executor: Executor) -> None:
     """Load the compiled engine before a run's folder exists; compile it first, if need be.
 
@@ -547,16 +541,14 @@ def load_engine(spec: Any, executor: Executor) -> None:
     workers start before it: a Ctrl-C landing in an import that runs ``exec`` sets CPython's
     unhandled-interrupt flag, and the process then dies by SIGINT (-2, not 130) although the
     interrupt was handled and the runs saved. Where numba's cache does not hold the kernels
-    yet, they are compiled here, once, and the user told why nothing happens for a while;
-    worker processes then load them from the cache instead of each compiling them at once.
+    yet, they are compiled here, once (the engine says so), so that worker processes load
+    them from the cache instead of each compiling them at once; where it holds them, a
+    process that runs the replications itself loads them now, and workers their own.
     """
     from sim.engine import kernels_cached, load_kernels
 
-    if not kernels_cached():
-        warnings.warn(COMPILING, SimWarning, stacklevel=3)
+    if isinstance(executor, SerialExecutor) or not kernels_cached():
         load_kernels(spec)
-    elif isinstance(executor, SerialExecutor):
-        load_kernels()
 
 
 def _new_sink(

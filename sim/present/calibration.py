@@ -157,4 +157,5 @@ def _index_matrix(table: pd.DataFrame, paths: Sequence[str], labels: Mapping[str
 
 
 def _index_cell(value: float | None) -> str:
+    """Return an index to two decimals; "-" where it is missing or not finite."""
     return "-" if value is None or not np.isfinite(value) else f"{value:.2f}"
