@@ -370,3 +370,50 @@ def test_the_scored_window_ends_with_the_record() -> None:
     assert result.days == window and "to 2025-02-09 (8 days)" in render_backtest(result)
     full = bt.evaluate(spec, tl.observe(rows, spec), moves, runs=1, seed=0)
     assert full.observed[0].count.mean == 4.0
+
+
+# --- the ensemble is sim.run's: workers, posterior, named changes -----------------------------
+
+NOV_RECORD = REPO.parent / "shared" / "domain" / "timeline-2025-nov7-25.csv"
+CALIBRATED = "taiwan-flashpoint-2025-calibrated"  # names its posterior
+
+
+def test_a_backtest_on_workers_scores_the_same_runs(tmp_path: Path) -> None:
+    from sim.experiments.backtest import backtest
+
+    record = timeline(tmp_path)
+    here = backtest(SCENARIO, record, runs=60, seed=4)  # 3 chunks of 25: a pool of 2 runs them
+    pooled = backtest(SCENARIO, record, runs=60, seed=4, workers=2)
+    assert pooled.to_json() == here.to_json()
+
+
+def test_a_backtest_of_a_calibrated_scenario_draws_from_its_posterior() -> None:
+    """The backtest's runs are `sim run`'s, posterior draws included (not the medians alone)."""
+    import sim as api
+    from sim.experiments.backtest import backtest
+    from sim.scenario import compile_scenario
+
+    if not NOV_RECORD.exists():
+        pytest.skip("the shared record is not beside the repository")
+    result = backtest(CALIBRATED, NOV_RECORD, runs=30, seed=2)
+    assert result.changed["posterior"]["calibration"].endswith("nov7-25")
+    ran = api.run(CALIBRATED, runs=30, seed=2)
+    spec = compile_scenario(api.load(CALIBRATED))
+    rows = tl.read_timeline(NOV_RECORD)
+    window = tl.record_window(rows, spec)
+    expected = bt.evaluate(spec, tl.observe(rows, spec, window), ran.moves, 30, 2,
+                           str(NOV_RECORD), spec.title, window)  # fmt: skip
+    got, want = result.to_json(), expected.to_json()
+    assert got["kinds"] == want["kinds"] and got["posterior"] is not None
+
+
+def test_cli_backtest_names_its_changes_in_the_header_and_the_json(tmp_path: Path) -> None:
+    import json
+
+    change = "actors.CHN.attributes.resolve=0.5"
+    args = ["backtest", SCENARIO, str(timeline(tmp_path)), "--runs", "10", "--set", change]
+    done = sim(*args, "--workers", "1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"({SCENARIO} with --set {change})" in " ".join(done.stdout.split())
+    data = json.loads(sim(*args, "--json", "--quiet", cwd=tmp_path).stdout)
+    assert data["overrides"] == [change] and data["posterior"] is None

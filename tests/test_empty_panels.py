@@ -26,6 +26,7 @@ from sim.plots.comparison import load as load_comparison
 from sim.plots.comparison import subtitle
 from sim.plots.registry import NotApplicable, figures, write_figures
 from sim.present.comparison import header
+from sim.present.summary import shown_path
 
 HERE = Path(__file__).resolve().parent
 DUEL = str(HERE / "scenarios" / "duel.yaml")
@@ -211,7 +212,7 @@ def test_a_comparison_names_the_posterior_its_variant_scenario_names() -> None:
     """A scenario field ``posterior:``: only that arm draws, and only it says so."""
     paired = sim.compare("taiwan-flashpoint-2025", "taiwan-flashpoint-2025-calibrated",
                          runs=4, seed=1, workers=1)  # fmt: skip
-    where = paired.summary["posterior"]["calibration"]
+    where = shown_path(paired.summary["posterior"]["calibration"])  # from here, if under it
     variant, base, _ = subtitle(load_comparison(paired))
     assert variant.endswith(f"[taiwan-flashpoint-2025-calibrated] with posterior of {where}")
     assert base.endswith("[taiwan-flashpoint-2025]")

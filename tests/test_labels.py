@@ -11,6 +11,7 @@ run's words (issue 18, item 2).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from sim.experiments.calibration_spec import CalibrationError, read_calibration_
 from sim.experiments.sweep import load_sweep
 from sim.experiments.sweep_spec import SweepError, SweepSpec, read_sweep_file, resolve_spec
 from sim.plots.calibration import pairwise_posterior, prior_posterior
+from sim.present.summary import shown_path
 from sim.scenario.labels import parameter_label, parameter_labels
 
 HERE = Path(__file__).resolve().parent
@@ -258,10 +260,11 @@ def test_a_sweep_over_a_posterior_says_so_in_its_heading_and_subtitle(tmp_path: 
     )  # fmt: skip
     source = str(POSTERIOR.resolve())
     heading = " ".join(" ".join(done.table().split("\n")[:2]).split())  # wrapped at 100
-    assert heading.startswith(f"taiwan-flashpoint-2025 with posterior of {source}")
+    shown = shown_path(source)  # from the working directory, where it lies under it
+    assert heading.startswith(f"taiwan-flashpoint-2025 with posterior of {shown}")
     reopened = load_sweep(done.path)  # a folder read back knows what its points drew from
     fig = plots.sweep_response(done.path)
-    assert f"with posterior of {source}" in " ".join(t.get_text() for t in fig.texts[:2]).replace(
+    assert f"with posterior of {shown}" in " ".join(t.get_text() for t in fig.texts[:2]).replace(
         "\n", " "
     )
     assert reopened.changes["posterior"] == {"calibration": source}
@@ -324,3 +327,14 @@ def test_a_sweeps_report_names_its_parameters_by_label_and_its_override(
     assert f"with --set {SET}=0.4" in page  # the heading, as the terminal's and the figures'
     assert f"<th>{LABELS[RESOLVE]}</th>" in page  # the points table's column
     assert f"{LABELS[RESOLVE]} = {RESOLVE}" in page  # the path, said once
+
+
+def test_a_posterior_is_shown_from_the_working_directory_when_it_lies_under_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Headers and subtitles name a posterior as a reader would type it; JSON keeps it whole."""
+    inside = tmp_path / "scenarios" / "posteriors" / "duel" / "fit"
+    monkeypatch.chdir(tmp_path)
+    assert shown_path(str(inside)) == os.path.join("scenarios", "posteriors", "duel", "fit")
+    assert shown_path("/elsewhere/fit") == "/elsewhere/fit"  # not under it: as it was
+    assert shown_path("fit") == "fit"

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -203,6 +203,9 @@ class Backtest:
     observed: list[KindResult]
     unobserved: list[KindResult]
     observations: Observations
+    #: What the ensemble changed of its named scenario, in its summary's words: the
+    #: ``overrides`` it was given and the ``posterior`` it drew from (none: nothing).
+    changed: dict[str, Any] = field(default_factory=dict)
 
     def coverage(
         self,
@@ -246,11 +249,13 @@ def evaluate(
     timeline: str = "",
     title: str = "",
     window: int | None = None,
+    changed: Mapping[str, Any] | None = None,
 ) -> Backtest:
     """Score an ensemble's moves (replications ``0 .. runs - 1``) against observations.
 
     Only moves up to day ``window`` (default: the horizon) count; later ones are ignored, as
-    the record says nothing of them.
+    the record says nothing of them. ``changed`` is what the ensemble changed of its
+    scenario (:attr:`Backtest.changed`).
     """
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_PIT_STREAM,)))
     indices = list(range(runs))
@@ -275,6 +280,7 @@ def evaluate(
         observed,
         unobserved,
         observations,
+        dict(changed or {}),
     )
 
 
@@ -362,6 +368,8 @@ def backtest_json(bt: Backtest) -> dict[str, Any]:
     obs = bt.observations
     return {
         "scenario": bt.scenario,
+        "overrides": bt.changed.get("overrides") or [],
+        "posterior": bt.changed.get("posterior"),
         "timeline": bt.timeline,
         "runs": bt.runs,
         "seed": bt.seed,

@@ -244,14 +244,19 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         runs=args.runs,
         seed=args.seed,
         overrides=args.overrides,
-        progress=sys.stderr.isatty() and not args.json,
+        progress=sys.stderr.isatty() and not (args.json or args.quiet),
         until=args.until,
         full_horizon=args.full_horizon,
+        posterior=args.posterior,
+        workers=_workers(args.workers),
+        executor=args.executor,
+        scheduler=args.scheduler,
     )
     if args.json:
         print(json_text(result.to_json()))
     else:
         print(render_backtest(result), end="")
+        _print_posterior({"posterior": result.changed.get("posterior")})
     return 0
 
 

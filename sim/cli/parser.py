@@ -239,6 +239,8 @@ def _add_backtest(sub: Any) -> None:
     p.add_argument("--runs", type=int, default=500, help="replications (default: 500)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default: 0)")
     _add_overrides(p)
+    _add_posterior(p)
+    _add_executor_options(p)
     window = p.add_mutually_exclusive_group()
     window.add_argument(
         "--until",
@@ -252,6 +254,7 @@ def _add_backtest(sub: Any) -> None:
         help="score the whole horizon, even past the record's last date",
     )
     p.add_argument("--json", action="store_true", help="print the backtest as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=commands.cmd_backtest)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sim.analysis.backtest import Backtest, KindResult, Verdict
+from sim.present.summary import labelled
 from sim.present.table import Block, Table, pct, render
 
 
@@ -27,7 +28,8 @@ def _header(bt: Backtest) -> str:
     obs = bt.observations
     scored = sum(o.count for o in obs.kinds.values())
     return (
-        f"Backtest of {bt.title or bt.scenario} ({bt.scenario}) against {bt.timeline}\n"
+        f"Backtest of {bt.title or bt.scenario} ({labelled(bt.scenario, bt.changed)}) "
+        f"against {bt.timeline}\n"
         f"{bt.runs:,} runs, seed {bt.seed}, scored from {bt.start.isoformat()} to "
         f"{bt.date(bt.days)} ({bt.days} days); {scored} observed moves in {len(obs.kinds)} "
         "kinds scored\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from sim.analysis.measures import sections
@@ -55,7 +56,7 @@ def variation(summary: Mapping[str, Any], arm: str | None = None) -> str:
         parts.append("--set " + ", ".join(shown))
     block = summary.get("posterior") if arm is None else arm_posterior(summary, arm)
     if block and block.get("calibration"):
-        parts.append(f"posterior of {block['calibration']}")
+        parts.append(f"posterior of {shown_path(block['calibration'])}")
     branched = summary.get("branched_from") if arm is None else None
     if branched:
         parts.append(
@@ -63,6 +64,18 @@ def variation(summary: Mapping[str, Any], arm: str | None = None) -> str:
             f"at day {branched['day']:g}"
         )
     return "; ".join(parts)
+
+
+def shown_path(path: str) -> str:
+    """Return a folder's path as shown to a reader: from the working directory if within it.
+
+    Results keep absolute paths (a folder is read from anywhere); a header or a subtitle
+    reads better as ``scenarios/posteriors/NAME/CALIBRATION`` than from the filesystem root.
+    """
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:  # elsewhere, or a relative path already
+        return path
 
 
 def labelled(name: str, summary: Mapping[str, Any], arm: str | None = None) -> str:
@@ -349,7 +362,7 @@ def posterior_text(block: Mapping[str, Any]) -> str:
     arms = block.get("arms")
     where = f"In the {' and '.join(arms)} arm{'s' if len(arms) > 1 else ''}, p" if arms else "P"
     lines = [
-        f"{where}arameters drawn from the posterior of {block['calibration']} "
+        f"{where}arameters drawn from the posterior of {shown_path(block['calibration'])} "
         f"({block['particles']} particles, {block['distinct_particles_drawn']} distinct drawn; "
         f"{block['draw']}):"
     ]
