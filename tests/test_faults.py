@@ -731,3 +731,34 @@ def test_a_comparison_that_never_started_leaves_no_folder(tmp_path: Path) -> Non
     assert store.read_manifest(folder)["status"] == "failed"
     assert store.read_manifest(folder / "base")["status"] == "failed"
     assert f"the comparison in {folder} is incomplete" in "\n".join(info.value.__notes__)
+
+
+@pytest.mark.parametrize("entry", ["run", "compare", "sweep", "backtest"])
+def test_python_runs_in_the_calling_process_unless_given_workers(
+    entry: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's one rule: a Python call starts no worker unless asked (the CLI asks)."""
+    import sim
+    from sim.experiments.backtest import backtest
+    from sim.experiments.executors import ProcessExecutor
+
+    def no_pool(self: ProcessExecutor) -> ProcessExecutor:
+        raise AssertionError(f"sim.{entry} started a pool of workers unasked")
+
+    monkeypatch.setattr(ProcessExecutor, "__enter__", no_pool)
+    duel = str(Path(__file__).resolve().parent / "scenarios" / "duel.yaml")
+    record = Path(__file__).resolve().parents[2] / "shared" / "domain" / "timeline-2025-nov7-25.csv"
+    calls = {
+        "run": lambda: sim.run(duel, runs=60),
+        "compare": lambda: sim.compare(
+            duel, runs=60, overrides=["actors.A.attributes.resolve=0.9"]
+        ),
+        "sweep": lambda: sim.sweep(
+            duel, parameters={"actors.A.attributes.resolve": [0.3, 0.9]}, runs=30
+        ),
+        "backtest": lambda: backtest("taiwan-flashpoint-2025", record, runs=60),
+    }
+    if entry == "backtest" and not record.exists():
+        pytest.skip("the shared record is not beside the repository")
+    calls[entry]()
+

@@ -320,7 +320,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         out=args.out,
         resume=resume,
         executor=args.executor,
-        workers=args.workers,
+        workers=_workers(args.workers),
         scheduler=args.scheduler,
         progress=sys.stderr.isatty() and not args.quiet,
         command=args.command_line,

@@ -302,11 +302,7 @@ def _add_sweep(sub: Any) -> None:
     _add_design_options(p)
     _add_destination(p)
     p.add_argument("--resume", metavar="DIR", help="finish an interrupted sweep in DIR")
-    p.add_argument(
-        "--workers", type=int, help="worker processes (default: every core; 1: this process)"
-    )
-    p.add_argument("--executor", choices=("processes", "dask"), help="default: processes")
-    p.add_argument("--scheduler", metavar="ADDR", help="a Dask scheduler (with --executor dask)")
+    _add_executor_options(p)
     p.add_argument("--json", action="store_true", help="print the tables as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no results path")
     p.add_argument(

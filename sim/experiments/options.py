@@ -73,12 +73,11 @@ def choose_executor(
     chunk_size: int = 1,
     *,
     caller: str = "run()",
-    every_core: bool = False,
 ) -> Executor:
     """Return the executor to use: the one given, or one made from the options' names.
 
-    With neither an executor nor workers, the work runs in this process -- unless
-    ``every_core`` (a sweep's default), which starts one worker per core. ``workers=0``
+    With neither an executor nor workers, the work runs in this process (the Python API's
+    one rule; the ``sim`` commands ask for every core, ``workers=0``). ``workers=0``
     means every core, as ``--workers 0`` does. A job of ``runs`` that fits in one chunk
     runs in this process too (a pool would only add its start-up time), and no more
     workers start than there are chunks.
@@ -88,8 +87,6 @@ def choose_executor(
         if workers is not None or scheduler is not None:
             raise UsageError(f"give workers and scheduler to the executor, not to {caller}")
         return executor
-    if workers is None and every_core:
-        workers = 0
     if executor is None and workers is None:
         return SerialExecutor()
     if executor in (None, "processes") and runs is not None and runs <= chunk_size:

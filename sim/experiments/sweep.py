@@ -250,7 +250,7 @@ def sweep(
         executor: 'processes' (default), 'dask', or an executor object (anything with
             ``map(fn, chunks)``, see :mod:`sim.experiments.executors`); one executor, and
             so one pool of workers, serves every point.
-        workers: local worker processes (default: every core; 1 runs in this process).
+        workers: local worker processes (default and 1: this process; 0: every core).
         scheduler: with ``executor='dask'``, the address of a running scheduler.
         chunk_size: replications per chunk (default: enough chunks per point to keep every
             worker busy, at most the ensemble's default).
@@ -278,7 +278,7 @@ def sweep(
         scenario = stored_scenario(folder.path)  # Finish what was started, as it was started.
     plan = prepare(spec, scenario)
     with_posterior(plan, posterior, folder.path if folder else None)
-    chosen = choose_executor(options, caller="sweep()", every_core=True)
+    chosen = choose_executor(options, caller="sweep()")
     chunk = chunk_size or default_chunk(spec.runs, getattr(chosen, "workers", 1))
     return execute(plan, folder, chosen, replace(options, chunk_size=chunk))
 
