@@ -762,3 +762,25 @@ def test_python_runs_in_the_calling_process_unless_given_workers(
         pytest.skip("the shared record is not beside the repository")
     calls[entry]()
 
+
+def test_a_ctrl_c_that_lands_in_a_callback_of_compiled_code_is_raised_once_it_returns() -> None:
+    """numba's kernels call back into Python; a KeyboardInterrupt raised there was lost."""
+    from sim.experiments.stops import signals_outside_compiled_code
+
+    finished: list[str] = []
+    # A function that runs as numba's own modules do (its globals name a numba module), in
+    # which the signal lands: it must run to its end, as numba's callback would need.
+    source = (
+        "def callback(finished):\n"
+        "    signal.raise_signal(signal.SIGINT)\n"
+        "    finished.append('callback')\n"
+    )
+    scope: dict[str, Any] = {"__name__": "numba.core.serialize", "signal": signal}
+    exec(source, scope)
+    started = time.monotonic()
+    with signals_outside_compiled_code(), pytest.raises(KeyboardInterrupt):
+        scope["callback"](finished)
+        finished.append("caller's next line")  # the interrupt is raised here, before it runs
+    assert finished == ["callback"] and time.monotonic() - started < 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    assert sys.gettrace() is None  # and the trace hook gone

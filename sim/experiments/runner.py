@@ -43,7 +43,13 @@ from sim.experiments.executors import Executor, SerialExecutor, WorkerLost, resu
 from sim.experiments.options import RunOptions, describe, entered
 from sim.experiments.posterior import keep as keep_posterior
 from sim.experiments.precision import Precision, Schedule
-from sim.experiments.stops import MachineFault, machine_problem, stop_status, where
+from sim.experiments.stops import (
+    MachineFault,
+    machine_problem,
+    signals_outside_compiled_code,
+    stop_status,
+    where,
+)
 from sim.results import disk, store
 from sim.results.files import BRANCH, CHUNKS, FORMAT_VERSION, MANIFEST, RUNS, SUMMARY
 from sim.results.manifest import build_manifest, ensemble_files, now
@@ -156,7 +162,8 @@ class Ensemble:
                 self._start_writing()
             try:
                 with _progress_bar(self.options.progress, self) as bar:
-                    self._run_plan(executor, bar)
+                    with signals_outside_compiled_code():  # a Ctrl-C in a kernel is not lost
+                        self._run_plan(executor, bar)
             except BaseException as exc:
                 if self._never_started(exc):
                     raise

@@ -11,6 +11,8 @@ the sweep and the command line share about it:
 - :func:`stopping_on_signals`: SIGTERM and SIGHUP raise :class:`Stopped`, a
   ``KeyboardInterrupt``, so they stop a run exactly as Ctrl-C does;
 - :func:`interrupts_deferred`: those signals wait while a chunk is being saved;
+- :func:`signals_outside_compiled_code`: they never land in the Python that numba's compiled
+  code calls back (where they would be lost);
 - :func:`stop_status`: the one rule for the status a stopped run's manifest records;
 - :func:`machine_problem`: what an ``OSError`` or ``MemoryError`` of the machine means for
   the user, and :class:`MachineFault`, the error that tells it (exit code 1).
@@ -21,8 +23,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,7 +70,8 @@ def stopping_on_signals() -> Iterator[None]:
         if signum != signal.SIGINT and signal.getsignal(signum) == signal.SIG_DFL:
             previous[signum] = signal.signal(signum, _raise_stopped)
     try:
-        yield
+        with signals_outside_compiled_code():
+            yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -75,6 +79,86 @@ def stopping_on_signals() -> Iterator[None]:
 
 def _raise_stopped(signum: int, frame: Any) -> None:
     raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def signals_outside_compiled_code() -> Iterator[None]:
+    """Within the block, a stop signal waits until numba's compiled code has returned.
+
+    Compiled kernels call back into Python as they run (numba's ``_numba_unpickle`` boxes
+    each array a kernel returns). Python runs a signal's handler at the next line of Python,
+    which may be that callback's; the KeyboardInterrupt it raises there is dropped with the
+    callback's error, and the run goes on as if no key had been pressed (one interrupted
+    sweep in ten lost its Ctrl-C so). Each stop signal's Python handler is wrapped here:
+    landing in numba's code, it runs at the next line of the Python that called that code.
+    In the main thread only, where Python runs handlers; a signal without a Python handler
+    is left alone.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for signum in STOP_SIGNALS:
+        handler = signal.getsignal(signum)
+        if callable(handler) and not getattr(handler, "outside_compiled_code", False):
+            previous[signum] = signal.signal(signum, _outside_compiled_code(handler))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _outside_compiled_code(handler: Callable[[int, Any], Any]) -> Callable[[int, Any], Any]:
+    """Return ``handler``, put off while the signal lands in a callback of numba's."""
+
+    def deferring(signum: int, frame: Any) -> Any:
+        caller = _caller_of_compiled_code(frame)
+        if caller is None:
+            return handler(signum, frame)
+        _raise_at_next_line(caller, lambda: handler(signum, caller))
+        return None
+
+    deferring.outside_compiled_code = True  # type: ignore[attr-defined]
+    return deferring
+
+
+def _caller_of_compiled_code(frame: Any) -> Any:
+    """Return the frame that called the compiled code ``frame`` runs in (None: it runs none)."""
+    if frame is None or not _in_numba(frame):
+        return None
+    while frame is not None and _in_numba(frame):
+        frame = frame.f_back
+    return frame
+
+
+def _raise_at_next_line(frame: Any, deliver: Callable[[], Any]) -> None:
+    """Call ``deliver`` (which raises) at ``frame``'s next line, once the callee returned.
+
+    Through Python's trace hook: ``frame``'s own trace function runs at its next line or
+    return, and the hook goes at once. Not raised again from a timer: the next Python to
+    run would most often be the next of numba's callbacks again. A debugger's or coverage's
+    trace function is left alone, and the signal is handled there and then (it may be lost
+    as before).
+    """
+    if sys.gettrace() is not None:
+        deliver()
+        return
+
+    def at_next_event(at: Any, event: str, arg: Any) -> Any:
+        sys.settrace(None)
+        at.f_trace = None
+        deliver()
+
+    frame.f_trace = at_next_event
+    frame.f_trace_lines = True
+    sys.settrace(lambda at, event, arg: None)  # trace no frame but this one
+
+
+def _in_numba(frame: Any) -> bool:
+    """Whether a frame runs one of numba's modules (a callback of compiled code)."""
+    module = str(frame.f_globals.get("__name__", ""))
+    return module == "numba" or module.startswith("numba.")
 
 
 @contextlib.contextmanager
