@@ -100,6 +100,7 @@ def simulate(scenario: Any, seed: int | np.random.SeedSequence = 0) -> RunRecord
     import numpy as np
 
     from sim.engine import simulate as engine_simulate
+    from sim.experiments.stops import signals_outside_compiled_code
     from sim.results.seeding import replication_seed
     from sim.scenario import compile_scenario, load
 
@@ -109,4 +110,5 @@ def simulate(scenario: Any, seed: int | np.random.SeedSequence = 0) -> RunRecord
         scenario = compile_scenario(scenario)
     if not isinstance(seed, np.random.SeedSequence):
         seed = replication_seed(seed, 0)
-    return engine_simulate(scenario, seed)
+    with signals_outside_compiled_code():  # a Ctrl-C in a kernel is not lost
+        return engine_simulate(scenario, seed)

@@ -64,7 +64,7 @@ from sim.experiments.calibration_problem import KEY, Problem, ScenarioModel, pre
 from sim.experiments.calibration_spec import CalibrationSpec, build_spec, resolve_spec
 from sim.experiments.options import RunOptions, choose_executor, describe, entered
 from sim.experiments.runner import load_engine
-from sim.experiments.stops import stop_status
+from sim.experiments.stops import signals_outside_compiled_code, stop_status
 from sim.results import store
 from sim.results.files import (
     CALIBRATION_FORMAT,
@@ -231,7 +231,7 @@ def _execute(run: Run, *, fresh: bool) -> Calibration:
     _write_manifest(run, "running", None)
     try:
         load_engine(run.problem.model().variants.base_spec(), chosen)
-        with quiet_pyabc(), entered(chosen):
+        with quiet_pyabc(), entered(chosen), signals_outside_compiled_code():
             _generations(run, chosen, fresh)
             check = _predictive(run, chosen)
     except BaseException as exc:

@@ -248,6 +248,7 @@ def screen(
     from sim.analysis.sensitivity import sobol_indices
     from sim.experiments.options import RunOptions, choose_executor, entered
     from sim.experiments.runner import load_engine
+    from sim.experiments.stops import signals_outside_compiled_code
 
     problem = prepare(resolve_spec(target, fields))
     seed = problem.spec.seed if seed is None else seed
@@ -259,7 +260,8 @@ def screen(
     chosen_executor = choose_executor(RunOptions(executor=executor, workers=workers), None, 1)
     load_engine(problem.model().variants.base_spec(), chosen_executor)
     started = time.perf_counter()  # the simulations' time, not the compiling's
-    with entered(chosen_executor) as ex, _bar(progress, len(values) * runs) as bar:
+    in_order = signals_outside_compiled_code()  # a Ctrl-C in a kernel is not lost
+    with entered(chosen_executor) as ex, _bar(progress, len(values) * runs) as bar, in_order:
         parts = {}
         for first, stats in ex.map(runner, chunks):
             parts[first] = stats

@@ -332,6 +332,7 @@ def rare(
     from sim.engine import simulate as engine_simulate
     from sim.experiments.ensemble import resolve_scenario
     from sim.experiments.posterior import override_paths, posterior_engine
+    from sim.experiments.stops import signals_outside_compiled_code
     from sim.results.seeding import check_seed
     from sim.scenario import compile_scenario
 
@@ -352,4 +353,5 @@ def rare(
         at = spec if drawn is None else drawn.spec(drawn.posterior.draw(base))
         return engine_simulate(at, base, splits)
 
-    return split(run_one, outcome.strip(), rung, chosen, efforts, repeats, seed)
+    with signals_outside_compiled_code():  # a Ctrl-C in a kernel is not lost
+        return split(run_one, outcome.strip(), rung, chosen, efforts, repeats, seed)
