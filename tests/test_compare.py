@@ -61,6 +61,49 @@ def test_independent_arms_gain_nothing() -> None:
     assert abs(d["difference"]) <= 4 * d["se"]
 
 
+def test_a_share_no_run_reached_in_either_arm_is_not_known_to_differ_by_exactly_nothing() -> None:
+    """0 of 400 in both arms: the difference lies within the score bound, not at 0 +/- 0."""
+    from sim.analysis import stats
+
+    zeros = np.zeros(400)
+    d = paired_difference(zeros, zeros, share=True)
+    bound = stats.wilson_interval(0, 400)[1]  # about 0.95%: z^2 / (n + z^2)
+    assert d["difference"] == 0 and d["se"] == 0
+    assert d["ci95"] == pytest.approx([-bound, bound])
+    assert paired_difference(zeros, zeros)["ci95"] == [0, 0]  # what the normal one said
+
+
+@pytest.mark.parametrize(
+    ("p_base", "up", "down", "n"),
+    [(0.02, 0.01, 0.0, 200), (0.3, 0.05, 0.05, 200)],  # a rare outcome; a common one
+)
+def test_paired_share_intervals_cover_the_true_difference(
+    p_base: float, up: float, down: float, n: int
+) -> None:
+    """Pairs as common random numbers make them: the variant flips a few runs either way.
+
+    Newcombe's interval covers at least 95% (less 3 SE of the estimate of its coverage);
+    for the rare outcome the normal approximation it replaces covers far less.
+    """
+    from sim.analysis import stats
+
+    rng = np.random.default_rng(11)
+    true = p_base * (1 - down) + (1 - p_base) * up - p_base
+    trials, newcombe, normal = 1000, 0, 0
+    for _ in range(trials):
+        a = rng.random(n) < p_base
+        flip = rng.random(n)
+        b = np.where(a, flip >= down, flip < up)
+        lo, hi = stats.paired_share_interval(a, b)
+        newcombe += lo <= true <= hi
+        nlo, nhi = paired_difference(a, b)["ci95"]
+        normal += nlo <= true <= nhi
+    floor = 0.95 - 3 * math.sqrt(0.95 * 0.05 / trials)
+    assert newcombe / trials >= floor
+    if p_base < 0.05:
+        assert normal / trials < floor  # about 84%: why the shares changed interval
+
+
 # --- a comparison -------------------------------------------------------------------------
 
 

@@ -31,18 +31,25 @@ from sim.analysis.measures import Section, paired_measures, sections
 METHOD = "common random numbers: replication i of both arms runs on the same seed"
 
 
-def paired_difference(base: np.ndarray, variant: np.ndarray) -> dict[str, Any]:
+def paired_difference(
+    base: np.ndarray, variant: np.ndarray, *, share: bool = False
+) -> dict[str, Any]:
     """Return the mean paired difference ``variant - base`` and what pairing gained.
 
-    ``se`` and ``ci95`` are those of the mean of the per-run differences (normal
-    approximation); ``se_independent`` is the standard error the same difference would
-    have with independent seeds, ``sqrt((Var A + Var B) / n)``; ``variance_reduction`` is
-    ``(Var A + Var B) / Var(B - A)`` (None when the differences do not vary at all).
+    ``se`` is that of the mean of the per-run differences; ``ci95`` its normal-approximation
+    interval, or for a ``share`` (0/1 per run: an outcome, an event held) Newcombe's paired
+    score interval (:func:`~sim.analysis.stats.paired_share_interval`), which does not
+    collapse to a point at 0 or 1. ``se_independent`` is the standard error the same
+    difference would have with independent seeds, ``sqrt((Var A + Var B) / n)``;
+    ``variance_reduction`` is ``(Var A + Var B) / Var(B - A)`` (None when the differences
+    do not vary at all).
     """
     a = np.asarray(base, dtype=float)
     b = np.asarray(variant, dtype=float)
     n = a.size
     d = stats.mean_se(b - a)
+    if share:
+        d["ci95"] = stats.paired_share_interval(a > 0, b > 0)
     var_a = float(a.var(ddof=1)) if n >= 2 else math.nan
     var_b = float(b.var(ddof=1)) if n >= 2 else math.nan
     var_d = d["sd"] ** 2
@@ -136,7 +143,7 @@ def paired_section(pair: Arms, section: Section) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for m in found:
         a, b = (m.values(r)[rows] for r, rows in zip(read, pair.rows, strict=True))
-        difference = paired_difference(a, b)
+        difference = paired_difference(a, b, share=m.share)
         if m.key is None:
             return difference
         out[m.key] = {**m.about, **difference}
@@ -164,13 +171,14 @@ def paired_events(pair: Arms) -> dict[str, Any]:
         what = "held" if event.scheduled else "at least once"
         happened = (a == columns.HELD, b == columns.HELD) if event.scheduled else (a > 0, b > 0)
         label = f"{event.name}: {what}"
-        out[event.id] = {"label": label, "what": what, **paired_difference(*happened)}
+        out[event.id] = {"label": label, "what": what,
+                         **paired_difference(*happened, share=True)}  # fmt: skip
         slips = columns.postponed(event)
         if event.scheduled and pair.has(slips):
             a, b = pair.pair(slips)
             label = f"{event.name}: postponed at least once"
-            out[f"{event.id}:postponed"] = {"label": label, "what": "postponed",
-                                            **paired_difference(a > 0, b > 0)}  # fmt: skip
+            slipped = paired_difference(a > 0, b > 0, share=True)
+            out[f"{event.id}:postponed"] = {"label": label, "what": "postponed", **slipped}
     return out
 
 
@@ -189,7 +197,7 @@ def paired_before_events(pair: Arms) -> dict[str, Any]:
             a, b = (events.reached_before(r[column], event.day)[i]
                     for r, i in zip(pair.runs, pair.rows, strict=True))  # fmt: skip
             label = f"{spec.rung_names[rung]} before {event.name}"
-            rungs[str(rung)] = {"label": label, **paired_difference(a, b)}
+            rungs[str(rung)] = {"label": label, **paired_difference(a, b, share=True)}
         out[event.id] = {"name": event.name, "day": event.day, "rungs": rungs}
     return out
 

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis import stats
 from sim.analysis.measures import Measure
+from sim.analysis.paired import paired_difference
 from sim.errors import UsageError
 from sim.experiments import designs
 from sim.experiments.chunks import DEFAULT_CHUNK
@@ -137,8 +137,10 @@ class SweepResults:
         ``outcome`` is an outcome of interest (a class id, ``peak>=K``, ``peak_rung_mean`` or
         ``cost_<ACTOR>_mean``). With common random numbers, replication ``i`` of both points
         drew the same numbers, so the difference of each pair is the parameters' doing alone
-        and its 95% interval (normal, from the pairs' standard error) is much narrower than
-        that of two independent estimates; with independent seeds it is the usual one.
+        and its 95% interval is much narrower than that of two independent estimates; with
+        independent seeds it is the usual one. The interval is a comparison's
+        (:func:`~sim.analysis.paired.paired_difference`): Newcombe's for a probability,
+        normal from the pairs' standard error for a mean.
         """
         self._check_point(a)
         self._check_point(b)
@@ -150,12 +152,14 @@ class SweepResults:
             on="index",
             suffixes=("_a", "_b"),
         )
-        moments = stats.mean_se((pairs["value_b"] - pairs["value_a"]).to_numpy())
+        paired = paired_difference(
+            pairs["value_a"].to_numpy(), pairs["value_b"].to_numpy(), share=metric.share
+        )
         return {
-            "difference": moments["mean"],
-            "se": moments["se"],
-            "ci95": moments["ci95"],
-            "pairs": moments["n"],
+            "difference": paired["difference"],
+            "se": paired["se"],
+            "ci95": paired["ci95"],
+            "pairs": paired["n"],
         }
 
     def _check_point(self, point: int) -> None:
