@@ -784,3 +784,31 @@ def test_a_ctrl_c_that_lands_in_a_callback_of_compiled_code_is_raised_once_it_re
     assert finished == ["callback"] and time.monotonic() - started < 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
     assert sys.gettrace() is None  # and the trace hook gone
+
+
+def test_a_ctrl_c_while_the_last_summary_is_built_says_interrupted_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every run is in the journal, the tables half done: the manifest must not say 'running'."""
+    duel = str(Path(__file__).resolve().parent / "scenarios" / "duel.yaml")
+    whole = run(duel, runs=50, seed=3, out=tmp_path / "whole")
+    real_summary = Ensemble.summary
+    calls: list[int] = []
+
+    def interrupted_summary(self: Ensemble, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real_summary(self, *args, **kwargs)
+
+    monkeypatch.setattr(Ensemble, "summary", interrupted_summary)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        run(duel, runs=50, seed=3, out=tmp_path / "cut")
+    (folder,) = (tmp_path / "cut" / "duel").iterdir()
+    manifest = store.read_manifest(folder)
+    assert manifest["status"] == "interrupted" and manifest["runs_completed"] == 50
+    assert f"sim run --resume {folder}" in " ".join(getattr(stopped.value, "__notes__", []))
+    monkeypatch.undo()
+    finished = resume(folder)
+    assert finished.summary["outcomes"] == whole.summary["outcomes"]
+    assert store.read_manifest(folder)["status"] == "complete"

@@ -292,6 +292,10 @@ class Ensemble:
         except BaseException as failed:
             self._save_failure = failed
             sink.abort()
+            # The manifest said 'running': a Ctrl-C while the summary of the last chunk is
+            # built would leave it so, with every run in the journal. Say how it stopped.
+            with contextlib.suppress(BaseException):
+                self.write_manifest(*stop_status(failed))
             raise
         if status == "complete":
             with contextlib.suppress(OSError):  # A journal left in a complete folder is harmless.
