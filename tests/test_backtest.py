@@ -2,6 +2,7 @@
 
 import datetime as dt
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -417,3 +418,23 @@ def test_cli_backtest_names_its_changes_in_the_header_and_the_json(tmp_path: Pat
     assert f"({SCENARIO} with --set {change})" in " ".join(done.stdout.split())
     data = json.loads(sim(*args, "--json", "--quiet", cwd=tmp_path).stdout)
     assert data["overrides"] == [change] and data["posterior"] is None
+
+
+def test_first_dates_within_one_year_read_as_month_and_day_in_one_table() -> None:
+    """The year goes to the header, so the table fits in 100 characters, not cut in two."""
+    spec = toy_spec()
+    rows = [tl.Row(2, dt.date(2025, 2, 4), ("USA",), ("CHN",), "", "163", -8.0)]
+    moves = pd.DataFrame(
+        [{"index": 0, "day": 3.2, "actor": "USA", "target": "CHN", "cameo": "163", "source": "p"}]
+    )
+    within = bt.evaluate(spec, tl.observe(rows, spec), moves, runs=1, seed=0)
+    text = render_backtest(within)
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("First date"))
+    assert "(2025)" in " ".join(lines[at : at + 2])  # the header, wrapped or not
+    assert re.search(r"USA->CHN 163 +Feb 4 +Feb 4 +Feb 4 \.\. Feb 4", text)
+    assert "2025-02-04 .." not in text and max(map(len, lines)) <= 100
+    across = SimpleNamespace(**{**vars(spec), "start": dt.date(2025, 12, 1)})  # into 2026
+    later = [tl.Row(2, dt.date(2025, 12, 4), ("USA",), ("CHN",), "", "163", -8.0)]
+    text = render_backtest(bt.evaluate(across, tl.observe(later, across), moves, runs=1, seed=0))
+    assert re.search(r"USA->CHN 163 +2025-12-04", text)  # dates whole where the year changes

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+
 from sim.analysis.backtest import Backtest, KindResult, Verdict
 from sim.present.summary import labelled
 from sim.present.table import Block, Table, pct, render
@@ -43,6 +46,8 @@ def _mark(v: Verdict, level: float) -> str:
 
 
 def _first_table(bt: Backtest) -> Table:
+    """Return the first dates table; a window within one year writes its dates as "Nov 14"."""
+    date, year = _date_format(bt)
     rows = []
     for r in bt.observed:
         v = r.first
@@ -52,10 +57,10 @@ def _first_table(bt: Backtest) -> Table:
         rows.append(
             [
                 r.kind.label,
-                bt.date(v.observed),
-                bt.date(v.median),
-                f"{bt.date(lo50)} .. {bt.date(hi50)}",
-                f"{bt.date(lo90)} .. {bt.date(hi90)}",
+                date(v.observed),
+                date(v.median),
+                f"{date(lo50)} .. {date(hi50)}",
+                f"{date(lo90)} .. {date(hi90)}",
                 pct(r.p_never, 0),
                 f"{v.pit:.2f}",
                 _mark(v, 0.5),
@@ -64,7 +69,7 @@ def _first_table(bt: Backtest) -> Table:
             ]
         )
     headers = [
-        "First date",
+        f"First date{year}",
         "observed",
         "median",
         "50% interval",
@@ -76,6 +81,25 @@ def _first_table(bt: Backtest) -> Table:
         "CRPS days",
     ]
     return Table(headers, rows, right=(5, 6, 9))
+
+
+def _date_format(bt: Backtest) -> tuple[Callable[[float], str], str]:
+    """Return how the first dates table writes a day, and what its key column's header adds.
+
+    Within one calendar year the year goes to the header and a day reads "Nov 14": the
+    table then fits in 100 characters instead of being cut in two between its intervals.
+    """
+    end = bt.start + dt.timedelta(days=bt.days)
+    if end.year != bt.start.year:
+        return bt.date, ""
+
+    def short(day: float) -> str:
+        if day > bt.days:
+            return "never"
+        when = bt.start + dt.timedelta(days=int(day))
+        return f"{when:%b} {when.day}"
+
+    return short, f" ({bt.start.year})"
 
 
 def _count_table(bt: Backtest) -> Table:
