@@ -73,6 +73,19 @@ def test_a_share_no_run_reached_in_either_arm_is_not_known_to_differ_by_exactly_
     assert paired_difference(zeros, zeros)["ci95"] == [0, 0]  # what the normal one said
 
 
+def test_the_paired_share_interval_is_newcombes_method_10() -> None:
+    """Newcombe (1998), Table II, method 10: pairs (36, 12, 2, 0) give 0.0569 to 0.3404."""
+    from sim.analysis import stats
+
+    first = np.array([1] * 36 + [1] * 12 + [0] * 2 + [0] * 0, dtype=bool)  # his first proportion
+    second = np.array([1] * 36 + [0] * 12 + [1] * 2 + [0] * 0, dtype=bool)
+    lo, hi = stats.paired_share_interval(second, first)  # variant minus base: first - second
+    assert (round(lo, 4), round(hi, 4)) == (0.0569, 0.3404)
+    agree = np.array([True] * 50 + [False] * 50)  # every pair alike, as CRN often gives
+    lo, hi = stats.paired_share_interval(agree, agree)
+    assert lo < -0.01 and hi > 0.01  # not the point [0, 0] an uncorrected phi = 1 gives
+
+
 @pytest.mark.parametrize(
     ("p_base", "up", "down", "n"),
     [(0.02, 0.01, 0.0, 200), (0.3, 0.05, 0.05, 200)],  # a rare outcome; a common one

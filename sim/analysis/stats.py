@@ -98,11 +98,26 @@ def paired_share_interval(base: np.ndarray, variant: np.ndarray) -> list[float]:
 
 
 def _phi(a: np.ndarray, b: np.ndarray) -> float:
-    """Return the phi coefficient of two 0/1 samples (0 where a margin is empty)."""
+    """Return the phi coefficient of two 0/1 samples as Newcombe's method 10 takes it.
+
+    Its numerator ``AD - BC`` is corrected for continuity: less ``N / 2`` when it exceeds
+    that, 0 between 0 and ``N / 2``, as it is when negative (Newcombe 1998; Altman et al.,
+    Statistics with Confidence, ch. 6). Without the correction pairs that all agree (as
+    common random numbers often make them) get phi = 1 and an interval of one point.
+    0 where a margin is empty.
+    """
     both, only_a = float(np.sum(a & b)), float(np.sum(a & ~b))
     only_b, neither = float(np.sum(~a & b)), float(np.sum(~a & ~b))
     margins = (both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither)
-    return (both * neither - only_a * only_b) / math.sqrt(margins) if margins > 0 else 0.0
+    if margins <= 0:
+        return 0.0
+    excess = both * neither - only_a * only_b
+    n = both + only_a + only_b + neither
+    if excess > n / 2:
+        excess -= n / 2
+    elif excess >= 0:
+        excess = 0.0
+    return excess / math.sqrt(margins)
 
 
 def mean_se(values: np.ndarray) -> dict[str, Any]:

@@ -293,9 +293,13 @@ class Ensemble:
             self._save_failure = failed
             sink.abort()
             # The manifest said 'running': a Ctrl-C while the summary of the last chunk is
-            # built would leave it so, with every run in the journal. Say how it stopped.
+            # built would leave it so, with every run in the journal. Say how it stopped
+            # (a run already stopping keeps its own reason), and drop a summary of an
+            # earlier attempt, which the tables just published no longer match.
+            stopped = stop_status(failed) if status == "complete" else (status, error)
             with contextlib.suppress(BaseException):
-                self.write_manifest(*stop_status(failed))
+                (sink.path / SUMMARY).unlink(missing_ok=True)
+                self.write_manifest(*stopped)
             raise
         if status == "complete":
             with contextlib.suppress(OSError):  # A journal left in a complete folder is harmless.

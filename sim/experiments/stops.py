@@ -124,12 +124,17 @@ def _outside_compiled_code(handler: Callable[[int, Any], Any]) -> Callable[[int,
 
 
 def _caller_of_compiled_code(frame: Any) -> Any:
-    """Return the frame that called the compiled code ``frame`` runs in (None: it runs none)."""
-    if frame is None or not _in_numba(frame):
-        return None
-    while frame is not None and _in_numba(frame):
-        frame = frame.f_back
-    return frame
+    """Return the frame that called into numba's code (None: ``frame`` is not inside it).
+
+    The signal may land in numba's callback itself or in what it calls (a reconstructor on
+    a first unpickle, llvmlite's callbacks): the stack is searched for numba's frames.
+    """
+    inner = frame
+    while inner is not None and not _in_numba(inner):
+        inner = inner.f_back
+    while inner is not None and _in_numba(inner):
+        inner = inner.f_back
+    return inner
 
 
 def _raise_at_next_line(frame: Any, deliver: Callable[[], Any]) -> None:
@@ -156,9 +161,9 @@ def _raise_at_next_line(frame: Any, deliver: Callable[[], Any]) -> None:
 
 
 def _in_numba(frame: Any) -> bool:
-    """Whether a frame runs one of numba's modules (a callback of compiled code)."""
+    """Whether a frame runs one of numba's or llvmlite's modules (compiled code's Python)."""
     module = str(frame.f_globals.get("__name__", ""))
-    return module == "numba" or module.startswith("numba.")
+    return module.split(".")[0] in ("numba", "llvmlite")
 
 
 @contextlib.contextmanager
@@ -187,8 +192,8 @@ def interrupts_deferred() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    for signum, frame in caught[:1]:  # The first stop is the one that counts.
-        _deliver(signum, previous[signum], frame)
+    for signum, _ in caught[:1]:  # The first stop is the one that counts.
+        _deliver(signum, previous[signum], sys._getframe())  # where it is delivered, now
 
 
 def _deliver(signum: int, handler: Any, frame: Any) -> None:
