@@ -317,3 +317,29 @@ def test_an_unguarded_script_asking_for_workers_gets_the_advice_once(
     assert last.startswith("sim.experiments.executors.WorkerLost: worker processes could not")
     assert f"if {script} runs simulations at its top level" in last
     assert "bootstrapping phase" not in done.stderr
+
+
+def test_a_program_read_from_stdin_asking_for_workers_is_told_why_they_cannot_start(
+    duel_path: Path, tmp_path: Path
+) -> None:
+    """Workers import the program that started them; from stdin there is none to import.
+
+    It said "a worker process died (killed, out of memory, or a crash in native code)"; no
+    folder is left, as nothing ran. ``python -c`` names no file, and its workers start.
+    """
+    program = f"import sim\nsim.run({str(duel_path)!r}, runs=60, workers=2, out='results')\n"
+    done = subprocess.run(
+        [sys.executable, "-"], input=program, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("sim.errors.UsageError: worker processes cannot start")
+    assert "<stdin>" in last and "workers=1" in last
+    assert not (tmp_path / "results").exists()
+    inline = program.replace("out='results'", "out=None").replace("\n", "; ", 1)
+    done = subprocess.run(
+        [sys.executable, "-c", inline], capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr

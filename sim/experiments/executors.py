@@ -188,6 +188,7 @@ class ProcessExecutor:
                 # parent say once what to do (its WorkerLost names the script).
                 os._exit(1)
 
+            _check_main_importable()
             context = multiprocessing.get_context(self.start_method)
             watched, self._lifeline = context.Pipe(duplex=False)
             self._pool = ProcessPoolExecutor(
@@ -216,6 +217,27 @@ class ProcessExecutor:
                 yield from self.map(fn, chunks)
             return
         yield from _windowed(self._pool.submit, fn, chunks, self.window)
+
+
+def _check_main_importable() -> None:
+    """Refuse a pool whose workers could not start: its program was read from no file.
+
+    Each worker starts by importing the program that started it ('spawn', 'forkserver').
+    A program read from standard input (``python - < job.py``) names ``<stdin>`` as its
+    file, which no worker finds: each would die at once, and the run would end in "a
+    worker process died". ``python -c`` and notebooks name no file and work.
+    """
+    import __main__
+
+    script = getattr(__main__, "__file__", None)
+    if script is None or getattr(__main__, "__spec__", None) is not None:
+        return
+    if not os.path.exists(script):
+        raise UsageError(
+            f"worker processes cannot start: this program was read from {script}, which a "
+            "worker cannot import as it starts; save it to a file (with the simulations "
+            'under `if __name__ == "__main__":`) or run in this process (workers=1)'
+        )
 
 
 def _terminate_workers(pool: Any) -> None:
