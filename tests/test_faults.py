@@ -777,11 +777,10 @@ def test_a_ctrl_c_that_lands_in_a_callback_of_compiled_code_is_raised_once_it_re
     )
     scope: dict[str, Any] = {"__name__": "numba.core.serialize", "signal": signal}
     exec(source, scope)
-    started = time.monotonic()
     with signals_outside_compiled_code(), pytest.raises(KeyboardInterrupt):
         scope["callback"](finished)
         finished.append("caller's next line")  # the interrupt is raised here, before it runs
-    assert finished == ["callback"] and time.monotonic() - started < 1
+    assert finished == ["callback"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
     assert sys.gettrace() is None  # and the trace hook gone
 

@@ -260,8 +260,8 @@ def screen(
     chosen_executor = choose_executor(RunOptions(executor=executor, workers=workers), None, 1)
     load_engine(problem.model().variants.base_spec(), chosen_executor)
     started = time.perf_counter()  # the simulations' time, not the compiling's
-    in_order = signals_outside_compiled_code()  # a Ctrl-C in a kernel is not lost
-    with entered(chosen_executor) as ex, _bar(progress, len(values) * runs) as bar, in_order:
+    not_lost = signals_outside_compiled_code()  # a Ctrl-C in a kernel is not lost
+    with entered(chosen_executor) as ex, _bar(progress, len(values) * runs) as bar, not_lost:
         parts = {}
         for first, stats in ex.map(runner, chunks):
             parts[first] = stats

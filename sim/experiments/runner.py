@@ -548,7 +548,6 @@ def start(
         return ens.execute(executor)
 
 
-#: What a run says when it compiles the engine first (91 s on one core of a 2-core machine).
 def load_engine(spec: Any, executor: Executor) -> None:
     """Load the compiled engine before a run's folder exists; compile it first, if need be.
 

@@ -89,14 +89,14 @@ def _date_format(bt: Backtest) -> tuple[Callable[[float], str], str]:
     Within one calendar year the year goes to the header and a day reads "Nov 14": the
     table then fits in 100 characters instead of being cut in two between its intervals.
     """
-    end = bt.start + dt.timedelta(days=bt.days)
-    if end.year != bt.start.year:
+    if dt.date.fromisoformat(bt.date(bt.days)).year != bt.start.year:
         return bt.date, ""
 
     def short(day: float) -> str:
-        if day > bt.days:
-            return "never"
-        when = bt.start + dt.timedelta(days=int(day))
+        text = bt.date(day)  # the one reading of a day: ISO, or 'never' past the window
+        if text == "never":
+            return text
+        when = dt.date.fromisoformat(text)
         return f"{when:%b} {when.day}"
 
     return short, f" ({bt.start.year})"
