@@ -785,6 +785,57 @@ def test_a_ctrl_c_that_lands_in_a_callback_of_compiled_code_is_raised_once_it_re
     assert sys.gettrace() is None  # and the trace hook gone
 
 
+def swallowed_ctrl_c() -> None:
+    """Press Ctrl-C and let the KeyboardInterrupt be caught, as a careless callback would."""
+    try:
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(1)  # the handler has run by now: a missed signal would leave it for later
+    except KeyboardInterrupt:
+        return
+    raise AssertionError("SIGINT raised no KeyboardInterrupt")
+
+
+def test_a_ctrl_c_that_something_swallowed_stops_the_run_once_its_chunk_is_saved(
+    tmp_path: Path,
+) -> None:
+    """The KeyboardInterrupt is caught on its way; the run must stop all the same."""
+    seen: list[int] = []
+
+    def careless(done: int, planned: int) -> None:
+        seen.append(done)
+        if len(seen) == 2:
+            swallowed_ctrl_c()
+
+    with pytest.raises(KeyboardInterrupt):
+        run(DUEL, runs=200, seed=3, chunk_size=10, out=tmp_path, callback=careless)
+    assert seen == [10, 20]  # stopped as the callback that swallowed the signal returned
+    manifest = store.read_manifest(only_folder(tmp_path))
+    assert manifest["status"] == "interrupted" and manifest["runs_completed"] == 20
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # The next run goes on to its end: the stop belonged to the run it came in.
+    assert run(DUEL, runs=40, seed=3, chunk_size=10).summary["runs"] == 40
+
+
+def test_a_ctrl_c_swallowed_between_a_sweeps_points_stops_it_before_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sim.experiments.sweep import sweep
+    from sim.experiments.sweep_folder import Folder
+
+    write_point = Folder.write_point
+
+    def careless_write(self: Folder, point: int, *args: Any) -> None:
+        write_point(self, point, *args)
+        if point == 1:
+            swallowed_ctrl_c()
+
+    monkeypatch.setattr(Folder, "write_point", careless_write)
+    values = {"actors.A.attributes.resolve": [0.2, 0.4, 0.6, 0.8]}
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        sweep(DUEL, parameters=values, runs=10, seed=2, out=tmp_path)
+    assert "2 of 4 points saved" in " ".join(getattr(stopped.value, "__notes__", []))
+
+
 def test_a_ctrl_c_while_the_last_summary_is_built_says_interrupted_and_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

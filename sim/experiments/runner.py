@@ -47,6 +47,7 @@ from sim.experiments.stops import (
     MachineFault,
     machine_problem,
     signals_outside_compiled_code,
+    stop_if_signalled,
     stop_status,
     where,
 )
@@ -230,6 +231,7 @@ class Ensemble:
                     self._check_space()
                 if callback is not None and added:
                     callback(collector.completed, target)
+                stop_if_signalled()  # a Ctrl-C that something swallowed stops the run here
         if collector.completed != target:
             # An executor that lost a chunk must not pass for a complete run.
             raise RuntimeError(f"the executor returned {collector.completed} of {target} runs")

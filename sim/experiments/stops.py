@@ -12,7 +12,8 @@ the sweep and the command line share about it:
   ``KeyboardInterrupt``, so they stop a run exactly as Ctrl-C does;
 - :func:`interrupts_deferred`: those signals wait while a chunk is being saved;
 - :func:`signals_outside_compiled_code`: they never land in the Python that numba's compiled
-  code calls back (where they would be lost);
+  code calls back (where they would be lost), and :func:`stop_if_signalled`, the checkpoint
+  that raises again a stop whose KeyboardInterrupt something swallowed;
 - :func:`stop_status`: the one rule for the status a stopped run's manifest records;
 - :func:`machine_problem`: what an ``OSError`` or ``MemoryError`` of the machine means for
   the user, and :class:`MachineFault`, the error that tells it (exit code 1).
@@ -102,17 +103,44 @@ def signals_outside_compiled_code() -> Iterator[None]:
         handler = signal.getsignal(signum)
         if callable(handler) and not getattr(handler, "outside_compiled_code", False):
             previous[signum] = signal.signal(signum, _outside_compiled_code(handler))
+    if previous:
+        _received.clear()  # the outermost block: a stop before it is not this run's
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        if previous:
+            _received.clear()
+
+
+#: The stop signal that arrived in the outermost :func:`signals_outside_compiled_code`
+#: block, with the handler that raised its exception; :func:`stop_if_signalled` raises it
+#: again if the run is still going.
+_received: list[tuple[int, Callable[[int, Any], Any]]] = []
+
+
+def stop_if_signalled() -> None:
+    """Raise again the stop of a signal whose exception was swallowed before reaching here.
+
+    A checkpoint, called between chunks and between a sweep's points: the run is still
+    going, so if a stop signal arrived, the KeyboardInterrupt its handler raised was caught
+    on the way by code the run called (numba's callbacks drop what they raise, and a
+    library or a user's callback may catch it). The run then stops here, at most a chunk
+    later, as if the signal had just arrived. Only for handlers that raise a stop (Python's
+    KeyboardInterrupt, :class:`Stopped`): a program's own handler is never called twice.
+    """
+    if _received:
+        signum, handler = _received.pop()
+        handler(signum, sys._getframe(1))
 
 
 def _outside_compiled_code(handler: Callable[[int, Any], Any]) -> Callable[[int, Any], Any]:
     """Return ``handler``, put off while the signal lands in a callback of numba's."""
 
     def deferring(signum: int, frame: Any) -> Any:
+        if handler in (signal.default_int_handler, _raise_stopped):
+            _received[:] = [(signum, handler)]
         caller = _caller_of_compiled_code(frame)
         if caller is None:
             return handler(signum, frame)

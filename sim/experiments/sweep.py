@@ -28,7 +28,7 @@ from sim.errors import UsageError
 from sim.experiments import designs
 from sim.experiments.chunks import DEFAULT_CHUNK
 from sim.experiments.options import RunOptions, choose_executor, entered
-from sim.experiments.stops import stop_status
+from sim.experiments.stops import signals_outside_compiled_code, stop_if_signalled, stop_status
 from sim.experiments.sweep_folder import (
     Folder,
     open_folder,
@@ -346,13 +346,14 @@ def run_points(
     total = len(points) * plan.spec.runs
     bar = tqdm(total=total, unit="run", file=sys.stderr, disable=not options.progress,
                leave=False)  # fmt: skip
-    with bar, entered(executor):
+    with bar, entered(executor), signals_outside_compiled_code():
         for point in points:
             values = point_values(plan.design, point, plan.spec.paths)
             scenario = plan.base.at(values, f"point {point} ({_assignment(values)})")
             results = run(scenario, runs=plan.spec.runs, seed=point_seed(plan.spec, point),
                           executor=executor, posterior=plan.posterior, **extra)  # fmt: skip
             on_point(point, _with_point(results.runs, point), _with_point(results.failures, point))
+            stop_if_signalled()  # a Ctrl-C that something swallowed stops the sweep here
             bar.update(plan.spec.runs)
 
 
