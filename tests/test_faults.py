@@ -816,6 +816,22 @@ def test_a_ctrl_c_that_something_swallowed_stops_the_run_once_its_chunk_is_saved
     assert run(DUEL, runs=40, seed=3, chunk_size=10).summary["runs"] == 40
 
 
+def test_a_ctrl_c_swallowed_while_a_calibration_batch_ran_stops_the_generation() -> None:
+    from types import SimpleNamespace
+
+    from sim.experiments.abc_smc import _ordered_until
+    from sim.experiments.stops import signals_outside_compiled_code
+
+    def batches() -> Iterator[tuple[int, list[Any]]]:
+        for first in range(0, 100, 10):
+            if first == 20:
+                swallowed_ctrl_c()  # in the third batch's simulations
+            yield first, [SimpleNamespace(accepted=False)] * 10
+
+    with signals_outside_compiled_code(), pytest.raises(KeyboardInterrupt):
+        _ordered_until(batches(), n=5, max_eval=float("inf"), bar=None)
+
+
 def test_a_ctrl_c_swallowed_between_a_sweeps_points_stops_it_before_the_next(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

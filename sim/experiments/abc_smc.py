@@ -27,6 +27,7 @@ import numpy as np
 from sim.analysis.calibration import statistic_weights
 from sim.experiments.calibration_problem import KEY, Problem, parameter_names
 from sim.experiments.executors import results_of
+from sim.experiments.stops import stop_if_signalled
 
 # --- the sampler: pyabc's interface, seeded per evaluation ----------------------------------
 
@@ -121,6 +122,7 @@ def _ordered_until(
     evaluated = accepted = 0
     with results_of(results) as stream:
         for first, particles in stream:
+            stop_if_signalled()  # a Ctrl-C that something swallowed stops the generation here
             waiting[first] = particles
             evaluated += len(particles)
             while len(kept) in waiting:

@@ -248,7 +248,7 @@ def screen(
     from sim.analysis.sensitivity import sobol_indices
     from sim.experiments.options import RunOptions, choose_executor, entered
     from sim.experiments.runner import load_engine
-    from sim.experiments.stops import signals_outside_compiled_code
+    from sim.experiments.stops import signals_outside_compiled_code, stop_if_signalled
 
     problem = prepare(resolve_spec(target, fields))
     seed = problem.spec.seed if seed is None else seed
@@ -265,6 +265,7 @@ def screen(
         parts = {}
         for first, stats in ex.map(runner, chunks):
             parts[first] = stats
+            stop_if_signalled()  # a Ctrl-C that something swallowed stops the screen here
             bar.update(stats.shape[0] * runs)
     stats = np.concatenate([parts[c[0]] for c in chunks])  # (points, runs, statistics)
     seconds = time.perf_counter() - started

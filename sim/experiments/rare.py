@@ -35,6 +35,7 @@ from scipy import stats
 
 from sim.engine.branching import Split
 from sim.errors import UsageError
+from sim.experiments.stops import signals_outside_compiled_code, stop_if_signalled
 
 #: ``peak>=K``: the run's highest rung over all dyads reaches K.
 PEAK = re.compile(r"^peak\s*>=\s*(\d+)$")
@@ -256,6 +257,7 @@ def repetition(
             else:
                 base, splits = parent.seed, parent.branch(seed)
             record = simulate(base, splits)
+            stop_if_signalled()  # a Ctrl-C that something swallowed stops the estimate here
             runs += 1
             day = hit_day(record, level)
             if day is not None:
@@ -332,7 +334,6 @@ def rare(
     from sim.engine import simulate as engine_simulate
     from sim.experiments.ensemble import resolve_scenario
     from sim.experiments.posterior import override_paths, posterior_engine
-    from sim.experiments.stops import signals_outside_compiled_code
     from sim.results.seeding import check_seed
     from sim.scenario import compile_scenario
 
