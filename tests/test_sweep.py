@@ -394,6 +394,33 @@ def test_resume_refuses_a_different_plan(tmp_path: Path) -> None:
         sim.sweep(ORACLE, parameters={RATE: [0, 1]}, runs=6, workers=1, resume=done.path)
 
 
+def test_resume_takes_new_words_for_the_same_plan(tmp_path: Path) -> None:
+    """A title or a label changes no number: the resumed sweep uses the new ones."""
+
+    def rate(label: str) -> dict[str, Any]:
+        return {RATE: {"values": [0, 1, 2, 3], "label": label}}
+
+    args = {"runs": 10, "seed": 4, "chunk_size": 5}
+    with pytest.raises(KeyboardInterrupt):
+        sim.sweep(ORACLE, parameters=rate("clash rate"), title="first", **args,
+                  executor=Counting(stop_after=4), out=tmp_path)  # fmt: skip
+    (folder,) = (tmp_path / "sweep_oracle").iterdir()
+    resumed = sim.sweep(ORACLE, parameters=rate("clashes a year"), title="second", **args,
+                        resume=folder, executor=Counting())  # fmt: skip
+    assert resumed.status == "complete"
+    reopened = load_sweep(folder)
+    assert reopened.labels == {RATE: "clashes a year"} and reopened.spec.title == "second"
+    whole = sim.sweep(ORACLE, parameters=rate("clash rate"), **args, executor=Counting())
+    pd.testing.assert_frame_equal(reopened.points, whole.points)
+    with pytest.raises(Exception, match=r"runs: 10 then, 11 now"):  # numbers still must match
+        sim.sweep(ORACLE, parameters=rate("x"), **{**args, "runs": 11}, resume=folder)
+    fewer = {RATE: {"values": [0, 1, 2], "label": "x"}}
+    with pytest.raises(
+        Exception, match=r"parameters\[0\]\.values: \[0, 1, 2, 3\] then, \[0, 1, 2\] now"
+    ):
+        sim.sweep(ORACLE, parameters=fewer, **args, resume=folder)
+
+
 def test_cli_sweep_interrupted_then_resumed_matches_an_uninterrupted_sweep(tmp_path: Path) -> None:
     # 10 points of 400 runs, half a second each on an idle machine: the signal, sent once
     # the first point is saved, lands part-way even when this process is starved for a few

@@ -128,24 +128,60 @@ def stored_scenario(folder: Path) -> Any:
     return Scenario.model_validate(plan["base_scenario"])
 
 
-def check_resumable(folder: Folder, plan: Mapping[str, Any]) -> None:
-    """Raise unless the folder's plan is the plan about to run (same spec, same scenario)."""
+def check_resumable(folder: Folder, plan: Mapping[str, Any]) -> bool:
+    """Raise unless the folder's plan is the plan about to run (same spec, same scenario).
+
+    The words of a sweep (its title, description and parameter labels) change no number:
+    a plan that differs in them alone is the same plan, and True says that the folder's
+    plan should take the new words.
+    """
     stored = folder.read_plan()
+    ran = {**stored, "spec": _without_words(stored.get("spec"))}
+    asked = {**plan, "spec": _without_words(store.jsonable(plan["spec"]))}
     for key, what in (("content_hash", "the scenario"), ("spec", "the sweep")):
-        if stored.get(key) != store.jsonable(plan[key]):
+        if ran.get(key) != store.jsonable(asked[key]):
             raise UsageError(
                 f"--resume {folder.path}: {what} differs from the one this folder was started "
-                f"with ({_difference(stored.get(key), plan[key])}); start a new sweep instead"
+                f"with ({_difference(ran.get(key), asked[key])}); start a new sweep instead"
             )
+    return stored.get("spec") != store.jsonable(plan["spec"])
+
+
+def _without_words(spec: Any) -> Any:
+    """Return a sweep spec (as JSON) without its title, description and parameter labels."""
+    if not isinstance(spec, dict):
+        return spec
+    kept = {key: value for key, value in spec.items() if key not in ("title", "description")}
+    if isinstance(spec.get("parameters"), list):
+        kept["parameters"] = [
+            {k: v for k, v in p.items() if k != "label"} if isinstance(p, dict) else p
+            for p in spec["parameters"]
+        ]
+    return kept
 
 
 def _difference(old: Any, new: Any) -> str:
-    """Name the first field that differs between two plans."""
+    """Name the first field that differs between two plans (``parameters[0].values: ...``)."""
+    found = _first_difference(old, store.jsonable(new), "")
+    return "its content hash" if found is None else found
+
+
+def _first_difference(old: Any, new: Any, where: str) -> str | None:
+    """Return ``"FIELD: OLD then, NEW now"`` for the innermost field that differs, or None."""
+    if old == new:
+        return None
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new)):
-            if old.get(key) != store.jsonable(new.get(key)):
-                return f"{key}: {old.get(key)!r} then, {new.get(key)!r} now"
-    return "its content hash"
+            field = f"{where}.{key}" if where else key
+            found = _first_difference(old.get(key), new.get(key), field)
+            if found is not None:
+                return found
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and where:
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            found = _first_difference(a, b, f"{where}[{i}]")
+            if found is not None:
+                return found
+    return f"{where}: {old!r} then, {new!r} now" if where else None
 
 
 def read_runs(path: Path) -> pd.DataFrame:
@@ -168,7 +204,9 @@ def open_folder(
     if plan.posterior is not None:
         document["posterior"] = plan.posterior.to_json()
     if folder is not None:
-        check_resumable(folder, document)
+        if check_resumable(folder, document):  # new words for the same plan: the folder's
+            stored = folder.read_plan()  # tables and figures use them from now on
+            store.write_json(folder.path / SWEEP_PLAN, {**stored, "spec": document["spec"]})
         stored = pd.read_parquet(folder.path / DESIGN)
         if not stored.equals(plan.design):
             raise UsageError(f"--resume {folder.path}: the stored design differs from the plan's")
