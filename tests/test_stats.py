@@ -252,6 +252,16 @@ def test_km_all_events():
     assert not any(math.isnan(v) for v in out["lower"] + out["upper"])
 
 
+def test_km_every_event_at_the_first_time_gives_that_time_as_the_median_ci() -> None:
+    # Every run reaches the rung on day 0: the median is day 0 with no doubt; the band there
+    # is Wilson's upper bound for 0 of n (no one was censored before day 0).
+    out = kaplan_meier(np.zeros(300), np.ones(300, dtype=bool))
+    assert out["median"] == 0.0 and out["median_ci95"] == [0.0, 0.0]
+    assert out["upper"] == pytest.approx([wilson_interval(0, 300)[1]])
+    few = kaplan_meier(np.zeros(3), np.ones(3, dtype=bool))  # 0 of 3: the band stays above 1/2
+    assert few["median_ci95"] == [0.0, None]
+
+
 def test_km_median_ci_upper_end_missing_when_upper_band_stays_high():
     # Few events: the curve reaches 0.5 but the upper band never does.
     out = kaplan_meier(np.array([1.0, 2.0, 3.0]), np.array([True, True, False]))

@@ -234,23 +234,25 @@ def _km_curve(
         warnings.simplefilter("ignore", RuntimeWarning)
         ci = sf.confidence_interval(confidence_level=0.95, method="log-log")
     surv = sf.probabilities
-    lower, upper = _fill_bands(surv, ci.low.probabilities, ci.high.probabilities)
+    lower, upper = _fill_bands(surv, ci.low.probabilities, ci.high.probabilities, t.size)
     return sf.quantiles, surv, lower, upper
 
 
 def _fill_bands(
-    surv: np.ndarray, lower: np.ndarray, upper: np.ndarray
+    surv: np.ndarray, lower: np.ndarray, upper: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fill the NaN band values scipy leaves where S(t) is exactly 1 or 0.
+    """Fill the NaN band values scipy leaves where S(t) is exactly 1 or 0 (``n`` subjects).
 
     Before any event (S = 1) there is no uncertainty yet, so both bands are 1. Once the curve
     hits 0 the lower band is 0 and the upper band keeps its last defined value, which is
-    conservative and keeps it non-increasing.
+    conservative and keeps it non-increasing. A curve that is 0 from its first time on (every
+    subject had the event then) has no earlier value to keep: S there is a plain share of
+    the ``n`` (no one was censored before), and its upper band is Wilson's for 0 of ``n``.
     """
     lower = np.where(np.isnan(lower), surv, lower)
     upper = np.where(np.isnan(upper) & (surv == 1.0), 1.0, upper)
     for i in np.flatnonzero(np.isnan(upper)):
-        upper[i] = upper[i - 1] if i > 0 else 1.0
+        upper[i] = upper[i - 1] if i > 0 else wilson_interval(0, n)[1]
     return lower, upper
 
 
