@@ -54,6 +54,20 @@ def test_help_is_fast_and_imports_nothing_heavy(tmp_path: Path) -> None:
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_every_help_page_reads_as_printed() -> None:
+    """argparse formats help= strings with %, not descriptions: '95%%' showed in compare's."""
+    import argparse
+
+    from sim.cli.parser import build_parser
+
+    parser = build_parser()
+    (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    pages = [parser.format_help(), *(p.format_help() for p in commands.choices.values())]
+    assert len(pages) > 10
+    for page in pages:
+        assert "%%" not in page and "%(" not in page, page
+
+
 def test_run_prints_the_tables_and_writes_every_file(first: tuple) -> None:
     done, folder = first
     for expected in ("Outcome", "95% CI", "Peak rung", "Days until first", "censored", "Cost"):

@@ -173,7 +173,7 @@ def _add_compare(sub: Any) -> None:
         "compare",
         help="compare two scenarios on common random numbers (paired differences)",
         description="Run BASE and VARIANT on the same per-run seeds and report paired "
-        "differences (variant minus base) with 95%% intervals and the variance reduction "
+        "differences (variant minus base) with 95% intervals and the variance reduction "
         "against independent seeds. VARIANT defaults to BASE; --set overrides apply to the "
         "variant only, so 'sim compare NAME --set PATH=VALUE' asks what that change does.",
     )
