@@ -16,6 +16,7 @@ from scipy import stats
 from sim.analysis import backtest as bt
 from sim.analysis import timeline as tl
 from sim.analysis.timeline import Kind, TimelineError
+from sim.errors import SimWarning, UsageError
 from sim.present.backtest import render_backtest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -358,7 +359,11 @@ def test_the_scored_window_ends_with_the_record() -> None:
         tl.Row(3, dt.date(2025, 2, 9), ("USA",), ("CHN",), "", "163", -8.0),
     ]
     window = tl.record_window(rows, spec)
-    assert window == 8 and tl.record_window(rows, spec, dt.date(2030, 1, 1)) == spec.days
+    assert window == 8
+    with pytest.warns(SimWarning, match="past the scenario's end: scoring to its end"):
+        assert tl.record_window(rows, spec, dt.date(2030, 1, 1)) == spec.days
+    with pytest.raises(UsageError, match=r"is 2024-01-01, before the scenario starts on"):
+        tl.record_window(rows, spec, dt.date(2024, 1, 1))
     moves = pd.DataFrame(
         [
             {"index": 0, "day": d, "actor": "USA", "target": "CHN", "cameo": "163", "source": "p"}

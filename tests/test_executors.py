@@ -145,6 +145,12 @@ def test_make_executor_and_its_errors() -> None:
         ProcessExecutor(2, start_method="fork")
 
 
+def test_negative_workers_are_refused_even_for_a_job_of_one_chunk(duel: Any) -> None:
+    # A job that fits in one chunk runs in this process whatever was asked: -1 was let by.
+    with pytest.raises(UsageError, match=r"--workers must be 0 \(every core\) or more, got -1"):
+        run(duel, runs=3, workers=-1)
+
+
 def test_dask_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     import builtins
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import SimError
+from sim.errors import SimError, SimWarning, UsageError
 
 #: Columns a timeline must have; ``magnitude`` and ``source`` are optional context.
 REQUIRED_COLUMNS = ("date", "actor", "target", "move", "cameo_code", "goldstein")
@@ -276,9 +277,30 @@ def record_window(rows: Sequence[Row], spec: Any, until: dt.date | None = None) 
     """The last day a backtest scores: ``until``, else the record's last date, within the horizon.
 
     A record is complete only up to its last row: what the ensemble does after it cannot be
-    held against the record (the Nov 7-25 record of a scenario that runs to April).
+    held against the record (the Nov 7-25 record of a scenario that runs to April). An
+    ``until`` before the scenario starts scores nothing and is refused; one past its end is
+    the end, with a warning.
     """
+    if until is not None:
+        _check_until(until, spec)
     last = until if until is not None else max((r.date for r in rows), default=None)
     if last is None:
         return spec.days
     return max(0, min(spec.days, (last - spec.start).days))
+
+
+def _check_until(until: dt.date, spec: Any) -> None:
+    """Refuse an ``until`` before the scenario's start; warn of one past its end."""
+    end = spec.start + dt.timedelta(days=spec.days)
+    if until < spec.start:
+        raise UsageError(
+            f"the last day to score (until) is {until}, before the scenario starts on "
+            f"{spec.start}: give a date from {spec.start} to {end}"
+        )
+    if until > end:
+        warnings.warn(
+            f"the last day to score (until) is {until}, past the scenario's end: scoring "
+            f"to its end, {end}",
+            SimWarning,
+            stacklevel=3,
+        )

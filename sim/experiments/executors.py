@@ -84,14 +84,19 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+def check_workers(workers: int | None) -> None:
+    """Refuse a negative ``--workers N`` (``workers=N``): 0 means every core, 1 this process."""
+    if workers is not None and workers < 0:
+        raise UsageError(f"--workers must be 0 (every core) or more, got {workers}")
+
+
 def worker_count(workers: int | None, chunks: int | None = None) -> int:
     """Return how many local workers to start for ``--workers N`` (``workers=N``).
 
     None and 0 mean every core this process may use; more than :data:`MAX_WORKERS_PER_CORE`
     per core is capped, with a warning; no more are started than there are chunks to run.
     """
-    if workers is not None and workers < 0:
-        raise UsageError(f"--workers must be 0 (every core) or more, got {workers}")
+    check_workers(workers)
     cores = default_workers()
     n = workers or cores
     most = MAX_WORKERS_PER_CORE * cores

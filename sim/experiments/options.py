@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.errors import UsageError
-from sim.experiments.executors import Executor, SerialExecutor, make_executor
+from sim.experiments.executors import Executor, SerialExecutor, check_workers, make_executor
 from sim.results import store
 
 #: Called as work completes: by an ensemble after each chunk with (replications done,
@@ -83,6 +83,7 @@ def choose_executor(
     workers start than there are chunks.
     """
     executor, workers, scheduler = options.executor, options.workers, options.scheduler
+    check_workers(workers)  # before a small job takes this process whatever was asked
     if executor is not None and not isinstance(executor, str):
         if workers is not None or scheduler is not None:
             raise UsageError(f"give workers and scheduler to the executor, not to {caller}")
