@@ -209,3 +209,77 @@ def test_sim_compare_on_the_named_scenario_and_a_variant(cli: Any, tmp_path: Pat
     assert "results:" in done.stderr
     same = cli("compare", name, "--runs", "5", cwd=tmp_path)
     assert same.returncode == 2 and "same scenario" in same.stderr
+
+
+# --- a comparison that stopped ------------------------------------------------------------------
+
+
+class StoppingAfter:
+    """A serial executor that stops like Ctrl-C once it has run ``chunks`` chunks."""
+
+    def __init__(self, chunks: int) -> None:
+        self.chunks, self.ran = chunks, 0
+
+    def map(self, fn: Any, chunks: Any) -> Any:
+        for chunk in chunks:
+            if self.ran >= self.chunks:
+                raise KeyboardInterrupt
+            self.ran += 1
+            yield fn(chunk)
+
+
+def without_times(summary: Any) -> Any:
+    """A comparison's summary without what differs between two runs of it (times, paths)."""
+    if isinstance(summary, dict):
+        return {k: without_times(v) for k, v in summary.items() if k not in ("generated",)}
+    if isinstance(summary, list):
+        return [without_times(v) for v in summary]
+    return summary
+
+
+@pytest.mark.parametrize("stopped_in", ["base", "variant"])
+def test_a_stopped_comparison_resumes_to_the_uninterrupted_one(
+    stopped_in: str, duel_path: Path, compared: Any, tmp_path: Path
+) -> None:
+    args = {"runs": RUNS, "seed": 9, "overrides": [*LOGIT, *CHANGE], "chunk_size": 10}
+    chunks = RUNS // 10 // 2 if stopped_in == "base" else RUNS // 10 + 2
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        compare(str(duel_path), **args, out=tmp_path, executor=StoppingAfter(chunks))
+    (folder,) = (tmp_path / "compare").glob("*/*")
+    notes = " ".join(getattr(stopped.value, "__notes__", []))
+    assert f"finish them with: sim compare --resume {folder}" in notes, notes
+    assert "sim run --resume" not in notes
+    assert store.read_manifest(folder)["status"] == "interrupted"
+    assert (folder / "variant").exists() == (stopped_in == "variant")
+    resumed = compare(resume=folder)
+    assert store.read_manifest(folder)["status"] == "complete"
+    assert without_times(resumed.summary) == without_times(compared.summary)
+    assert without_times(store.read_json(folder / "summary.json")) == without_times(
+        store.read_json(compared.path / "summary.json")
+    )
+    with pytest.raises(UsageError, match="already complete"):
+        compare(resume=folder)
+
+
+def test_a_resume_takes_everything_from_the_folder(duel_path: Path, compared: Any) -> None:
+    with pytest.raises(UsageError, match="give no base, runs"):
+        compare(str(duel_path), runs=5, resume=compared.path)
+    with pytest.raises(UsageError, match="not a comparison folder"):
+        compare(resume=compared.path / "base")
+
+
+def test_sim_compare_resume_finishes_a_stopped_comparison(
+    cli: Any, duel_path: Path, compared: Any, tmp_path: Path
+) -> None:
+    args = {"runs": RUNS, "seed": 9, "overrides": [*LOGIT, *CHANGE], "chunk_size": 10}
+    with pytest.raises(KeyboardInterrupt):
+        compare(str(duel_path), **args, out=tmp_path, executor=StoppingAfter(3))
+    (folder,) = (tmp_path / "compare").glob("*/*")
+    (folder / "base" / "report.html").write_text("<p>drawn from 30 runs</p>")
+    refused = cli("compare", "--resume", str(folder), "--runs", "5", cwd=tmp_path)
+    assert refused.returncode == 2 and "give none of them" in refused.stderr
+    done = cli("compare", "--resume", str(folder), "--workers", "1", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "removed base/report.html" in done.stderr  # it showed the attempt that stopped
+    assert not (folder / "base" / "report.html").exists()
+    assert without_times(json.loads(done.stdout)) == without_times(compared.summary)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from sim.cli import main
-from sim.errors import UsageError
+from sim.errors import SimWarning, UsageError
 from sim.experiments.ensemble import resume, run, run_spec
 from sim.results import files, store, tables
 from sim.scenario import compile_scenario, load
@@ -230,3 +230,22 @@ def test_resume_refuses_a_run_started_by_other_engine_code(duel: Any, tmp_path: 
     store.write_json(folder / files.MANIFEST, manifest)
     with pytest.raises(UsageError, match="changed since this run started"):
         resume(folder)
+
+
+def test_a_resume_removes_the_figures_and_report_of_the_attempt_that_stopped(
+    duel: Any, tmp_path: Path
+) -> None:
+    def stop_at_the_second_chunk(done: int, planned: int) -> None:
+        if done > 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(duel, runs=60, seed=2, chunk_size=10, out=tmp_path, callback=stop_at_the_second_chunk)
+    folder = only_folder(tmp_path)
+    (folder / files.FIGURES_DIR).mkdir()
+    (folder / files.FIGURES_DIR / "outcomes.png").write_bytes(b"drawn from 20 runs")
+    (folder / files.REPORT).write_text("<p>20 of 60 replications completed</p>")
+    with pytest.warns(SimWarning, match=r"removed figures, report\.html, drawn from the attempt"):
+        done = resume(folder)
+    assert done.summary["runs"] == 60
+    assert not (folder / files.FIGURES_DIR).exists() and not (folder / files.REPORT).exists()

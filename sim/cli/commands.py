@@ -113,22 +113,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from sim.experiments.compare import compare
     from sim.results.store import json_text
 
-    result = compare(
-        args.base,
-        args.variant,
-        runs=args.runs,
-        seed=args.seed,
-        out=args.out,
-        progress=sys.stderr.isatty() and not args.quiet,
-        overrides=args.overrides,
-        workers=_workers(args.workers),
-        executor=args.executor,
-        scheduler=args.scheduler,
-        command=args.command_line,
-        name=args.name,
-        force=args.force,
-        posterior=args.posterior,
-    )
+    progress = sys.stderr.isatty() and not args.quiet
+    where = {"workers": _workers(args.workers), "executor": args.executor,
+             "scheduler": args.scheduler, "command": args.command_line}  # fmt: skip
+    if args.resume:
+        _check_nothing_but_the_folder(args)
+        result = compare(resume=args.resume, progress=progress, **where)
+    else:
+        result = compare(
+            args.base,
+            args.variant,
+            runs=args.runs,
+            seed=args.seed,
+            out=args.out,
+            progress=progress,
+            overrides=args.overrides,
+            name=args.name,
+            force=args.force,
+            posterior=args.posterior,
+            **where,
+        )
     if args.json:
         print(json_text(result.summary))
         if not args.quiet:
@@ -141,6 +145,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.plot:
         _write_comparison_figures(result.path, args.quiet)
     return 0
+
+
+def _check_nothing_but_the_folder(args: argparse.Namespace) -> None:
+    """Refuse what ``sim compare --resume DIR`` takes from the folder, named as flags."""
+    from sim.errors import UsageError
+
+    given = [args.base, args.variant, args.runs, args.seed, args.overrides, args.posterior]
+    if any(v not in (None, []) for v in given):
+        raise UsageError(
+            "--resume DIR takes both scenarios, --runs, --seed, --set and --posterior from "
+            "the folder: give none of them"
+        )
+    if args.name is not None or args.force:
+        raise UsageError("--resume DIR finishes that folder: give no --name or --force")
 
 
 def _write_comparison_figures(folder: Any, quiet: bool) -> None:

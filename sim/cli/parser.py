@@ -177,12 +177,12 @@ def _add_compare(sub: Any) -> None:
         "against independent seeds. VARIANT defaults to BASE; --set overrides apply to the "
         "variant only, so 'sim compare NAME --set PATH=VALUE' asks what that change does.",
     )
-    p.add_argument("base", metavar="BASE", help="a named scenario or a YAML file")
+    p.add_argument("base", metavar="BASE", nargs="?", help="a named scenario or a YAML file")
     p.add_argument(
         "variant", metavar="VARIANT", nargs="?", help="another scenario (default: BASE again)"
     )
-    p.add_argument("--runs", type=int, default=1000, help="replications per arm (default: 1000)")
-    p.add_argument("--seed", type=int, default=0, help="root seed of both arms (default: 0)")
+    p.add_argument("--runs", type=int, help="replications per arm (default: 1000)")
+    p.add_argument("--seed", type=int, help="root seed of both arms (default: 0)")
     _add_overrides(p)
     _add_posterior(p)
     _add_executor_options(p)
@@ -194,6 +194,11 @@ def _add_compare(sub: Any) -> None:
         action="store_true",
         help="also write the figures: the paired differences, and each arm's ensemble figures "
         "in its base/ and variant/ folder (see 'sim plot')",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="finish an interrupted comparison in its folder (takes no scenario)",
     )
     p.set_defaults(func=commands.cmd_compare)
 

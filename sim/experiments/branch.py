@@ -48,7 +48,7 @@ def branch_engine(folder: str | os.PathLike[str], replication: int, day: float) 
     """
     from sim.experiments import posterior
     from sim.experiments.chunks import code_fingerprint
-    from sim.experiments.resuming import _manifest_scenario
+    from sim.experiments.resuming import recorded_scenario
     from sim.results import store
     from sim.results.seeding import replication_seed
     from sim.scenario import compile_scenario
@@ -64,7 +64,7 @@ def branch_engine(folder: str | os.PathLike[str], replication: int, day: float) 
             f"(fingerprint {code_fingerprint()} != {recorded}), so replaying replication "
             f"{replication} would not reproduce it: run the parent again with this code"
         )
-    scenario = _manifest_scenario(path, manifest)
+    scenario = recorded_scenario(path, manifest)
     spec = compile_scenario(scenario)
     _check_replication(path, replication)
     if not 0 <= day < spec.days:

@@ -221,6 +221,7 @@ def _resume(folder: Path, stop: Mapping[str, Any] | None, options: RunOptions) -
         raise UsageError(f"{folder}: no {DATABASE}; the calibration never started: start it anew")
     problem = problem_from_plan(plan, spec)
     started = dt.datetime.fromisoformat(str(plan.get("started") or manifest.get("started")))
+    store.drop_drawings(folder)
     return _execute(Run(problem, folder, options, started), fresh=False)
 
 

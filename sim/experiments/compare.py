@@ -8,11 +8,12 @@ a complete results folder in its ``base/`` and ``variant/`` subfolder.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from sim.experiments.executors import Executor
 from sim.experiments.options import RunOptions, choose_executor, entered, override_texts
 from sim.experiments.stops import stop_status
 from sim.results import store
-from sim.results.files import ARMS, FORMAT_VERSION, MANIFEST, SUMMARY
+from sim.results.files import ARMS, FORMAT_VERSION, MANIFEST, POSTERIOR, SUMMARY
 from sim.results.manifest import build_manifest, now
 from sim.results.seeding import check_seed
 
@@ -45,10 +46,10 @@ class Comparison:
 
 
 def compare(
-    base: Any,
+    base: Any = None,
     variant: Any = None,
-    runs: int = 1000,
-    seed: int = 0,
+    runs: int | None = None,
+    seed: int | None = None,
     out: str | os.PathLike[str] | None = None,
     progress: bool = False,
     *,
@@ -61,14 +62,15 @@ def compare(
     name: str | None = None,
     force: bool = False,
     posterior: str | os.PathLike[str] | None = None,
+    resume: str | os.PathLike[str] | None = None,
 ) -> Comparison:
     """Run ``base`` and ``variant`` on common random numbers and compare them pairwise.
 
     Args:
         base: a Scenario, or the name or path of one.
         variant: another scenario; None means ``base`` again, changed by ``overrides``.
-        runs: replications per arm.
-        seed: the root seed shared by both arms.
+        runs: replications per arm (default 1000).
+        seed: the root seed shared by both arms (default 0).
         out: a results root; the comparison goes to ``out/compare/<base>--<variant>/<id>/``
             with the two arms in its ``base/`` and ``variant/`` subfolders. None: in memory.
         progress: show a progress bar per arm on stderr.
@@ -85,18 +87,50 @@ def compare(
             a folder of that name is refused unless ``force``.
         force: replace an existing results folder ``name`` (deleted as the comparison
             starts).
+        resume: a comparison folder that stopped: its arms are finished (a complete arm is
+            kept, an unfinished one resumed, a missing one run) and the comparison written,
+            as if it had never stopped. Both scenarios, the runs, the seed, the overrides
+            and the posterior come from the folder: give none of them.
     """
     options = RunOptions(out=out, name=name, force=force, progress=progress, executor=executor,
                          workers=workers, scheduler=scheduler, chunk_size=chunk_size,
                          command=command)  # fmt: skip
+    if resume is not None:
+        given = {"base": base, "variant": variant, "runs": runs, "seed": seed, "out": out,
+                 "overrides": overrides, "posterior": posterior, "name": name}  # fmt: skip
+        named = [key for key, value in given.items() if value not in (None, [], {})]
+        if named or force:
+            raise UsageError(
+                f"resume takes both scenarios, the runs, the seed, the overrides and the "
+                f"posterior from the folder: give no {', '.join(named or ['force'])}"
+            )
+        return _resume(Path(resume), options)
+    if base is None:
+        raise UsageError("give a base scenario (NAME or PATH), or --resume DIR (resume=DIR)")
     options.check_destination()
+    runs, seed = 1000 if runs is None else runs, 0 if seed is None else seed
     pair = Pair.resolve(base, variant, overrides, runs, seed)
     pair.prepare(posterior)
-    chosen = choose_executor(options, runs, chunk_size)
     path = pair.folder(options)
+    if path is not None and pair.drawn is not None:  # so that a resume draws the same
+        store.write_json(path / POSTERIOR, pair.drawn.to_json())
+
+    arm_options = replace(options, finish_with=f"sim compare --resume {path}") if path else options
+
+    def new_arm(arm: str, chosen: Any) -> Results:
+        return pair.run_arm(arm, arm_options, chosen, path)
+
+    return _run_arms(pair, options, path, new_arm)
+
+
+def _run_arms(
+    pair: Pair, options: RunOptions, path: Path | None, arm_results: Callable[[str, Any], Results]
+) -> Comparison:
+    """Get both arms' results on one executor and write the comparison; keep it if it stops."""
+    chosen = choose_executor(options, pair.runs, options.chunk_size or DEFAULT_CHUNK)
     try:
         with entered(chosen):
-            arms = [pair.run_arm(arm, options, chosen, path) for arm in ARMS]
+            arms = [arm_results(arm, chosen) for arm in ARMS]
     except BaseException as exc:
         if path is not None:
             _keep_or_remove(pair, path, options, exc)
@@ -120,7 +154,65 @@ def _keep_or_remove(pair: Pair, path: Path, options: RunOptions, exc: BaseExcept
         exc.add_note(f"nothing was run, so no comparison folder was kept ({path} removed)")
         return
     pair.write_manifest(path, options, *stop_status(exc))
-    exc.add_note(f"the comparison in {path} is incomplete")
+    finish = f"sim compare --resume {path}"
+    told = " ".join([str(exc), *getattr(exc, "__notes__", [])])
+    exc.add_note(
+        f"the comparison in {path} is incomplete"
+        + ("" if finish in told else f"; finish it with: {finish}")
+    )
+
+
+# --- resuming -------------------------------------------------------------------------------
+
+
+def _resume(path: Path, options: RunOptions) -> Comparison:
+    """Finish the comparison in ``path``: keep a complete arm, resume or run the others."""
+    manifest = _unfinished_comparison(path)
+    base = path / ARMS[0]
+    ran = store.read_manifest(base) if (base / MANIFEST).is_file() else {}
+    pair = Pair.stored(path, manifest, ran.get("code_fingerprint"))
+    pair.prepare(_stored_posterior(path, pair))
+    store.drop_drawings(path)  # the comparison's, and a complete arm's (resumed ones drop theirs)
+    pair.write_manifest(path, options, "running", None)
+    # A missing arm is cut into chunks as the base arm was (the results do not depend on it).
+    arm_options = replace(options, chunk_size=int(ran.get("chunk_size") or DEFAULT_CHUNK),
+                          finish_with=f"sim compare --resume {path}")  # fmt: skip
+
+    def finished_arm(arm: str, chosen: Any) -> Results:
+        return pair.finish_arm(arm, arm_options, chosen, path)
+
+    return _run_arms(pair, options, path, finished_arm)
+
+
+def _unfinished_comparison(path: Path) -> dict[str, Any]:
+    """Return the manifest of a comparison folder that can be resumed, or raise why not."""
+    if not (path / MANIFEST).is_file():
+        raise UsageError(f"{path}: not a results folder (no {MANIFEST})")
+    manifest = store.read_manifest(path)
+    if manifest.get("kind") != "comparison":
+        raise UsageError(
+            f"{path}: not a comparison folder ({manifest.get('kind') or 'a run'}): resume it "
+            "with its own command (sim run --resume, sim sweep --resume, ...)"
+        )
+    if manifest.get("status") == "complete":
+        raise UsageError(f"{path}: this comparison is already complete")
+    if manifest.get("status") == "running" and store.being_written(path, manifest.get("process")):
+        raise UsageError(f"{path}: this comparison is still running")
+    return manifest
+
+
+def _stored_posterior(path: Path, pair: Pair) -> Any:
+    """Return the posterior both arms drew from (``--posterior``), None if they drew none.
+
+    Written beside the arms from this version on; in an older folder, a posterior that the
+    base arm drew but its scenario does not name was the comparison's.
+    """
+    from sim.experiments.posterior import kept, scenario_posterior
+
+    drawn = kept(path)
+    if drawn is None and scenario_posterior(pair.scenarios[0]) is None:
+        drawn = kept(path / ARMS[0])
+    return drawn
 
 
 @dataclass
@@ -150,6 +242,26 @@ class Pair:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         return cls((base_s, variant_s), overrides, runs, seed, now())
+
+    @classmethod
+    def stored(cls, path: Path, manifest: Mapping[str, Any], fingerprint: str | None) -> Pair:
+        """Rebuild the pair a comparison folder's manifest records (both scenarios in full).
+
+        Refused if the code that makes results changed since the base arm ran (its
+        ``fingerprint``): a variant run now would not be paired with it.
+        """
+        from sim.experiments.resuming import recorded_scenario
+
+        arms = manifest["arms"]
+        scenarios = tuple(
+            recorded_scenario(path, {"parameters": arms[arm]["parameters"],
+                                     "content_hash": arms[arm]["hash"],
+                                     "code_fingerprint": fingerprint})
+            for arm in ARMS
+        )  # fmt: skip
+        started = dt.datetime.fromisoformat(str(manifest["started"]))
+        overrides = arms["variant"].get("overrides") or None
+        return cls(scenarios, overrides, int(manifest["runs"]), int(manifest["seed"]), started)
 
     def prepare(self, posterior: Any) -> None:
         """Compile both arms and make their engines (each over the posterior, if any)."""
@@ -183,6 +295,23 @@ class Pair:
             executor=executor, engine=self.engines[i],
             folder=None if path is None else path / arm,
         )  # fmt: skip
+
+    def finish_arm(self, arm: str, options: RunOptions, executor: Any, path: Path) -> Results:
+        """Return a resumed comparison's arm: kept if complete, else resumed, or run anew."""
+        from sim.experiments.ensemble import resume_with
+
+        folder, i = path / arm, ARMS.index(arm)
+        if not (folder / MANIFEST).is_file():
+            if folder.is_dir() and any(folder.iterdir()):
+                raise UsageError(f"{folder}: holds files but no {MANIFEST}: not an arm to resume")
+            with contextlib.suppress(FileNotFoundError):
+                folder.rmdir()  # made by an attempt killed before it wrote anything
+            return self.run_arm(arm, options, executor, path)
+        if store.read_manifest(folder).get("status") != "complete":
+            return resume_with(folder, replace(options, executor=executor, workers=None,
+                                               scheduler=None), self.engines[i])  # fmt: skip
+        summary = store.read_summary(folder)
+        return Results(self.specs[i], self.seed, summary, folder, engine=self.engines[i])
 
     def arm(self, name: str) -> dict[str, Any]:
         """Return the description of one arm."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -314,10 +315,19 @@ def resume(
     See :mod:`sim.experiments.resuming`: the scenario, seed, length and chunk size come
     from the folder; the keywords are those of :func:`run`.
     """
-    unfinished = Unfinished.open(Path(folder), engine)
     options = RunOptions(progress=progress, executor=executor, workers=workers,
-                         scheduler=scheduler, chunk_size=unfinished.chunk_size,
-                         command=command, callback=callback)  # fmt: skip
+                         scheduler=scheduler, command=command, callback=callback)  # fmt: skip
+    return resume_with(Path(folder), options, engine)
+
+
+def resume_with(folder: Path, options: RunOptions, engine: Engine | None = None) -> Results:
+    """Finish an unfinished run in ``folder`` with ``options`` (its chunk size is the folder's).
+
+    The figures and report drawn from the attempt that stopped are removed as it starts.
+    """
+    unfinished = Unfinished.open(folder, engine)
+    options = replace(options, chunk_size=unfinished.chunk_size)
     chosen = choose_executor(options, unfinished.remaining, unfinished.chunk_size)
+    store.drop_drawings(folder)
     finished = unfinished.finish(options, chosen)
     return Results.of(unfinished.spec, unfinished.seed, finished, unfinished.engine)

@@ -49,6 +49,8 @@ class RunOptions:
         command: the command line to record in the manifest (default: ``sys.argv``).
         callback: called after each chunk with (replications done, replications planned);
             a calibration's, after each generation with its row.
+        finish_with: the command that finishes the run if it stops, as its message gives
+            it (None: ``sim run --resume FOLDER``; a comparison's arm names the comparison's).
     """
 
     out: str | os.PathLike[str] | None = None
@@ -61,6 +63,7 @@ class RunOptions:
     chunk_size: int | None = None
     command: str | None = None
     callback: Callback | None = None
+    finish_with: str | None = None
 
     def check_destination(self) -> None:
         """Check the folder's name and ``force`` before anything is loaded or created."""

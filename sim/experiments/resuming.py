@@ -52,7 +52,7 @@ class Unfinished:
                 f"{folder}: its runs are branches of another run ({BRANCH}); a branched run "
                 "cannot be resumed yet: its completed runs are kept, run the branch again"
             )
-        scenario = _manifest_scenario(folder, manifest)
+        scenario = recorded_scenario(folder, manifest)
         spec = compile_scenario(scenario)
         kept = kept_posterior(folder)
         if engine is None and kept is not None:
@@ -125,7 +125,7 @@ def _resumable_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def _manifest_scenario(path: Path, manifest: Mapping[str, Any]) -> Any:
+def recorded_scenario(path: Path, manifest: Mapping[str, Any]) -> Any:
     """Return the Scenario recorded in a manifest, checked against its content hash."""
     from pydantic import ValidationError
 

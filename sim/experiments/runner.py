@@ -330,7 +330,8 @@ class Ensemble:
         saved = f"{on_disk.runs} of {self.plan.planned} runs saved in {writer.path}"
         if not on_disk.tables:
             saved += f" (in its {CHUNKS} only{self._why_no_tables(exc)})"
-        finish = f"finish them with: sim run --resume {writer.path}"
+        command = self.options.finish_with or f"sim run --resume {writer.path}"
+        finish = f"finish them with: {command}"
         problem = machine_problem(exc)
         if problem is not None:
             what = f"{problem.what}{where(exc)}"

@@ -211,6 +211,7 @@ def open_folder(
         if not stored.equals(plan.design):
             raise UsageError(f"--resume {folder.path}: the stored design differs from the plan's")
         (folder.path / RUNS_DIR).mkdir(exist_ok=True)
+        store.drop_drawings(folder.path)
         for leftover in (folder.path / RUNS_DIR).glob(".*.part"):
             leftover.unlink()  # A point that was being written when the sweep died.
         return folder

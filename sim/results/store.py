@@ -28,6 +28,7 @@ import re
 import secrets
 import shutil
 import socket
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,13 +39,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.errors import UsageError
+from sim.errors import SimWarning, UsageError
 from sim.results import disk, journal, tables
 from sim.results.files import (
+    ARMS,
     CHUNKS,
     FAILURES,
+    FIGURES_DIR,
     MANIFEST,
     MOVES,
+    REPORT,
     RESULT_ENTRIES,
     RUNS,
     SUMMARY,
@@ -240,6 +244,36 @@ def _sim_json(path: Path) -> dict[str, Any] | None:
 def _partial_name(name: str) -> bool:
     """Whether a file name is one of sim's temporary ``.<file>.part`` files."""
     return name.startswith(".") and name.endswith(".part")
+
+
+def drop_drawings(folder: Path) -> None:
+    """Remove the figures and the report drawn in a folder whose results are about to change.
+
+    A resume finishes what an interrupted run, sweep, comparison or calibration started: its
+    ``figures/`` and ``report.html`` (and each arm's) show the attempt that stopped, and would
+    pass for the finished results. They go, and a warning says how to draw them again.
+    """
+    found = [
+        path
+        for where in (folder, *(folder / arm for arm in ARMS))
+        for path in (where / FIGURES_DIR, where / REPORT)
+        if path.exists()
+    ]
+    for path in found:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    if found:
+        names = ", ".join(str(p.relative_to(folder)) for p in found)
+        command = {FIGURES_DIR: "sim plot", REPORT: "sim report"}
+        again = ", ".join(f"{command[p.name]} {p.parent}" for p in found)
+        warnings.warn(
+            f"{folder}: removed {names}, drawn from the attempt that stopped; once it is "
+            f"finished, draw them again ({again})",
+            SimWarning,
+            stacklevel=2,
+        )
 
 
 def being_written(folder: Path, process: Mapping[str, Any] | None) -> bool:
