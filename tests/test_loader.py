@@ -431,10 +431,27 @@ def _cases() -> list[Bad]:
             "set-nan",
             {"main.yaml": DUEL},
             (
-                "--set actors.A.attributes.resolve=nan: actors.A.attributes.resolve: "
+                "--set actors.A.attributes.resolve=.nan: actors.A.attributes.resolve: "
                 "Input should be a finite number",
             ),
             sets=("actors.A.attributes.resolve=.nan",),
+        ),
+        # A problem of the whole (the horizon) or of a part an override replaced names the
+        # overrides, as typed: the file alone validates.
+        Bad(
+            "set-end-before-start",
+            {"main.yaml": DUEL},
+            (
+                "main.yaml: (top level): Value error, the horizon must be",
+                "(with --set horizon_days=null, end=2000-01-01)",
+            ),
+            sets=("horizon_days=null", "end=2000-01-01"),
+        ),
+        Bad(
+            "set-actor-null",
+            {"main.yaml": DUEL},
+            ("Input should be a valid dictionary or instance of Actor (with --set actors.A=null)",),
+            sets=("actors.A=null",),
         ),
         Bad(
             "set-without-value",

@@ -366,6 +366,8 @@ def _located(loaded: Loaded, loc: tuple, message: str) -> str:
         path = override.split("=", 1)[0].strip()
         if dotted == path or dotted.startswith(f"{path}."):
             return f"--set {_shown(override)}: {clipped(dotted)}: {message}"
+    if loaded.overrides:  # a problem of the whole, or of a part an override replaced
+        message += f" (with --set {', '.join(_shown(o) for o in loaded.overrides)})"
     for src in loaded.sources:
         line = _line_in(src, loaded.data, loc)
         if line is not None:
@@ -450,11 +452,14 @@ def _line(node: yaml.Node, loc: tuple) -> int:
 
 def apply_overrides(loaded: Loaded, overrides: list[str] | dict[str, Any]) -> None:
     """Apply ``path=value`` overrides (values parsed as YAML) to the merged document."""
-    items = overrides.items() if isinstance(overrides, dict) else [_split(o) for o in overrides]
-    for path, value in items:
+    if isinstance(overrides, dict):
+        items = [(path, value, f"{path}={value}") for path, value in overrides.items()]
+    else:  # a message repeats an override as it was typed (null, not None)
+        items = [(*_split(o), o.strip()) for o in overrides]
+    for path, value, typed in items:
         parts = parse_path(path)
         set_path(loaded.data, parts, value, path)
-        loaded.overrides.append(f"{path}={value}")
+        loaded.overrides.append(typed)
 
 
 def _split(override: str) -> tuple[str, Any]:

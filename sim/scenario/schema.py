@@ -1226,7 +1226,11 @@ class Scenario(Strict):
         if self.end is None and self.horizon_days is None:
             raise ReferenceProblem(("start",), "give an end (a date) or horizon_days (days)")
         if self.end is not None and self.horizon_days is not None:
-            raise ReferenceProblem(("horizon_days",), "give end or horizon_days, not both")
+            raise ReferenceProblem(
+                ("horizon_days",),
+                "give end or horizon_days, not both (to change the horizon of a scenario "
+                "that gives an end, change end, or clear it: end=null)",
+            )
         # the span is between two fields, either of which may be at fault: no single line
         if not 1 <= self.days <= MAX_DAYS:
             raise ValueError(f"the horizon must be 1..{MAX_DAYS} days after start, not {self.days}")
