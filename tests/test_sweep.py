@@ -388,6 +388,11 @@ def test_resume_runs_only_what_is_missing_and_ends_identical(tmp_path: Path) -> 
         )
 
 
+def test_an_unknown_scenario_is_named_before_the_missing_parameters() -> None:
+    with pytest.raises(Exception, match=r"unknown scenario 'nosuch'; named scenarios: "):
+        sim.sweep("nosuch")
+
+
 def test_resume_refuses_a_different_plan(tmp_path: Path) -> None:
     done = sim.sweep(ORACLE, parameters={RATE: [0, 1]}, runs=5, workers=1, out=tmp_path)
     with pytest.raises(Exception, match=r"runs: 5 then, 6 now"):

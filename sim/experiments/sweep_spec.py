@@ -394,6 +394,9 @@ def resolve_spec(
         sweep_file = find_sweep_file(os.fspath(target))
         if sweep_file is not None:
             return _merge(read_sweep_file(sweep_file).model_dump(), fields, str(sweep_file)), None
+        from sim.scenario.registry import resolve
+
+        resolve(os.fspath(target))  # neither a sweep file nor a scenario: say so first
         return _merge({"scenario": os.fspath(target)}, fields, "sweep"), None
     raise SweepError(f"cannot sweep a {type(target).__name__}")
 
