@@ -106,3 +106,16 @@ def test_any_table_fits_and_loses_no_word(columns: int, data: st.DataObject) -> 
     shown = sorted(w for w in text.split() if set(w) != {"-"})
     # The stacked parts repeat the key column: every word is shown at least once.
     assert set(expected) <= set(shown)
+
+
+def test_a_mean_difference_shows_the_decimals_its_se_needs() -> None:
+    from sim.present.comparison import paired_table
+    from sim.present.table import digits_for, num
+
+    assert [digits_for(se) for se in (0.012, 0.2, 3.1, 0.0, None, 1e-7)] == [2, 1, 1, 1, 1, 4]
+    row = {"base": 4.84, "variant": 5.12, "difference": 0.28, "ci95": [0.25, 0.31],
+           "se": 0.015, "se_independent": 0.017, "variance_reduction": 1.3}  # fmt: skip
+    wide = {**row, "difference": 212.5, "ci95": [206.4, 218.6], "se": 3.1}
+    table = paired_table("Mean", [("peak rung", row), ("cost", wide)], num, num)
+    assert table.rows[0][1:6] == ["4.84", "5.12", "+0.28", "[+0.25, +0.31]", "0.01"]
+    assert table.rows[1][3:5] == ["+212.5", "[+206.4, +218.6]"]  # one decimal, as before

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sim.analysis.measures import sections
 from sim.present.summary import labelled
-from sim.present.table import Block, Format, Table, num, pct, render, signed, times
+from sim.present.table import Block, Format, Table, digits_for, num, pct, render, signed, times
 
 #: The paired sections with a table of their own below (the rest get one each, generically).
 SHOWN = ("outcomes", "peak_rung", "costs", "scores")
@@ -80,20 +81,27 @@ def paired_events_table(summary: Mapping[str, Any]) -> Table | None:
 def paired_table(
     title: str, items: Iterable[tuple[str, Mapping[str, Any]]], level: Format, diff: Format
 ) -> Table:
-    """Return one table of paired differences: levels, difference, CI, SEs and VR."""
+    """Return one table of paired differences: levels, difference, CI, SEs and VR.
+
+    Means (``num``) get, row by row, the decimals their paired SE needs (a peak rung's
+    +0.27 [+0.25, +0.30] is not +0.3 [+0.3, +0.3]); shares keep points to one decimal.
+    """
     rows = []
     for key, d in items:
         label = d.get("label") or d.get("name") or key
         ci = d.get("ci95") or [None, None]
+        shown, by = level, diff
+        if level is num and diff is num:
+            shown = by = functools.partial(num, digits=digits_for(d["se"]))
         rows.append(
             [
                 label,
-                level(d["base"]),
-                level(d["variant"]),
-                signed(d["difference"], diff),
-                f"[{signed(ci[0], diff)}, {signed(ci[1], diff)}]",
-                diff(d["se"]),
-                diff(d["se_independent"]),
+                shown(d["base"]),
+                shown(d["variant"]),
+                signed(d["difference"], by),
+                f"[{signed(ci[0], by)}, {signed(ci[1], by)}]",
+                by(d["se"]),
+                by(d["se_independent"]),
                 times(d["variance_reduction"]),
             ]
         )

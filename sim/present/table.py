@@ -26,6 +26,17 @@ def num(x: float | None, digits: int = 1) -> str:
     return f"{x:,.{digits}f}"
 
 
+def digits_for(se: float | None, least: int = 1, most: int = 4) -> int:
+    """Return the decimals that show an estimate to its SE's first significant digit.
+
+    Between ``least`` and ``most``: an SE of 0.012 gives 2, so a difference of +0.27
+    [+0.25, +0.30] does not print as +0.3 [+0.3, +0.3].
+    """
+    if se is None or not math.isfinite(se) or se <= 0:
+        return least
+    return max(least, min(most, -math.floor(math.log10(se))))
+
+
 def interval(ci: Sequence[float | None] | None, fmt: Format = pct) -> str:
     """Format a two-sided interval, e.g. ``[10.2%, 14.1%]``."""
     if not ci:
