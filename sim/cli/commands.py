@@ -187,7 +187,10 @@ def cmd_trace(args: argparse.Namespace) -> int:
     spec = compile_scenario(load(args.scenario, args.overrides))
     record = simulate(spec, replication_seed(args.seed, args.run))
     key = seed_key(args.seed, args.run)
-    heading = f"{spec.title} ({spec.name}), replication {args.run} of seed {args.seed} [{key}]"
+    heading = (
+        f"{spec.title} ({spec.name})\n"
+        f"replication {args.run} of seed {args.seed} (seed key {key}, as in runs.parquet)"
+    )
     print(render_trace(record, spec, lever_names(spec), heading), end="")
     return 0
 

@@ -49,7 +49,7 @@ def render_trace(
         for day, event, what in getattr(record, "event_log", ())
     ]
     entries.sort(key=lambda e: (e[0], e[1]))
-    lines = [wrapped(heading)] if heading else []
+    lines = [wrapped(line) for line in heading.splitlines()]  # each of its lines wrapped
     # A long line goes on under its text, not under its date.
     lines += [wrapped(text, hang=len("2025-11-07 ")) for _, _, text in entries] or ["(no moves)"]
     lines += ["", wrapped(end_state(record, spec, actors))]
