@@ -265,6 +265,7 @@ def test_cli_run_prints_a_profile(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "Goldstein score" in done.stdout
     assert "USA->CHN" in done.stdout
+    assert "--score goldstein|rivera" not in done.stdout  # no hint to ask for what is shown
 
 
 # --- every summary carries every profile ------------------------------------------------------

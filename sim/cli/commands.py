@@ -27,7 +27,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"results: {results.path}", file=sys.stderr)
     else:
-        print(render_summary(results.summary), end="")
+        print(render_summary(results.summary, scores_shown=bool(args.score)), end="")
         _print_posterior(results.summary)
         if args.score:
             from sim.present.scores import render

@@ -13,12 +13,16 @@ from sim.present.table import Block, Table, interval, num, pct, render, wrapped
 LEVERS_SHOWN = 4
 
 
-def render_summary(summary: Mapping[str, Any]) -> str:
-    """Return the whole summary as plain-text sections, one blank line apart."""
-    return render(summary_blocks(summary))
+def render_summary(summary: Mapping[str, Any], *, scores_shown: bool = False) -> str:
+    """Return the whole summary as plain-text sections, one blank line apart.
+
+    ``scores_shown``: a profile's full scores table follows (``--score``), so the scores
+    table does not say how to ask for it.
+    """
+    return render(summary_blocks(summary, scores_shown=scores_shown))
 
 
-def summary_blocks(summary: Mapping[str, Any]) -> list[Block | None]:
+def summary_blocks(summary: Mapping[str, Any], *, scores_shown: bool = False) -> list[Block | None]:
     """Return the summary's sections in order: the header, then tables and paragraphs."""
     return [
         header(summary),
@@ -30,7 +34,7 @@ def summary_blocks(summary: Mapping[str, Any]) -> list[Block | None]:
         before_events_table(summary),
         costs_table(summary),
         *mean_tables(summary),
-        scores_table(summary),
+        scores_table(summary, hint=not scores_shown),
         levers_table(summary),
     ]
 
@@ -313,8 +317,11 @@ SCORE_ROWS = {
 }
 
 
-def scores_table(summary: Mapping[str, Any]) -> Table | None:
-    """Return each scoring profile's headline score per run: mean, SE, 95% CI, median."""
+def scores_table(summary: Mapping[str, Any], hint: bool = True) -> Table | None:
+    """Return each scoring profile's headline score per run: mean, SE, 95% CI, median.
+
+    ``hint``: its note says how to see a profile per dyad and per actor.
+    """
     scores = summary.get("scores") or {}
     rows = []
     for profile, (column, label) in SCORE_ROWS.items():
@@ -327,7 +334,7 @@ def scores_table(summary: Mapping[str, Any]) -> Table | None:
     if not rows:
         return None
     headers = ["Escalation score per run", "mean", "SE", "95% CI", "median"]
-    note = "per dyad and per actor: sim run ... --score goldstein|rivera"
+    note = "per dyad and per actor: sim run ... --score goldstein|rivera" if hint else ""
     return Table(headers, rows, right=(1, 2, 4), note=note)
 
 
