@@ -280,6 +280,6 @@ def test_sim_compare_resume_finishes_a_stopped_comparison(
     assert refused.returncode == 2 and "give none of them" in refused.stderr
     done = cli("compare", "--resume", str(folder), "--workers", "1", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "removed base/report.html" in done.stderr  # it showed the attempt that stopped
+    assert "/base: removed report.html" in done.stderr  # it showed the attempt that stopped
     assert not (folder / "base" / "report.html").exists()
     assert without_times(json.loads(done.stdout)) == without_times(compared.summary)

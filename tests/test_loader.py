@@ -587,6 +587,14 @@ def test_bad_input_in_a_subprocess(kind: str, subprocess_runs: dict, tmp_path: P
 # --- defects found and fixed: located errors for duplicates, params and --set mappings ----
 
 
+def test_an_error_elsewhere_in_the_file_does_not_blame_an_unrelated_set(tmp_path: Path) -> None:
+    path = tmp_path / "d.yaml"
+    path.write_text(DUEL + "bogus_field: 1\n")
+    with pytest.raises(SimError, match="bogus_field: unknown field") as err:
+        sim.load(str(path), ["actors.A.review_every_days=14"])
+    assert "(with --set" not in str(err.value)
+
+
 def test_duplicate_id_points_at_the_duplicate(tmp_path: Path) -> None:
     text = edit("  - id: B\n", "  - id: A\n")
     path = tmp_path / "dup.yaml"

@@ -219,3 +219,47 @@ def test_the_shipped_posterior_belongs_to_the_scenario_as_it_stands() -> None:
     assert Path(shipped.timeline).name == Path(current.timeline).name
     posterior = Posterior.load(folder)
     assert posterior.paths == current.paths and len(posterior.weights) == current.population
+
+
+def test_a_stopped_comparison_over_a_posterior_resumes_from_its_own_copy(
+    calibration, tmp_path
+) -> None:
+    from test_compare import StoppingAfter
+
+    from sim.experiments.compare import compare
+
+    args = {"overrides": ["horizon_days=200"], "runs": 60, "seed": 5, "chunk_size": 10}
+    whole = compare(SCENARIO, **args, posterior=calibration)
+    moved = tmp_path / "calibration"
+    shutil.copytree(calibration, moved)
+    with pytest.raises(KeyboardInterrupt):
+        compare(SCENARIO, **args, posterior=moved, out=tmp_path / "out", executor=StoppingAfter(3))
+    shutil.rmtree(moved)  # gone: the comparison and its arm kept what they drew from
+    (folder,) = (tmp_path / "out" / "compare").glob("*/*")
+    resumed = compare(resume=folder)
+    for arm in ("base", "variant"):
+        pd.testing.assert_frame_equal(getattr(resumed, arm).runs, getattr(whole, arm).runs)
+    assert resumed.summary["outcomes"] == whole.summary["outcomes"]
+    assert resumed.summary["posterior"]["distinct_particles_drawn"] > 10
+
+
+def test_a_comparison_with_a_bad_option_leaves_no_folder_and_a_resume_changes_nothing(
+    calibration, tmp_path
+) -> None:
+    from test_compare import StoppingAfter
+
+    from sim.experiments.compare import compare
+    from sim.results import store
+
+    args = {"overrides": ["horizon_days=200"], "runs": 20, "posterior": calibration}
+    with pytest.raises(SimError, match="--workers must be 0"):
+        compare(SCENARIO, **args, out=tmp_path, workers=-1)
+    assert not any(tmp_path.iterdir())
+    with pytest.raises(KeyboardInterrupt):
+        compare(SCENARIO, **args, out=tmp_path, chunk_size=5, executor=StoppingAfter(2))
+    (folder,) = (tmp_path / "compare").glob("*/*")
+    (folder / "report.html").write_text("<p>10 of 20</p>")
+    before = store.read_manifest(folder)
+    with pytest.raises(SimError, match="--workers must be 0"):
+        compare(resume=folder, workers=-1)
+    assert store.read_manifest(folder) == before and (folder / "report.html").exists()

@@ -260,6 +260,10 @@ def test_km_every_event_at_the_first_time_gives_that_time_as_the_median_ci() -> 
     assert out["upper"] == pytest.approx([wilson_interval(0, 300)[1]])
     few = kaplan_meier(np.zeros(3), np.ones(3, dtype=bool))  # 0 of 3: the band stays above 1/2
     assert few["median_ci95"] == [0.0, None]
+    # Only a censoring before the day all the others have the event: the same, at that day.
+    later = kaplan_meier(np.r_[0.5, np.ones(299)], np.r_[False, np.ones(299, dtype=bool)])
+    assert later["median_ci95"] == [1.0, 1.0]
+    assert later["upper"][-1] == pytest.approx(wilson_interval(0, 299)[1])
 
 
 def test_km_median_ci_upper_end_missing_when_upper_band_stays_high():

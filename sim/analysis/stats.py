@@ -234,25 +234,29 @@ def _km_curve(
         warnings.simplefilter("ignore", RuntimeWarning)
         ci = sf.confidence_interval(confidence_level=0.95, method="log-log")
     surv = sf.probabilities
-    lower, upper = _fill_bands(surv, ci.low.probabilities, ci.high.probabilities, t.size)
+    at_risk = t.size - np.searchsorted(np.sort(t), sf.quantiles, side="left")
+    lower, upper = _fill_bands(surv, ci.low.probabilities, ci.high.probabilities, at_risk)
     return sf.quantiles, surv, lower, upper
 
 
 def _fill_bands(
-    surv: np.ndarray, lower: np.ndarray, upper: np.ndarray, n: int
+    surv: np.ndarray, lower: np.ndarray, upper: np.ndarray, at_risk: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fill the NaN band values scipy leaves where S(t) is exactly 1 or 0 (``n`` subjects).
+    """Fill the NaN band values scipy leaves where S(t) is exactly 1 or 0.
 
     Before any event (S = 1) there is no uncertainty yet, so both bands are 1. Once the curve
     hits 0 the lower band is 0 and the upper band keeps its last defined value, which is
-    conservative and keeps it non-increasing. A curve that is 0 from its first time on (every
-    subject had the event then) has no earlier value to keep: S there is a plain share of
-    the ``n`` (no one was censored before), and its upper band is Wilson's for 0 of ``n``.
+    conservative and keeps it non-increasing. A curve that falls from 1 straight to 0 (every
+    subject still at risk had the event then) has no earlier value to keep: S there is a
+    plain share of the ``at_risk`` subjects (no event before), and its upper band is
+    Wilson's for 0 of them.
     """
     lower = np.where(np.isnan(lower), surv, lower)
     upper = np.where(np.isnan(upper) & (surv == 1.0), 1.0, upper)
     for i in np.flatnonzero(np.isnan(upper)):
-        upper[i] = upper[i - 1] if i > 0 else wilson_interval(0, n)[1]
+        before = upper[i - 1] if i > 0 else 1.0
+        straight = i == 0 or surv[i - 1] == 1.0
+        upper[i] = wilson_interval(0, int(at_risk[i]))[1] if straight else before
     return lower, upper
 
 

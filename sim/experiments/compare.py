@@ -22,7 +22,7 @@ from sim.errors import UsageError
 from sim.experiments.ensemble import DEFAULT_CHUNK, Results, resolve_scenario, run_compiled
 from sim.experiments.executors import Executor
 from sim.experiments.options import RunOptions, choose_executor, entered, override_texts
-from sim.experiments.stops import stop_status
+from sim.experiments.stops import signals_outside_compiled_code, stop_status
 from sim.results import store
 from sim.results.files import ARMS, FORMAT_VERSION, MANIFEST, POSTERIOR, SUMMARY
 from sim.results.manifest import build_manifest, now
@@ -57,7 +57,7 @@ def compare(
     workers: int | None = None,
     executor: Executor | str | None = None,
     scheduler: str | None = None,
-    chunk_size: int = DEFAULT_CHUNK,
+    chunk_size: int | None = None,
     command: str | None = None,
     name: str | None = None,
     force: bool = False,
@@ -81,7 +81,7 @@ def compare(
         workers: local worker processes, as for :func:`sim.run`.
         executor: 'processes', 'dask' or an executor object, as for :func:`sim.run`.
         scheduler: a Dask scheduler address, as for :func:`sim.run`.
-        chunk_size: replications per chunk.
+        chunk_size: replications per chunk (default 25, or the folder's on resume).
         command: the command line to record in the manifest.
         name: write to ``out/compare/<base>--<variant>/<name>/`` instead of a fresh folder;
             a folder of that name is refused unless ``force``.
@@ -97,48 +97,51 @@ def compare(
                          command=command)  # fmt: skip
     if resume is not None:
         given = {"base": base, "variant": variant, "runs": runs, "seed": seed, "out": out,
-                 "overrides": overrides, "posterior": posterior, "name": name}  # fmt: skip
+                 "overrides": overrides, "posterior": posterior, "name": name,
+                 "chunk_size": chunk_size}  # fmt: skip
         named = [key for key, value in given.items() if value not in (None, [], {})]
         if named or force:
             raise UsageError(
-                f"resume takes both scenarios, the runs, the seed, the overrides and the "
-                f"posterior from the folder: give no {', '.join(named or ['force'])}"
+                "resume takes both scenarios, the runs, the seed, the overrides, the posterior "
+                f"and the chunk size from the folder: give no {', '.join(named or ['force'])}"
             )
         return _resume(Path(resume), options)
     if base is None:
         raise UsageError("give a base scenario (NAME or PATH), or --resume DIR (resume=DIR)")
     options.check_destination()
     runs, seed = 1000 if runs is None else runs, 0 if seed is None else seed
+    options = replace(options, chunk_size=chunk_size or DEFAULT_CHUNK)
     pair = Pair.resolve(base, variant, overrides, runs, seed)
     pair.prepare(posterior)
+    chosen = choose_executor(options, runs, options.chunk_size or DEFAULT_CHUNK)  # before a folder
     path = pair.folder(options)
-    if path is not None and pair.drawn is not None:  # so that a resume draws the same
-        store.write_json(path / POSTERIOR, pair.drawn.to_json())
-
     arm_options = replace(options, finish_with=f"sim compare --resume {path}") if path else options
 
-    def new_arm(arm: str, chosen: Any) -> Results:
+    def new_arm(arm: str) -> Results:
         return pair.run_arm(arm, arm_options, chosen, path)
 
-    return _run_arms(pair, options, path, new_arm)
+    return _run_arms(pair, options, chosen, path, new_arm)
 
 
 def _run_arms(
-    pair: Pair, options: RunOptions, path: Path | None, arm_results: Callable[[str, Any], Results]
+    pair: Pair,
+    options: RunOptions,
+    chosen: Executor,
+    path: Path | None,
+    arm_results: Callable[[str], Results],
 ) -> Comparison:
-    """Get both arms' results on one executor and write the comparison; keep it if it stops."""
-    chosen = choose_executor(options, pair.runs, options.chunk_size or DEFAULT_CHUNK)
+    """Get both arms' results on ``chosen`` and write the comparison; keep it if it stops."""
     try:
-        with entered(chosen):
-            arms = [arm_results(arm, chosen) for arm in ARMS]
+        with entered(chosen), signals_outside_compiled_code():  # between the arms too
+            arms = [arm_results(arm) for arm in ARMS]
+        summary = store.jsonable(pair.summary(arms))
+        if path is not None:
+            store.write_json(path / SUMMARY, summary)
+            pair.write_manifest(path, options, "complete", None)
     except BaseException as exc:
         if path is not None:
             _keep_or_remove(pair, path, options, exc)
         raise
-    summary = store.jsonable(pair.summary(arms))
-    if path is not None:
-        store.write_json(path / SUMMARY, summary)
-        pair.write_manifest(path, options, "complete", None)
     return Comparison(summary, arms[0], arms[1], path)
 
 
@@ -166,22 +169,27 @@ def _keep_or_remove(pair: Pair, path: Path, options: RunOptions, exc: BaseExcept
 
 
 def _resume(path: Path, options: RunOptions) -> Comparison:
-    """Finish the comparison in ``path``: keep a complete arm, resume or run the others."""
+    """Finish the comparison in ``path``: keep a complete arm, resume or run the others.
+
+    Nothing in the folder changes until the executor is chosen: a bad option leaves it as
+    it was (its status, its figures).
+    """
     manifest = _unfinished_comparison(path)
     base = path / ARMS[0]
     ran = store.read_manifest(base) if (base / MANIFEST).is_file() else {}
     pair = Pair.stored(path, manifest, ran.get("code_fingerprint"))
-    pair.prepare(_stored_posterior(path, pair))
-    store.drop_drawings(path)  # the comparison's, and a complete arm's (resumed ones drop theirs)
-    pair.write_manifest(path, options, "running", None)
+    pair.prepare_resumed(path, _stored_posterior(path, manifest, pair))
     # A missing arm is cut into chunks as the base arm was (the results do not depend on it).
-    arm_options = replace(options, chunk_size=int(ran.get("chunk_size") or DEFAULT_CHUNK),
-                          finish_with=f"sim compare --resume {path}")  # fmt: skip
+    options = replace(options, chunk_size=int(ran.get("chunk_size") or DEFAULT_CHUNK))
+    chosen = choose_executor(options, pair.runs, options.chunk_size or DEFAULT_CHUNK)
+    store.drop_drawings(path)  # the comparison's own (a resumed arm drops its own)
+    pair.write_manifest(path, options, "running", None)
+    arm_options = replace(options, finish_with=f"sim compare --resume {path}")
 
-    def finished_arm(arm: str, chosen: Any) -> Results:
+    def finished_arm(arm: str) -> Results:
         return pair.finish_arm(arm, arm_options, chosen, path)
 
-    return _run_arms(pair, options, path, finished_arm)
+    return _run_arms(pair, options, chosen, path, finished_arm)
 
 
 def _unfinished_comparison(path: Path) -> dict[str, Any]:
@@ -194,6 +202,17 @@ def _unfinished_comparison(path: Path) -> dict[str, Any]:
             f"{path}: not a comparison folder ({manifest.get('kind') or 'a run'}): resume it "
             "with its own command (sim run --resume, sim sweep --resume, ...)"
         )
+    arms = manifest.get("arms")
+    complete = isinstance(arms, dict) and all(
+        isinstance(arms.get(a), dict) and {"parameters", "hash"} <= set(arms[a]) for a in ARMS
+    )
+    if (
+        manifest.get("format_version") != FORMAT_VERSION
+        or not complete
+        or "started" not in manifest
+    ):
+        raise UsageError(f"{path}: written by another version of sim, or damaged; it cannot be "
+                         "resumed: run the comparison again")  # fmt: skip
     if manifest.get("status") == "complete":
         raise UsageError(f"{path}: this comparison is already complete")
     if manifest.get("status") == "running" and store.being_written(path, manifest.get("process")):
@@ -201,18 +220,24 @@ def _unfinished_comparison(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def _stored_posterior(path: Path, pair: Pair) -> Any:
+def _stored_posterior(path: Path, manifest: Mapping[str, Any], pair: Pair) -> Any:
     """Return the posterior both arms drew from (``--posterior``), None if they drew none.
 
-    Written beside the arms from this version on; in an older folder, a posterior that the
-    base arm drew but its scenario does not name was the comparison's.
+    The manifest names it and the folder keeps a copy (written before the manifest); in an
+    older folder, a posterior that the base arm drew and its scenario does not name was
+    the comparison's.
     """
     from sim.experiments.posterior import kept, scenario_posterior
 
-    drawn = kept(path)
-    if drawn is None and scenario_posterior(pair.scenarios[0]) is None:
-        drawn = kept(path / ARMS[0])
-    return drawn
+    if "posterior" in manifest:
+        drawn = kept(path)
+        if manifest["posterior"] is not None and drawn is None:
+            raise UsageError(f"{path}: its {POSTERIOR} (the posterior both arms draw from) is "
+                             "missing; it cannot be resumed: run the comparison again")  # fmt: skip
+        return drawn
+    if scenario_posterior(pair.scenarios[0]) is None:
+        return kept(path / ARMS[0])
+    return None
 
 
 @dataclass
@@ -275,6 +300,27 @@ class Pair:
             posterior_engine(self.drawn, s, f) for s, f in zip(self.scenarios, fixed, strict=True)
         )
 
+    def prepare_resumed(self, path: Path, drawn: Any) -> None:
+        """Compile both arms; an arm in the folder draws from the posterior it kept.
+
+        A missing arm draws as a new comparison would: from ``drawn``, else from the
+        posterior its scenario names, if any.
+        """
+        from sim.experiments.posterior import kept, override_paths, posterior_engine
+        from sim.scenario import compile_scenario
+
+        self.specs = tuple(compile_scenario(s) for s in self.scenarios)
+        self.drawn = drawn
+        fixed = ((), override_paths(self.overrides))
+        engines = []
+        for arm, scenario, paths in zip(ARMS, self.scenarios, fixed, strict=True):
+            if (path / arm / MANIFEST).is_file():
+                saved = kept(path / arm)
+                engines.append(None if saved is None else posterior_engine(saved, scenario))
+            else:
+                engines.append(posterior_engine(drawn, scenario, paths))
+        self.engines = tuple(engines)
+
     def folder(self, options: RunOptions) -> Path | None:
         """Create the comparison's folder and write its 'running' manifest (None: in memory)."""
         if options.out is None:
@@ -284,6 +330,8 @@ class Pair:
         path = store.create_run_dir(
             parent, arms, self.started, name=options.name, force=options.force
         )
+        if self.drawn is not None:  # before the manifest that names it: a resume draws the same
+            store.write_json(path / POSTERIOR, self.drawn.to_json())
         self.write_manifest(path, options, "running", None)
         return path
 
@@ -310,6 +358,8 @@ class Pair:
         if store.read_manifest(folder).get("status") != "complete":
             return resume_with(folder, replace(options, executor=executor, workers=None,
                                                scheduler=None), self.engines[i])  # fmt: skip
+        if not (folder / SUMMARY).is_file():
+            raise UsageError(f"{folder}: a complete arm without its {SUMMARY}: run it again")
         summary = store.read_summary(folder)
         return Results(self.specs[i], self.seed, summary, folder, engine=self.engines[i])
 
@@ -350,6 +400,7 @@ class Pair:
             "method": "common random numbers",
             "seed": self.seed,
             "runs": self.runs,
+            "posterior": None if self.drawn is None else self.drawn.source,
         }
         arms = {
             name: {**self.arm(name), "folder": name, "parameters": s.model_dump(mode="json")}

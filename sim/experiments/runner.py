@@ -257,7 +257,7 @@ class Ensemble:
             warnings.warn(
                 f"{writer.path}: the rest of this run needs about {_size(need)} on the disk "
                 f"({_size(per_run)} a run) and {_size(free)} is free; if the disk fills up, "
-                "the completed runs are kept and 'sim run --resume' finishes them",
+                f"the completed runs are kept and '{self._finish_command()}' finishes them",
                 SimWarning,
                 stacklevel=2,
             )
@@ -330,8 +330,7 @@ class Ensemble:
         saved = f"{on_disk.runs} of {self.plan.planned} runs saved in {writer.path}"
         if not on_disk.tables:
             saved += f" (in its {CHUNKS} only{self._why_no_tables(exc)})"
-        command = self.options.finish_with or f"sim run --resume {writer.path}"
-        finish = f"finish them with: {command}"
+        finish = f"finish them with: {self._finish_command()}"
         problem = machine_problem(exc)
         if problem is not None:
             what = f"{problem.what}{where(exc)}"
@@ -340,6 +339,11 @@ class Ensemble:
             return type(exc)(f"{exc}; {saved}; {finish}")
         exc.add_note(f"{saved}; {finish}")
         return exc
+
+    def _finish_command(self) -> str:
+        """The command that finishes this run if it stops (a comparison's for its arms)."""
+        path = self.writer.path if self.writer is not None else "DIR"
+        return self.options.finish_with or f"sim run --resume {path}"
 
     def _why_no_tables(self, exc: BaseException) -> str:
         """Say why the tables do not show what the journal holds (nothing if ``exc`` says it)."""

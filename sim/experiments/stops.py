@@ -129,8 +129,9 @@ def stop_if_signalled() -> None:
     library or a user's callback may catch it). The run then stops here, at most a chunk
     later, as if the signal had just arrived. Only for handlers that raise a stop (Python's
     KeyboardInterrupt, :class:`Stopped`): a program's own handler is never called twice.
+    In the main thread only, which received the signal.
     """
-    if _received:
+    if _received and threading.current_thread() is threading.main_thread():
         signum, handler = _received.pop()
         handler(signum, sys._getframe(1))
 

@@ -204,12 +204,13 @@ def open_folder(
     if plan.posterior is not None:
         document["posterior"] = plan.posterior.to_json()
     if folder is not None:
-        if check_resumable(folder, document):  # new words for the same plan: the folder's
-            stored = folder.read_plan()  # tables and figures use them from now on
-            store.write_json(folder.path / SWEEP_PLAN, {**stored, "spec": document["spec"]})
+        new_words = check_resumable(folder, document)
         stored = pd.read_parquet(folder.path / DESIGN)
         if not stored.equals(plan.design):
             raise UsageError(f"--resume {folder.path}: the stored design differs from the plan's")
+        if new_words:  # the same plan in new words: its tables and figures use them from now on
+            plan_file = folder.read_plan()
+            store.write_json(folder.path / SWEEP_PLAN, {**plan_file, "spec": document["spec"]})
         (folder.path / RUNS_DIR).mkdir(exist_ok=True)
         store.drop_drawings(folder.path)
         for leftover in (folder.path / RUNS_DIR).glob(".*.part"):

@@ -42,7 +42,6 @@ import pyarrow.parquet as pq
 from sim.errors import SimWarning, UsageError
 from sim.results import disk, journal, tables
 from sim.results.files import (
-    ARMS,
     CHUNKS,
     FAILURES,
     FIGURES_DIR,
@@ -250,15 +249,11 @@ def drop_drawings(folder: Path) -> None:
     """Remove the figures and the report drawn in a folder whose results are about to change.
 
     A resume finishes what an interrupted run, sweep, comparison or calibration started: its
-    ``figures/`` and ``report.html`` (and each arm's) show the attempt that stopped, and would
-    pass for the finished results. They go, and a warning says how to draw them again.
+    ``figures/`` and ``report.html`` show the attempt that stopped, and would pass for the
+    finished results. They go, and a warning says how to draw them again. (A comparison's
+    complete arm keeps its own; each arm that is resumed drops its own.)
     """
-    found = [
-        path
-        for where in (folder, *(folder / arm for arm in ARMS))
-        for path in (where / FIGURES_DIR, where / REPORT)
-        if path.exists()
-    ]
+    found = [path for path in (folder / FIGURES_DIR, folder / REPORT) if path.exists()]
     for path in found:
         if path.is_dir():
             shutil.rmtree(path)

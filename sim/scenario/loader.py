@@ -366,13 +366,28 @@ def _located(loaded: Loaded, loc: tuple, message: str) -> str:
         path = override.split("=", 1)[0].strip()
         if dotted == path or dotted.startswith(f"{path}."):
             return f"--set {_shown(override)}: {clipped(dotted)}: {message}"
-    if loaded.overrides:  # a problem of the whole, or of a part an override replaced
-        message += f" (with --set {', '.join(_shown(o) for o in loaded.overrides)})"
+    related = [o for o in loaded.overrides if _changed_near(o, loc, dotted)]
+    if related:  # a problem of the whole, or of a part an override replaced or sits in
+        message += f" (with --set {', '.join(_shown(o) for o in related)})"
     for src in loaded.sources:
         line = _line_in(src, loaded.data, loc)
         if line is not None:
             return f"{src.path}:{line}: {dotted}: {message}"
     return f"{loaded.sources[0].path}: {dotted}: {message}"
+
+
+def _changed_near(override: str, loc: tuple, dotted: str) -> bool:
+    """Whether an override may have caused a problem at ``loc`` that it does not name.
+
+    A problem of the whole scenario (a validator over several fields), of a part that holds
+    what the override changed (a validator of the actor), or of a part beside it in the same
+    parent (an actor set to null shows as ``actors.0``); not one elsewhere in the file.
+    """
+    path = override.split("=", 1)[0].strip()
+    parent = path.rpartition(".")[0]
+    return (
+        not loc or path.startswith(f"{dotted}.") or bool(parent and dotted.startswith(f"{parent}."))
+    )
 
 
 # pydantic puts the chosen member of a tagged union in the location; readers don't need it
