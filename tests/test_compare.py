@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +255,8 @@ def test_a_stopped_comparison_resumes_to_the_uninterrupted_one(
     assert (folder / "variant").exists() == (stopped_in == "variant")
     resumed = compare(resume=folder)
     assert store.read_manifest(folder)["status"] == "complete"
+    # The variant, run or finished by the resume, names its --set changes as a fresh one does.
+    assert store.read_manifest(folder / "variant")["overrides"] == [*LOGIT, *CHANGE]
     assert without_times(resumed.summary) == without_times(compared.summary)
     assert without_times(store.read_json(folder / "summary.json")) == without_times(
         store.read_json(compared.path / "summary.json")
@@ -283,3 +287,47 @@ def test_sim_compare_resume_finishes_a_stopped_comparison(
     assert "/base: removed report.html" in done.stderr  # it showed the attempt that stopped
     assert not (folder / "base" / "report.html").exists()
     assert without_times(json.loads(done.stdout)) == without_times(compared.summary)
+
+
+class NotStarting:
+    """An executor whose workers cannot start (a cluster out of reach)."""
+
+    def __enter__(self) -> NotStarting:
+        raise ConnectionError("cannot reach the scheduler")
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def map(self, fn: Any, chunks: Any) -> Any:  # pragma: no cover - never started
+        raise AssertionError("mapped without starting")
+
+
+def test_a_resume_that_cannot_start_or_finish_leaves_the_folder_as_it_was(
+    duel_path: Path, tmp_path: Path
+) -> None:
+    args = {"runs": 60, "seed": 9, "overrides": [*LOGIT, *CHANGE], "chunk_size": 10}
+    with pytest.raises(KeyboardInterrupt):
+        compare(str(duel_path), **args, out=tmp_path, executor=StoppingAfter(8))
+    (folder,) = (tmp_path / "compare").glob("*/*")
+    (folder / "report.html").write_text("<p>drawn from the stopped attempt</p>")
+    before = store.read_manifest(folder)
+
+    def unchanged() -> bool:
+        return store.read_manifest(folder) == before and (folder / "report.html").exists()
+
+    with pytest.raises(ConnectionError):
+        compare(resume=folder, executor=NotStarting())
+    assert unchanged()
+    running = {
+        **before,
+        "status": "running",
+        "process": {"pid": os.getppid(), "host": socket.gethostname()},
+    }
+    store.write_json(folder / "manifest.json", running)  # another live process writes it
+    with pytest.raises(UsageError, match="this comparison is still running"):
+        compare(resume=folder)
+    store.write_json(folder / "manifest.json", before)
+    (folder / "variant" / "manifest.json").unlink()  # an arm damaged by hand
+    with pytest.raises(UsageError, match="no arm to finish"):
+        compare(resume=folder)
+    assert unchanged()

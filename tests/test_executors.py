@@ -149,6 +149,8 @@ def test_negative_workers_are_refused_even_for_a_job_of_one_chunk(duel: Any) -> 
     # A job that fits in one chunk runs in this process whatever was asked: -1 was let by.
     with pytest.raises(UsageError, match=r"--workers must be 0 \(every core\) or more, got -1"):
         run(duel, runs=3, workers=-1)
+    with pytest.raises(UsageError, match=r"--workers must be a whole number .*, got 1.5"):
+        run(duel, runs=3, workers=1.5)  # type: ignore[arg-type]  # a user's mistake
 
 
 def test_dask_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -116,7 +116,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     progress = sys.stderr.isatty() and not args.quiet
     where = {"workers": _workers(args.workers), "executor": args.executor,
              "scheduler": args.scheduler, "command": args.command_line}  # fmt: skip
-    if args.resume:
+    if args.resume is not None:
         _check_nothing_but_the_folder(args)
         result = compare(resume=args.resume, progress=progress, **where)
     else:

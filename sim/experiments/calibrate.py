@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -559,7 +558,7 @@ def _write_manifest(run: Run, status: str, error: str | None) -> None:
         "scales": f"{SCALES} (the adaptive distance's scale weights of each generation)",
         "summary": SUMMARY,
     }
-    process = {"pid": os.getpid(), "host": socket.gethostname()} if running else None
+    process = store.this_process(running)
     manifest = build_manifest(
         head, status=status, error=error, run=how, command=run.options.command,
         started=run.started, finished=None if running else now(),

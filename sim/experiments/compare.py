@@ -129,17 +129,25 @@ def _run_arms(
     chosen: Executor,
     path: Path | None,
     arm_results: Callable[[str], Results],
+    on_start: Callable[[], None] = lambda: None,
 ) -> Comparison:
-    """Get both arms' results on ``chosen`` and write the comparison; keep it if it stops."""
+    """Get both arms' results on ``chosen`` and write the comparison; keep it if it stops.
+
+    ``on_start`` runs once the executor has started (a resume marks its folder then): an
+    executor that cannot start (a cluster out of reach) leaves a resumed folder as it was.
+    """
+    started = False
     try:
         with entered(chosen), signals_outside_compiled_code():  # between the arms too
+            on_start()
+            started = True
             arms = [arm_results(arm) for arm in ARMS]
         summary = store.jsonable(pair.summary(arms))
         if path is not None:
             store.write_json(path / SUMMARY, summary)
             pair.write_manifest(path, options, "complete", None)
     except BaseException as exc:
-        if path is not None:
+        if path is not None and (started or pair.fresh):
             _keep_or_remove(pair, path, options, exc)
         raise
     return Comparison(summary, arms[0], arms[1], path)
@@ -152,16 +160,16 @@ def _keep_or_remove(pair: Pair, path: Path, options: RunOptions, exc: BaseExcept
     without either arm's folder holds no result and cannot be resumed, so it goes too
     (issue 18, item 7) and the error says so.
     """
-    if not any((path / arm).exists() for arm in ARMS):
+    if pair.fresh and not any((path / arm).exists() for arm in ARMS):
         shutil.rmtree(path, ignore_errors=True)
         exc.add_note(f"nothing was run, so no comparison folder was kept ({path} removed)")
         return
     pair.write_manifest(path, options, *stop_status(exc))
     finish = f"sim compare --resume {path}"
     told = " ".join([str(exc), *getattr(exc, "__notes__", [])])
+    again = finish in told or isinstance(exc, UsageError)  # the same command would fail so
     exc.add_note(
-        f"the comparison in {path} is incomplete"
-        + ("" if finish in told else f"; finish it with: {finish}")
+        f"the comparison in {path} is incomplete" + ("" if again else f"; finish it with: {finish}")
     )
 
 
@@ -182,14 +190,18 @@ def _resume(path: Path, options: RunOptions) -> Comparison:
     # A missing arm is cut into chunks as the base arm was (the results do not depend on it).
     options = replace(options, chunk_size=int(ran.get("chunk_size") or DEFAULT_CHUNK))
     chosen = choose_executor(options, pair.runs, options.chunk_size or DEFAULT_CHUNK)
-    store.drop_drawings(path)  # the comparison's own (a resumed arm drops its own)
-    pair.write_manifest(path, options, "running", None)
+    for arm in ARMS:
+        pair.check_arm(path / arm)
     arm_options = replace(options, finish_with=f"sim compare --resume {path}")
+
+    def mark_running() -> None:
+        store.drop_drawings(path)  # the comparison's own (a resumed arm drops its own)
+        pair.write_manifest(path, options, "running", None)
 
     def finished_arm(arm: str) -> Results:
         return pair.finish_arm(arm, arm_options, chosen, path)
 
-    return _run_arms(pair, options, chosen, path, finished_arm)
+    return _run_arms(pair, options, chosen, path, finished_arm, mark_running)
 
 
 def _unfinished_comparison(path: Path) -> dict[str, Any]:
@@ -249,6 +261,8 @@ class Pair:
     runs: int
     seed: int
     started: dt.datetime
+    #: A new comparison (its folder goes if nothing ran); False for one being resumed.
+    fresh: bool = True
 
     @classmethod
     def resolve(cls, base: Any, variant: Any, overrides: Any, runs: int, seed: int) -> Pair:
@@ -286,7 +300,10 @@ class Pair:
         )  # fmt: skip
         started = dt.datetime.fromisoformat(str(manifest["started"]))
         overrides = arms["variant"].get("overrides") or None
-        return cls(scenarios, overrides, int(manifest["runs"]), int(manifest["seed"]), started)
+        # The variant's outputs name its --set changes, as a fresh comparison's do.
+        scenarios[1]._overrides = list(overrides or [])
+        runs, seed = int(manifest["runs"]), int(manifest["seed"])
+        return cls(scenarios, overrides, runs, seed, started, fresh=False)
 
     def prepare(self, posterior: Any) -> None:
         """Compile both arms and make their engines (each over the posterior, if any)."""
@@ -350,18 +367,32 @@ class Pair:
 
         folder, i = path / arm, ARMS.index(arm)
         if not (folder / MANIFEST).is_file():
-            if folder.is_dir() and any(folder.iterdir()):
-                raise UsageError(f"{folder}: holds files but no {MANIFEST}: not an arm to resume")
             with contextlib.suppress(FileNotFoundError):
                 folder.rmdir()  # made by an attempt killed before it wrote anything
             return self.run_arm(arm, options, executor, path)
         if store.read_manifest(folder).get("status") != "complete":
             return resume_with(folder, replace(options, executor=executor, workers=None,
                                                scheduler=None), self.engines[i])  # fmt: skip
-        if not (folder / SUMMARY).is_file():
-            raise UsageError(f"{folder}: a complete arm without its {SUMMARY}: run it again")
         summary = store.read_summary(folder)
         return Results(self.specs[i], self.seed, summary, folder, engine=self.engines[i])
+
+    @staticmethod
+    def check_arm(folder: Path) -> None:
+        """Raise, before a resume changes anything, if an arm's folder cannot be finished."""
+        if not (folder / MANIFEST).is_file():
+            if folder.is_dir() and any(folder.iterdir()):
+                raise UsageError(
+                    f"{folder}: holds files but no {MANIFEST}, so it is no arm to finish: "
+                    "run the comparison again"
+                )
+            return
+        manifest = store.read_manifest(folder)
+        if manifest.get("status") == "complete" and not (folder / SUMMARY).is_file():
+            raise UsageError(f"{folder}: a complete arm without its {SUMMARY}: run it again")
+        if manifest.get("status") == "running" and store.being_written(
+            folder, manifest.get("process")
+        ):
+            raise UsageError(f"{folder}: this arm is still running ({manifest['process']})")
 
     def arm(self, name: str) -> dict[str, Any]:
         """Return the description of one arm."""
@@ -409,6 +440,7 @@ class Pair:
         manifest = build_manifest(
             head, status=status, error=error, command=options.command, started=self.started,
             finished=None if status == "running" else now(),
-            tail={"arms": arms, "files": {"summary": SUMMARY}},
+            tail={"arms": arms, "files": {"summary": SUMMARY},
+                  "process": store.this_process(status == "running")},
         )  # fmt: skip
         store.write_json(path / MANIFEST, manifest)

@@ -23,6 +23,7 @@ import contextlib
 import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from numbers import Integral
 from typing import Any, Protocol, TypeVar
 
 from sim.errors import SimError, SimWarning, UsageError
@@ -86,6 +87,8 @@ def default_workers() -> int:
 
 def check_workers(workers: int | None) -> None:
     """Refuse a negative ``--workers N`` (``workers=N``): 0 means every core, 1 this process."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, Integral)):
+        raise UsageError(f"--workers must be a whole number (0: every core), got {workers!r}")
     if workers is not None and workers < 0:
         raise UsageError(f"--workers must be 0 (every core) or more, got {workers}")
 

@@ -17,7 +17,6 @@ import contextlib
 import datetime as dt
 import os
 import shutil
-import socket
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -401,7 +400,7 @@ class Ensemble:
             "resumed_from": self.resumed_from,
             "executor": self.executor_name,
             "code_fingerprint": code_fingerprint(),
-            "process": {"pid": os.getpid(), "host": socket.gethostname()} if running else None,
+            "process": store.this_process(running),
             "timing": None
             if running
             else {

@@ -271,6 +271,11 @@ def drop_drawings(folder: Path) -> None:
         )
 
 
+def this_process(running: bool = True) -> dict[str, Any] | None:
+    """The writer a manifest records while it runs (pid and host), None once it ended."""
+    return {"pid": os.getpid(), "host": socket.gethostname()} if running else None
+
+
 def being_written(folder: Path, process: Mapping[str, Any] | None) -> bool:
     """Return True if the process a manifest names as its writer is writing ``folder`` now."""
     if not process_alive(process):
