@@ -79,18 +79,13 @@ def _run_or_resume(args: argparse.Namespace, run: Any) -> Any:
 
 def _resume(args: argparse.Namespace, progress: bool) -> Any:
     """Finish the folder of ``sim run --resume DIR``, refusing what the folder decides."""
-    from sim.errors import UsageError
     from sim.experiments.ensemble import resume
 
     given = [args.scenario, args.runs, args.seed, args.overrides, args.precision,
              args.max_runs, args.posterior]  # fmt: skip
-    if any(v not in (None, []) for v in given):
-        raise UsageError(
-            "--resume DIR takes its scenario, --runs, --seed, --set, --precision and "
-            "--posterior from the folder: give none of them"
-        )
-    if args.name is not None or args.force:
-        raise UsageError("--resume DIR finishes that folder: give no --name or --force")
+    _refuse_beside_resume(
+        args, given, "its scenario, --runs, --seed, --set, --precision and --posterior"
+    )
     return resume(args.resume, progress, workers=args.workers, executor=args.executor,
                   scheduler=args.scheduler, command=args.command_line)  # fmt: skip
 
@@ -117,7 +112,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     where = {"workers": _workers(args.workers), "executor": args.executor,
              "scheduler": args.scheduler, "command": args.command_line}  # fmt: skip
     if args.resume is not None:
-        _check_nothing_but_the_folder(args)
+        given = [args.base, args.variant, args.runs, args.seed, args.overrides, args.posterior]
+        _refuse_beside_resume(args, given, "both scenarios, --runs, --seed, --set and --posterior")
         result = compare(resume=args.resume, progress=progress, **where)
     else:
         result = compare(
@@ -147,16 +143,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_nothing_but_the_folder(args: argparse.Namespace) -> None:
-    """Refuse what ``sim compare --resume DIR`` takes from the folder, named as flags."""
+def _refuse_beside_resume(args: argparse.Namespace, given: list[Any], taken: str) -> None:
+    """Refuse options a ``--resume DIR`` takes from its folder (``taken`` names them)."""
     from sim.errors import UsageError
 
-    given = [args.base, args.variant, args.runs, args.seed, args.overrides, args.posterior]
     if any(v not in (None, []) for v in given):
-        raise UsageError(
-            "--resume DIR takes both scenarios, --runs, --seed, --set and --posterior from "
-            "the folder: give none of them"
-        )
+        raise UsageError(f"--resume DIR takes {taken} from the folder: give none of them")
     if args.name is not None or args.force:
         raise UsageError("--resume DIR finishes that folder: give no --name or --force")
 

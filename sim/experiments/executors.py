@@ -86,7 +86,10 @@ def default_workers() -> int:
 
 
 def check_workers(workers: int | None) -> None:
-    """Refuse a negative ``--workers N`` (``workers=N``): 0 means every core, 1 this process."""
+    """Refuse a ``--workers N`` (``workers=N``) that is no whole number of 0 or more.
+
+    0 means every core, 1 this process.
+    """
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, Integral)):
         raise UsageError(f"--workers must be a whole number (0: every core), got {workers!r}")
     if workers is not None and workers < 0:

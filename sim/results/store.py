@@ -260,12 +260,11 @@ def drop_drawings(folder: Path) -> None:
         else:
             path.unlink()
     if found:
-        names = ", ".join(str(p.relative_to(folder)) for p in found)
         command = {FIGURES_DIR: "sim plot", REPORT: "sim report"}
-        again = ", ".join(f"{command[p.name]} {p.parent}" for p in found)
+        again = ", ".join(f"{command[p.name]} {folder}" for p in found)
         warnings.warn(
-            f"{folder}: removed {names}, drawn from the attempt that stopped; once it is "
-            f"finished, draw them again ({again})",
+            f"{folder}: removed {', '.join(p.name for p in found)}, drawn from the attempt "
+            f"that stopped; once it is finished, draw them again ({again})",
             SimWarning,
             stacklevel=2,
         )
